@@ -1,0 +1,78 @@
+"""The application factory: wires configuration, stores, keys and blueprints. Nothing else."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import redis
+from flask import Flask, g, jsonify
+
+from broker.config import BrokerConfig
+from broker.hub.metadata import HubMetadataSource
+from broker.oidc.clients import ClientRegistry
+from broker.oidc.keys import SigningKeys
+from broker.state import BrokerState, connect
+
+MAX_CONTENT_LENGTH = 512 * 1024
+
+
+@dataclass
+class Broker:
+    """Everything a request handler needs, built once per process."""
+
+    config: BrokerConfig
+    state: BrokerState
+    clients: ClientRegistry
+    signing_keys: SigningKeys
+    hub_metadata: HubMetadataSource
+    authorization_server: object = None
+    resource_protector: object = None
+
+
+def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
+    from broker import signin
+    from broker.hub import views as hub_views
+    from broker.oidc import server as oidc_server
+    from broker.oidc import views as oidc_views
+    from broker.web.pages import register_error_pages
+
+    app = Flask(__name__, template_folder="web/templates")
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+                      SESSION_COOKIE_NAME="broker_session", SESSION_COOKIE_HTTPONLY=True)
+    if redis_client is None:
+        redis_client = connect(config.redis, allow_embedded=not config.production)
+    broker = Broker(
+        config=config,
+        state=BrokerState(redis_client, config.redis.key_prefix),
+        clients=ClientRegistry(config.clients),
+        signing_keys=SigningKeys(config.oidc.signing_jwk),
+        hub_metadata=HubMetadataSource(config.hub),
+    )
+    broker.authorization_server = oidc_server.build_authorization_server(app, broker)
+    broker.resource_protector = oidc_server.build_resource_protector(broker)
+    app.extensions["broker"] = broker
+
+    @app.before_request
+    def csp_nonce():
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'nonce-{g.get('csp_nonce', '')}'; "
+            "form-action *; frame-ancestors 'none'; base-uri 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    app.register_blueprint(oidc_views.bp)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(hub_views.bp)
+    register_error_pages(app)
+    return app

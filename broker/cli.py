@@ -1,0 +1,113 @@
+"""The `broker` command for operators (and `broker demo` for newcomers)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from broker.config import ConfigError, load_config
+
+
+def _config(args):
+    return load_config(getattr(args, "config", None))
+
+
+def cmd_check_config(args) -> int:
+    config = _config(args)
+    print(f"{config.source}: ok ({len(config.clients)} clients, {len(config.councils)} councils)")
+    return 0
+
+
+def cmd_sp_metadata(args) -> int:
+    from broker.hub.metadata import sp_metadata
+
+    print(sp_metadata(_config(args)))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from broker.app import create_app
+
+    app = create_app(_config(args))
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def cmd_demo(_args) -> int:
+    from broker.devtools.demo import run_demo
+
+    return run_demo()
+
+
+def cmd_stub_hub(args) -> int:
+    from pathlib import Path
+
+    from werkzeug.serving import run_simple
+
+    from broker.devtools.demo import demo_environ, demo_settings, stub_hub_config
+    from broker.devtools.keys import ensure_demo_keys
+    from broker.devtools.stub_hub.app import create_stub_hub
+
+    settings = demo_settings()
+    keys = ensure_demo_keys(Path(settings["keys"]))
+    config = load_config(settings["config"], demo_environ(settings))
+    app = create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"]))
+    run_simple(args.host, settings["ports"]["hub"], app, threaded=True)
+    return 0
+
+
+def cmd_demo_council(args) -> int:
+    from werkzeug.serving import run_simple
+
+    from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
+    from broker.devtools.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_settings
+
+    settings = demo_settings()
+    app = create_council_app(CouncilAppConfig(
+        base_url=settings["urls"]["council"], broker_issuer=settings["urls"]["broker"],
+        client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET))
+    run_simple(args.host, settings["ports"]["council"], app, threaded=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="broker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_text, config=True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if config:
+            sub.add_argument("config", nargs="?", help="YAML file (default: $BROKER_CONFIG)")
+        sub.set_defaults(func=func)
+        return sub
+
+    add("check-config", cmd_check_config, "validate the configuration and exit")
+    add("sp-metadata", cmd_sp_metadata, "print the broker's signed SAML SP metadata")
+    serve = add("serve", cmd_serve, "run the broker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    add("demo", cmd_demo, "run broker, stub hub and demo council app together", config=False)
+    for name, func, text in (("stub-hub", cmd_stub_hub, "run the stub hub (development only)"),
+                             ("demo-council", cmd_demo_council,
+                              "run the demo council app (development only)")):
+        sub = add(name, func, text, config=False)
+        sub.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"broker: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(f"broker: {exc.code}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

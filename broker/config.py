@@ -1,0 +1,327 @@
+"""Configuration: one YAML file (chosen by BROKER_CONFIG) plus environment overrides.
+
+Everything is validated at start-up into typed objects, so a mistake stops the broker with one
+line naming the file, the key and the problem, instead of surfacing mid-sign-in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from broker.identity import LevelOfAssurance
+
+ENV_OVERRIDES = {
+    "BROKER_ISSUER": "issuer",
+    "BROKER_REDIS_URL": "redis.url",
+    "BROKER_SECRET_KEY": "secret_key",
+    "BROKER_MODE": "mode",
+    "BROKER_HUB_METADATA_URL": "hub.metadata_url",
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, rendered as `file: key: problem`."""
+
+    def __init__(self, source: str, key: str, problem: str):
+        super().__init__(f"{source}: {key}: {problem}")
+        self.source, self.key, self.problem = source, key, problem
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    key_pem: str
+    cert_pem: str
+
+
+@dataclass(frozen=True)
+class SamlConfig:
+    entity_id: str
+    signing: KeyPair
+    encryption: tuple[KeyPair, ...]
+    clock_skew_seconds: int
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    metadata_url: str | None
+    metadata_file: Path | None
+    trust_anchor_pem: str
+    refresh_seconds: int
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    signing_jwk: dict[str, Any]
+    code_ttl_seconds: int
+    access_token_ttl_seconds: int
+    id_token_ttl_seconds: int
+    flow_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class CouncilConfig:
+    id: str
+    name: str
+    entity_id: str
+    service_url: str | None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    client_id: str
+    council: str
+    client_secret: str | None
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str
+    scopes: tuple[str, ...]
+    default_level: LevelOfAssurance
+    name: str
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str
+    key_prefix: str
+    embedded_fallback: bool
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    source: str
+    mode: str
+    issuer: str
+    secret_key: str
+    redis: RedisConfig
+    saml: SamlConfig
+    hub: HubConfig
+    oidc: OidcConfig
+    councils: dict[str, CouncilConfig]
+    clients: dict[str, ClientConfig] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.issuer}/saml/acs"
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> BrokerConfig:
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("BROKER_CONFIG")
+    if not path:
+        raise ConfigError("(environment)", "BROKER_CONFIG", "not set: name the YAML file to load")
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(source, "(file)", "no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "(file)", "must be a mapping of keys")
+    for env_name, dotted in ENV_OVERRIDES.items():
+        if environ.get(env_name):
+            _set_dotted(raw, dotted, environ[env_name])
+    return _Reader(source, Path(path).resolve().parent).broker(raw)
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:
+    *parents, last = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+class _Reader:
+    """Reads one config file; every accessor knows the dotted key it reads, for errors."""
+
+    def __init__(self, source: str, base: Path):
+        self.source, self.base = source, base
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, key, problem)
+
+    def get(self, raw: Mapping[str, Any], key: str, prefix: str, kind: type | tuple = str,
+            default: Any = ..., ) -> Any:
+        dotted = f"{prefix}{key}"
+        if not isinstance(raw, Mapping):
+            raise self.fail(prefix.rstrip("."), "must be a mapping")
+        if key not in raw or raw[key] is None:
+            if default is ...:
+                raise self.fail(dotted, "is required")
+            return default
+        value = raw[key]
+        if kind is int and isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(dotted, f"must be {names}, got {type(value).__name__}")
+        return value
+
+    def url(self, raw: Mapping[str, Any], key: str, prefix: str, default: Any = ...) -> Any:
+        value = self.get(raw, key, prefix, default=default)
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise self.fail(f"{prefix}{key}", f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/") if key == "issuer" else value
+
+    def path(self, raw: Mapping[str, Any], key: str, prefix: str) -> Path:
+        path = self.base / Path(self.get(raw, key, prefix))
+        if not path.is_file():
+            raise self.fail(f"{prefix}{key}", f"file not found: {path}")
+        return path
+
+    def pem(self, raw: Mapping[str, Any], key: str, prefix: str, marker: str) -> str:
+        path = self.path(raw, key, prefix)
+        text = path.read_text(encoding="utf-8")
+        if f"{marker}-----" not in text:
+            raise self.fail(f"{prefix}{key}", f"{path} does not hold a PEM {marker.lower()}")
+        return text
+
+    def key_pair(self, raw: Mapping[str, Any], prefix: str) -> KeyPair:
+        return KeyPair(key_pem=self.pem(raw, "key", prefix, "PRIVATE KEY"),
+                       cert_pem=self.pem(raw, "cert", prefix, "CERTIFICATE"))
+
+    def broker(self, raw: dict[str, Any]) -> BrokerConfig:
+        mode = self.get(raw, "mode", "", default="development")
+        if mode not in ("development", "production"):
+            raise self.fail("mode", f"must be development or production, got {mode!r}")
+        issuer = self.url(raw, "issuer", "")
+        secret_key = self.get(raw, "secret_key", "")
+        if mode == "production" and len(secret_key) < 32:
+            raise self.fail("secret_key", "must be at least 32 characters in production")
+        redis_raw = self.get(raw, "redis", "", dict, default={})
+        embedded = self.get(redis_raw, "embedded_fallback", "redis.", bool, default=False)
+        if embedded and mode == "production":
+            raise self.fail("redis.embedded_fallback", "not allowed in production mode")
+        redis_config = RedisConfig(
+            url=self.get(redis_raw, "url", "redis.", default="redis://127.0.0.1:6379/0"),
+            key_prefix=self.get(redis_raw, "key_prefix", "redis.", default="broker:"),
+            embedded_fallback=embedded,
+        )
+        councils = self.councils(self.get(raw, "councils", "", dict))
+        return BrokerConfig(
+            source=self.source, mode=mode, issuer=issuer, secret_key=secret_key,
+            redis=redis_config,
+            saml=self.saml(self.get(raw, "saml", "", dict)),
+            hub=self.hub(self.get(raw, "hub", "", dict)),
+            oidc=self.oidc(self.get(raw, "oidc", "", dict)),
+            councils=councils,
+            clients=self.clients(self.get(raw, "clients", "", list), councils),
+        )
+
+    def saml(self, raw: Mapping[str, Any]) -> SamlConfig:
+        encryption = self.get(raw, "encryption", "saml.", list)
+        if not 1 <= len(encryption) <= 2:
+            raise self.fail("saml.encryption", "must list one or two key pairs")
+        skew = self.get(raw, "clock_skew_seconds", "saml.", int, default=30)
+        if not 0 <= skew <= 300:
+            raise self.fail("saml.clock_skew_seconds", "must be between 0 and 300")
+        return SamlConfig(
+            entity_id=self.get(raw, "entity_id", "saml."),
+            signing=self.key_pair(self.get(raw, "signing", "saml.", dict), "saml.signing."),
+            encryption=tuple(self.key_pair(item, f"saml.encryption[{i}].")
+                             for i, item in enumerate(encryption)),
+            clock_skew_seconds=skew,
+        )
+
+    def hub(self, raw: Mapping[str, Any]) -> HubConfig:
+        metadata_url = self.url(raw, "metadata_url", "hub.", default=None)
+        metadata_file = self.path(raw, "metadata_file", "hub.") if raw.get("metadata_file") else None
+        if (metadata_url is None) == (metadata_file is None):
+            raise self.fail("hub.metadata_url", "set exactly one of metadata_url and metadata_file")
+        return HubConfig(
+            metadata_url=metadata_url, metadata_file=metadata_file,
+            trust_anchor_pem=self.pem(raw, "trust_anchor", "hub.", "CERTIFICATE"),
+            refresh_seconds=self.get(raw, "refresh_seconds", "hub.", int, default=3600),
+        )
+
+    def oidc(self, raw: Mapping[str, Any]) -> OidcConfig:
+        import json
+
+        path = self.path(raw, "signing_key", "oidc.")
+        try:
+            jwk = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise self.fail("oidc.signing_key", f"{path} is not a JSON JWK: {exc}") from None
+        if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in ("EC", "RSA"):
+            raise self.fail("oidc.signing_key", f"{path} is not a private EC or RSA JWK")
+        code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
+        if not 1 <= code_ttl <= 60:
+            raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
+        return OidcConfig(
+            signing_jwk=jwk,
+            code_ttl_seconds=code_ttl,
+            access_token_ttl_seconds=self.get(raw, "access_token_ttl_seconds", "oidc.", int,
+                                              default=300),
+            id_token_ttl_seconds=self.get(raw, "id_token_ttl_seconds", "oidc.", int, default=300),
+            flow_ttl_seconds=self.get(raw, "flow_ttl_seconds", "oidc.", int, default=900),
+        )
+
+    def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:
+        councils = {}
+        for council_id, item in raw.items():
+            prefix = f"councils.{council_id}."
+            councils[council_id] = CouncilConfig(
+                id=council_id,
+                name=self.get(item, "name", prefix),
+                entity_id=self.get(item, "entity_id", prefix),
+                service_url=self.url(item, "service_url", prefix, default=None),
+            )
+        return councils
+
+    def clients(self, raw: list[Any], councils: dict[str, CouncilConfig]
+                ) -> dict[str, ClientConfig]:
+        clients: dict[str, ClientConfig] = {}
+        for i, item in enumerate(raw):
+            prefix = f"clients[{i}]."
+            client_id = self.get(item, "client_id", prefix)
+            if client_id in clients:
+                raise self.fail(f"{prefix}client_id", f"duplicate client_id {client_id!r}")
+            council = self.get(item, "council", prefix)
+            if council not in councils:
+                raise self.fail(f"{prefix}council", f"unknown council {council!r}")
+            method = self.get(item, "token_endpoint_auth_method", prefix,
+                              default="client_secret_basic")
+            if method != "client_secret_basic":
+                raise self.fail(f"{prefix}token_endpoint_auth_method",
+                                f"unsupported method {method!r}")
+            redirect_uris = self.get(item, "redirect_uris", prefix, list)
+            if not redirect_uris:
+                raise self.fail(f"{prefix}redirect_uris", "must list at least one URI")
+            for j, uri in enumerate(redirect_uris):
+                self.url({"uri": uri}, "uri", f"{prefix}redirect_uris[{j}].")
+            level = self.get(item, "default_level", prefix, default="LEVEL_2")
+            try:
+                default_level = LevelOfAssurance.from_name(level)
+            except ValueError as exc:
+                raise self.fail(f"{prefix}default_level", str(exc)) from None
+            clients[client_id] = ClientConfig(
+                client_id=client_id, council=council,
+                client_secret=self.get(item, "client_secret", prefix),
+                redirect_uris=tuple(redirect_uris),
+                token_endpoint_auth_method=method,
+                scopes=tuple(self.get(item, "scopes", prefix, list,
+                                      default=["openid", "profile"])),
+                default_level=default_level,
+                name=self.get(item, "name", prefix, default=client_id),
+            )
+        return clients

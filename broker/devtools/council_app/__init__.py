@@ -1,0 +1,1 @@
+"""A demo council app: an OIDC relying party built on Authlib's Flask client."""

@@ -1,0 +1,87 @@
+"""The demo council app: "Sign in" sends the resident through the broker and back, then shows
+what the council received. Development and tests only: it refuses to start in production mode.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, redirect, render_template, request, session, url_for
+
+from broker.devtools.stub_hub.app import refuse_production
+from broker.identity import LevelOfAssurance
+
+
+@dataclass(frozen=True)
+class CouncilAppConfig:
+    base_url: str
+    broker_issuer: str
+    client_id: str
+    client_secret: str
+    council_name: str = "Demo Borough Council"
+    scope: str = "openid profile address"
+    mode: str = "development"
+
+
+def level_name(acr: str | None) -> str:
+    try:
+        return LevelOfAssurance.from_uri(acr or "").name
+    except ValueError:
+        return acr or "unknown"
+
+
+def create_council_app(config: CouncilAppConfig) -> Flask:
+    refuse_production("The demo council app", config.mode)
+    app = Flask(__name__, template_folder="templates")
+    app.config.update(SECRET_KEY=os.urandom(32), SESSION_COOKIE_NAME="council_session")
+    oauth = OAuth(app)
+    oauth.register(
+        "broker",
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        server_metadata_url=f"{config.broker_issuer}/.well-known/openid-configuration",
+        client_kwargs={"scope": config.scope, "code_challenge_method": "S256",
+                       "token_endpoint_auth_method": "client_secret_basic", "timeout": 10},
+    )
+
+    @app.get("/")
+    def home():
+        return render_template("home.html", council=config.council_name,
+                               resident=session.get("resident"))
+
+    @app.post("/login")
+    def login():
+        return oauth.broker.authorize_redirect(f"{config.base_url}/callback",
+                                               acr_values=LevelOfAssurance.LEVEL_1.uri)
+
+    @app.get("/callback")
+    def callback():
+        if request.args.get("error"):
+            return render_template("signin_failed.html", council=config.council_name,
+                                   error=request.args.get("error"),
+                                   description=request.args.get("error_description")), 200
+        try:
+            token = oauth.broker.authorize_access_token()
+            userinfo = oauth.broker.userinfo(token=token)
+        except OAuthError as exc:
+            return render_template("signin_failed.html", council=config.council_name,
+                                   error=exc.error, description=exc.description), 200
+        claims = token["userinfo"]
+        session["resident"] = {
+            "sub": claims["sub"],
+            "given_name": userinfo.get("given_name"),
+            "family_name": userinfo.get("family_name"),
+            "birthdate": userinfo.get("birthdate"),
+            "level": level_name(claims.get("acr")),
+        }
+        return redirect(url_for("home"))
+
+    @app.post("/logout")
+    def logout():
+        session.clear()
+        return redirect(url_for("home"))
+
+    return app

@@ -1,0 +1,88 @@
+"""`broker demo`: the broker, the stub hub and the demo council app on one machine.
+
+Keys are generated on first run under var/demo (git-ignored); ports and URLs can be overridden
+with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL}_PORT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from broker.config import BrokerConfig, load_config
+from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
+from broker.devtools.keys import ensure_demo_keys
+from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
+
+DEMO_CLIENT_ID = "demo-council-app"
+DEMO_CLIENT_SECRET = "demo-council-secret"
+
+
+def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubConfig:
+    return StubHubConfig(
+        base_url=base_url,
+        signing_key_pem=(keys / "hub-signing.key").read_text(),
+        signing_cert_pem=(keys / "hub-signing.crt").read_text(),
+        federation_key_pem=(keys / "federation-metadata-signing.key").read_text(),
+        federation_cert_pem=(keys / "federation-metadata-signing.crt").read_text(),
+        broker_entity_id=broker.saml.entity_id,
+        broker_acs_url=broker.acs_url,
+        broker_signing_cert_pem=broker.saml.signing.cert_pem,
+        broker_encryption_cert_pem=broker.saml.encryption[0].cert_pem,
+    )
+
+
+def demo_settings(environ=os.environ) -> dict:
+    host = environ.get("BROKER_DEMO_HOST", "localhost")
+    ports = {name: int(environ.get(f"BROKER_DEMO_{name.upper()}_PORT", default))
+             for name, default in (("broker", 8000), ("hub", 8001), ("council", 8002))}
+    return {"host": host, "ports": ports,
+            "urls": {name: f"http://{host}:{port}" for name, port in ports.items()},
+            "keys": Path(environ.get("BROKER_DEMO_KEYS", "var/demo")),
+            "config": environ.get("BROKER_CONFIG", "config/demo.yaml")}
+
+
+def demo_environ(settings: dict, environ=os.environ) -> dict:
+    env = dict(environ)
+    env.setdefault("BROKER_ISSUER", settings["urls"]["broker"])
+    env.setdefault("BROKER_HUB_METADATA_URL", f"{settings['urls']['hub']}/saml/metadata")
+    return env
+
+
+def run_demo() -> int:
+    from broker.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    settings = demo_settings()
+    keys = ensure_demo_keys(settings["keys"])
+    config = load_config(settings["config"], demo_environ(settings))
+    apps = {
+        "broker": create_app(config),
+        "hub": create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"])),
+        "council": create_council_app(CouncilAppConfig(
+            base_url=settings["urls"]["council"], broker_issuer=config.issuer,
+            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)),
+    }
+    servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
+               for name, app in apps.items()]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    print(f"\n  broker:            {settings['urls']['broker']}\n"
+          f"  stub hub:          {settings['urls']['hub']}\n"
+          f"  demo council app:  {settings['urls']['council']}\n\n"
+          f"  Open {settings['urls']['council']} and choose Sign in. Ctrl-C stops all three.\n",
+          flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping the demo")
+    finally:
+        for server in servers:
+            server.shutdown()
+    return 0

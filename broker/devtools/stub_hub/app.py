@@ -1,0 +1,137 @@
+"""The stub hub's web app: verifies the broker's AuthnRequest, lets a person pick a test identity
+or a failure, and posts back a signed Response with a signed, encrypted Assertion.
+
+Development and tests only: it refuses to start in production mode.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+
+from flask import Flask, abort, render_template, request
+from itsdangerous import BadSignature, URLSafeSerializer
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from broker.devtools.stub_hub import saml
+from broker.devtools.stub_hub.identities import DEFAULT_IDENTITY, FAILURES, IDENTITIES
+from broker.identity import LevelOfAssurance
+
+
+class ProductionRefused(SystemExit):
+    def __init__(self, what: str):
+        super().__init__(f"{what} is for development and tests only and refuses to run in "
+                         "production mode (BROKER_MODE=production)")
+
+
+def refuse_production(what: str, mode: str | None = None) -> None:
+    if (mode or os.environ.get("BROKER_MODE", "")).lower() == "production":
+        raise ProductionRefused(what)
+
+
+@dataclass(frozen=True)
+class StubHubConfig:
+    base_url: str
+    signing_key_pem: str
+    signing_cert_pem: str
+    federation_key_pem: str
+    federation_cert_pem: str
+    broker_entity_id: str
+    broker_acs_url: str
+    broker_signing_cert_pem: str
+    broker_encryption_cert_pem: str
+    mode: str = "development"
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.base_url}/saml/metadata"
+
+    @property
+    def sso_url(self) -> str:
+        return f"{self.base_url}/saml/sso"
+
+    @property
+    def signer(self) -> saml.HubSigner:
+        return saml.HubSigner(self.entity_id, self.signing_key_pem, self.signing_cert_pem)
+
+
+class RequestRefused(Exception):
+    pass
+
+
+def read_authn_request(config: StubHubConfig, encoded: str) -> dict:
+    """Accepts only an AuthnRequest signed by the broker it knows, addressed to this hub."""
+    try:
+        xml = base64.b64decode(encoded, validate=True)
+        root = OneLogin_Saml2_XML.to_etree(xml)
+    except (binascii.Error, ValueError, Exception):
+        raise RequestRefused("the request is not a readable SAML message") from None
+    if root.tag != f"{{{C.NS_SAMLP}}}AuthnRequest":
+        raise RequestRefused("the message is not an AuthnRequest")
+    issuer = root.find(f"{{{C.NS_SAML}}}Issuer")
+    if issuer is None or issuer.text != config.broker_entity_id:
+        raise RequestRefused("the request comes from a service provider this hub does not know")
+    if root.get("Destination") != config.sso_url:
+        raise RequestRefused("the request is addressed to another hub")
+    if not OneLogin_Saml2_Utils.validate_sign(root, cert=config.broker_signing_cert_pem,
+                                              xpath="/samlp:AuthnRequest/ds:Signature"):
+        raise RequestRefused("the request is not signed by the broker")
+    level = LevelOfAssurance.LEVEL_2
+    ref = root.find(f"{{{C.NS_SAMLP}}}RequestedAuthnContext/{{{C.NS_SAML}}}AuthnContextClassRef")
+    if ref is not None:
+        level = LevelOfAssurance.from_uri(ref.text.strip())
+    return {"id": root.get("ID"), "level": level.name,
+            "force_authn": root.get("ForceAuthn") == "true"}
+
+
+def create_stub_hub(config: StubHubConfig) -> Flask:
+    refuse_production("The stub hub", config.mode)
+    app = Flask(__name__, template_folder="templates")
+    app.config.update(SECRET_KEY=os.urandom(32), SESSION_COOKIE_NAME="stubhub_session")
+    serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="stub-hub-request")
+
+    @app.get("/saml/metadata")
+    def metadata():
+        xml = saml.hub_metadata(config.entity_id, config.sso_url, config.signing_cert_pem,
+                                config.federation_key_pem, config.federation_cert_pem)
+        return xml, 200, {"Content-Type": "application/samlmetadata+xml"}
+
+    @app.post("/saml/sso")
+    def single_sign_on():
+        try:
+            authn = read_authn_request(config, request.form.get("SAMLRequest", ""))
+        except RequestRefused as exc:
+            return render_template("refused.html", reason=str(exc)), 400
+        pending = serializer.dumps({**authn, "relay_state": request.form.get("RelayState", "")})
+        return render_template("choose.html", pending=pending, identities=IDENTITIES.values(),
+                               default=DEFAULT_IDENTITY, failures=FAILURES, level=authn["level"])
+
+    @app.post("/saml/answer")
+    def answer():
+        try:
+            pending = serializer.loads(request.form.get("pending", ""))
+        except BadSignature:
+            abort(400)
+        choice = request.form.get("choice", DEFAULT_IDENTITY)
+        if choice in FAILURES:
+            xml = saml.failure_response(config.signer, choice, pending["id"],
+                                        config.broker_acs_url)
+        elif choice in IDENTITIES:
+            identity = IDENTITIES[choice]
+            spec = saml.AssertionSpec(
+                issuer=config.entity_id, audience=config.broker_entity_id,
+                recipient=config.broker_acs_url, in_response_to=pending["id"], pid=identity.pid,
+                level_uri=identity.level.uri, dataset=identity.dataset)
+            xml = saml.success_response(config.signer, spec, config.broker_encryption_cert_pem,
+                                        config.broker_acs_url)
+        else:
+            abort(400)
+        return render_template("post_back.html", acs_url=config.broker_acs_url,
+                               saml_response=saml.encode(xml),
+                               relay_state=pending["relay_state"])
+
+    return app

@@ -1,0 +1,20 @@
+"""The persistent identifier a council sees, hashed per relying party (GOV.UK Verify's formula)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from broker.identity import LevelOfAssurance
+
+
+def hash_pid(idp_entity_id: str, rp_entity_id: str, pid: str,
+             level: LevelOfAssurance) -> str:
+    """hex(SHA-256(idp_entity_id + rp_entity_id + pid [+ level name unless LEVEL_2])).
+
+    The relying party is the council (its configured entity id), so the same resident gets
+    unlinkable identifiers at different councils, and a different one at a different level.
+    """
+    material = idp_entity_id + rp_entity_id + pid
+    if level is not LevelOfAssurance.LEVEL_2:
+        material += level.name
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -1,0 +1,15 @@
+"""Our SAML service provider metadata, for the hub's operators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from broker.hub.metadata import sp_metadata
+
+bp = Blueprint("hub", __name__)
+
+
+@bp.get("/saml/metadata")
+def metadata():
+    return sp_metadata(current_app.extensions["broker"].config), 200, {
+        "Content-Type": "application/samlmetadata+xml"}

@@ -1,0 +1,135 @@
+"""The protocol-neutral model that travels between the hub side, matching and the OIDC side.
+
+The SAML side produces these objects and the OIDC side consumes them; neither imports the
+other. Keeping them typed (rather than dicts of attributes) is what lets each side be tested
+alone and lets a reader see exactly what crosses the boundary.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+VERIFY_LOA_PREFIX = "urn:uk:gov:cabinet-office:tc:saml:authn-context:"
+
+
+class LevelOfAssurance(enum.Enum):
+    """GOV.UK Verify's levels; ordered so that a minimum can be compared."""
+
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+    LEVEL_4 = 4
+
+    @property
+    def uri(self) -> str:
+        return f"{VERIFY_LOA_PREFIX}level{self.value}"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> LevelOfAssurance:
+        """Raises ValueError for anything but level1..level4, so `levelX` (fraud) never passes."""
+        if not uri.startswith(VERIFY_LOA_PREFIX):
+            raise ValueError(f"not a level of assurance: {uri!r}")
+        suffix = uri[len(VERIFY_LOA_PREFIX):]
+        for level in cls:
+            if suffix == f"level{level.value}":
+                return level
+        raise ValueError(f"not an acceptable level of assurance: {uri!r}")
+
+    @classmethod
+    def from_name(cls, name: str) -> LevelOfAssurance:
+        try:
+            return cls[name]
+        except KeyError:
+            raise ValueError(f"unknown level of assurance {name!r}") from None
+
+
+@dataclass(frozen=True)
+class MatchingValue:
+    """One value of a Matching Dataset attribute, with its verification and history dates."""
+
+    value: str
+    verified: bool = False
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    lines: tuple[str, ...] = ()
+    post_code: str | None = None
+    international_post_code: str | None = None
+    uprn: str | None = None
+    verified: bool = False
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class MatchingDataset:
+    """GOV.UK Verify's Matching Dataset. Every attribute can repeat (history)."""
+
+    first_names: tuple[MatchingValue, ...] = ()
+    middle_names: tuple[MatchingValue, ...] = ()
+    surnames: tuple[MatchingValue, ...] = ()
+    dates_of_birth: tuple[MatchingValue, ...] = ()
+    gender: MatchingValue | None = None
+    current_addresses: tuple[Address, ...] = ()
+    previous_addresses: tuple[Address, ...] = ()
+
+    @staticmethod
+    def current(values: tuple[MatchingValue, ...]) -> MatchingValue | None:
+        """The value in force now: verified current values first, then any current one."""
+        current = [v for v in values if v.valid_to is None] or list(values)
+        current.sort(key=lambda v: (v.verified, v.valid_from or date.min), reverse=True)
+        return current[0] if current else None
+
+    def current_address(self) -> Address | None:
+        addresses = list(self.current_addresses)
+        addresses.sort(key=lambda a: (a.valid_from or date.min), reverse=True)
+        return addresses[0] if addresses else None
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    """What the hub told us about a resident, already bound to one council.
+
+    `hashed_pid` is per council (see `hub.pid.hash_pid`), so no raw persistent identifier
+    ever leaves the assertion consumer service.
+    """
+
+    hashed_pid: str
+    level_of_assurance: LevelOfAssurance
+    matching_dataset: MatchingDataset
+    issuer: str
+    authenticated_at: int
+
+
+@dataclass
+class Flow:
+    """One sign-in in progress: what the council app asked for and what the hub was asked.
+
+    Stored in Redis under an unguessable id that travels to the hub as RelayState.
+    """
+
+    id: str
+    client_id: str
+    authorize_params: dict[str, str]
+    authn_request_id: str
+    minimum_level: LevelOfAssurance
+    created_at: int
+    ui_locale: str = "en"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["minimum_level"] = self.minimum_level.name
+        return data
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> Flow:
+        data = dict(data)
+        data["minimum_level"] = LevelOfAssurance.from_name(data["minimum_level"])
+        return cls(**data)

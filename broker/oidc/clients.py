@@ -1,0 +1,51 @@
+"""Council apps as OAuth 2.0 clients, from configuration (RFC 6749 section 2)."""
+
+from __future__ import annotations
+
+import hmac
+
+from authlib.oauth2.rfc6749 import ClientMixin
+
+from broker.config import ClientConfig
+
+
+class RelyingParty(ClientMixin):
+    """A registered council app. Redirect URIs match exactly; no default is ever guessed."""
+
+    def __init__(self, config: ClientConfig):
+        self.config = config
+        self.client_id = config.client_id
+
+    def get_client_id(self) -> str:
+        return self.config.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = set(self.config.scopes)
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.config.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        expected = self.config.client_secret or ""
+        return bool(expected) and hmac.compare_digest(expected.encode(), client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method == self.config.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "authorization_code"
+
+
+class ClientRegistry:
+    def __init__(self, clients: dict[str, ClientConfig]):
+        self._clients = {cid: RelyingParty(c) for cid, c in clients.items()}
+
+    def get(self, client_id: str | None) -> RelyingParty | None:
+        return self._clients.get(client_id or "")

@@ -1,0 +1,152 @@
+"""The sign-in journey: council app → /authorize → hub → assertion consumer service → code.
+
+This is the one place that knows both protocols; it hands the hub side's `VerifiedIdentity`
+to the OIDC side as a `SignedInResident`, so neither side imports the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, current_app, g, render_template, request
+
+from broker.hub.metadata import MetadataError
+from broker.hub.requests import build_authn_request
+from broker.hub.responses import HubFailure, ResponseRejected, read_response
+from broker.identity import Flow, LevelOfAssurance
+from broker.oidc.claims import signed_in_resident
+from broker.oidc.server import StoredAuthorizationRequest
+from broker.web.pages import render_page
+
+log = logging.getLogger(__name__)
+bp = Blueprint("signin", __name__)
+
+MAX_PARAM_LENGTH = 2048
+NONCE_MAX_LENGTH = 255
+
+
+def _broker():
+    return current_app.extensions["broker"]
+
+
+def oidc_error_url(params: dict[str, str], error: str, description: str) -> str:
+    """The authorization error response (RFC 6749 4.1.2.1) with `iss` (RFC 9207)."""
+    query = [("error", error), ("error_description", description)]
+    if params.get("state"):
+        query.append(("state", params["state"]))
+    query.append(("iss", _broker().config.issuer))
+    return add_params_to_uri(params["redirect_uri"], query)
+
+
+def _minimum_level(acr_values: str | None, default: LevelOfAssurance) -> LevelOfAssurance:
+    requested = []
+    for value in (acr_values or "").split():
+        try:
+            requested.append(LevelOfAssurance.from_uri(value))
+        except ValueError:
+            continue
+    return min(requested, key=lambda level: level.value) if requested else default
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    broker = _broker()
+    params = {key: request.values.get(key, "") for key in request.values}
+    if any(len(value) > MAX_PARAM_LENGTH for value in params.values()):
+        return render_page("invalid-request", status=400)
+    client = broker.clients.get(params.get("client_id"))
+    if client is None:
+        log.info("authorize: unknown client")
+        return render_page("invalid-request")
+    if not client.check_redirect_uri(params.get("redirect_uri", "")):
+        log.info("authorize: unregistered redirect_uri for client %s", client.client_id)
+        return render_page("invalid-request")
+
+    try:
+        if len(params.get("nonce", "")) > NONCE_MAX_LENGTH:
+            raise OAuth2Error(description="'nonce' is longer than 255 characters")
+        broker.authorization_server.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        error_code = error.error or "invalid_request"
+        return _redirect(oidc_error_url(params, error_code, error.description or error_code))
+
+    minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
+    try:
+        hub = broker.hub_metadata.current()
+    except MetadataError:
+        return render_page("unavailable", continue_url=oidc_error_url(
+            params, "temporarily_unavailable", "the identity hub is unavailable"),
+            service_name=client.config.name)
+    prompt = params.get("prompt", "").split()
+    authn = build_authn_request(broker.config.saml, hub, minimum,
+                                force_authn="login" in prompt or "max_age" in params)
+    flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
+                authorize_params=params, authn_request_id=authn.id, minimum_level=minimum,
+                created_at=int(time.time()),
+                ui_locale="cy" if params.get("ui_locales", "").split()[:1] == ["cy"] else "en")
+    broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
+    log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
+             minimum.name)
+    return render_template("hub_handoff.html", destination=authn.destination,
+                           saml_request=authn.encoded, relay_state=flow.id,
+                           csp_nonce=g.get("csp_nonce", "")), 200, {"Cache-Control": "no-store"}
+
+
+def _redirect(url: str):
+    return "", 302, {"Location": url, "Cache-Control": "no-store"}
+
+
+@bp.post("/saml/acs")
+def assertion_consumer_service():
+    broker = _broker()
+    relay_state = request.form.get("RelayState", "")
+    saml_response = request.form.get("SAMLResponse", "")
+    if not relay_state or not saml_response or len(relay_state) > 128:
+        return render_page("session-expired")
+    flow = broker.state.take_flow(relay_state)
+    if flow is None:
+        log.info("assertion consumer service: unknown or used RelayState")
+        return render_page("session-expired")
+    client = broker.clients.get(flow.client_id)
+    council = broker.config.councils[client.config.council]
+    params = flow.authorize_params
+
+    def failure_page(name: str, error: str, description: str):
+        return render_page(name, continue_url=oidc_error_url(params, error, description),
+                           service_name=client.config.name)
+
+    try:
+        hub = broker.hub_metadata.current()
+    except MetadataError:
+        return failure_page("unavailable", "temporarily_unavailable",
+                            "the identity hub is unavailable")
+    try:
+        result = read_response(saml_response, flow, broker.config, hub, broker.state,
+                               council.entity_id)
+    except ResponseRejected as exc:
+        log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
+        return failure_page("rejected", "access_denied",
+                            "the identity hub's answer could not be verified")
+    if isinstance(result, HubFailure):
+        log.info("sign-in failed at the hub: flow %s reason %s (%s)", flow.id[:8],
+                 result.reason.value, result.detail)
+        return failure_page(result.reason.value, result.oidc_error, result.reason.value)
+
+    resident = signed_in_resident(result)
+    server = broker.authorization_server
+    oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
+    try:
+        grant = server.get_consent_grant(oauth_request, end_user=resident)
+    except OAuth2Error as error:
+        return failure_page("invalid-request", error.error or "invalid_request",
+                            error.description or "invalid request")
+    log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
+             result.level_of_assurance.name)
+    response = server.create_authorization_response(oauth_request, grant_user=resident,
+                                                    grant=grant)
+    response.headers["Cache-Control"] = "no-store"
+    return response

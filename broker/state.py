@@ -1,0 +1,91 @@
+"""Every short-lived piece of sign-in state, its Redis key, its lifetime and its atomic operation.
+
+The broker keeps no flow state in process memory, so any broker process can handle any step of
+a sign-in (see docs/adr/0001-flow-state-in-redis.md). Everything written here has a TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+
+from broker.config import RedisConfig
+from broker.identity import Flow
+
+log = logging.getLogger(__name__)
+
+
+class StateUnavailable(Exception):
+    """Redis could not be reached; the sign-in cannot continue but nothing is corrupted."""
+
+
+def connect(config: RedisConfig, *, allow_embedded: bool) -> redis.Redis:
+    """A client for the configured Redis, or the in-process store for the demo when allowed."""
+    client = redis.Redis.from_url(config.url, socket_connect_timeout=2, socket_timeout=2,
+                                  health_check_interval=30)
+    try:
+        client.ping()
+        return client
+    except redis.RedisError:
+        if not (allow_embedded and config.embedded_fallback):
+            raise
+    import fakeredis
+
+    log.warning("no Redis answered at the configured URL: using the in-process store "
+                "(demo only; state is lost on restart and not shared between processes)")
+    return fakeredis.FakeRedis()
+
+
+class BrokerState:
+    """Typed access to the broker's Redis keys; one place for names, TTLs and atomicity."""
+
+    def __init__(self, client: redis.Redis, prefix: str):
+        self.redis = client
+        self.prefix = prefix
+
+    def _key(self, kind: str, ident: str) -> str:
+        return f"{self.prefix}{kind}:{ident}"
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.redis, method)(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable(str(exc)) from exc
+
+    # Flows: written at /authorize, taken once at the assertion consumer service.
+    def save_flow(self, flow: Flow, ttl: int) -> None:
+        self._call("set", self._key("flow", flow.id), json.dumps(flow.to_json_dict()), ex=ttl)
+
+    def take_flow(self, flow_id: str) -> Flow | None:
+        raw = self._call("getdel", self._key("flow", flow_id))
+        return Flow.from_json_dict(json.loads(raw)) if raw else None
+
+    # Authorization codes: single use by an atomic take.
+    def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("code", code), json.dumps(data), ex=ttl)
+
+    def take_code(self, code: str) -> dict[str, Any] | None:
+        raw = self._call("getdel", self._key("code", code))
+        return json.loads(raw) if raw else None
+
+    # Access tokens: opaque, looked up at /userinfo.
+    def save_access_token(self, token: str, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("token", token), json.dumps(data), ex=ttl)
+
+    def get_access_token(self, token: str) -> dict[str, Any] | None:
+        raw = self._call("get", self._key("token", token))
+        return json.loads(raw) if raw else None
+
+    # Replay caches: the first to set the id wins, across every broker process.
+    def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
+        return bool(self._call("set", self._key(f"seen:{kind}", ident), b"1", nx=True,
+                               ex=max(ttl, 1)))
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except redis.RedisError:
+            return False

@@ -1,0 +1,1 @@
+"""Resident-facing pages: templates, the page catalogue and error handlers."""

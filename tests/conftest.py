@@ -1,0 +1,151 @@
+"""Shared fixtures: real keys, real Redis, and the broker, stub hub and council app on real ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from werkzeug.serving import make_server
+
+from broker.app import create_app
+from broker.config import BrokerConfig, load_config
+from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
+from broker.devtools.demo import stub_hub_config
+from broker.devtools.keys import ensure_demo_keys
+from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
+
+COUNCIL_CLIENT_ID = "council-app"
+COUNCIL_CLIENT_SECRET = "council-app-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory) -> Path:
+    return ensure_demo_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("BROKER_TEST_REDIS_URL") or os.environ.get(
+        "BROKER_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"the tests need a real Redis server at {url} (run them with `make test`): {exc}")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+@dataclass
+class Ports:
+    broker: int
+    hub: int
+    council: int
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{getattr(self, name)}"
+
+
+def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, prefix: str,
+                 **overrides) -> Path:
+    data = {
+        "mode": "development",
+        "issuer": ports.url("broker"),
+        "secret_key": "test-secret-key-that-is-long-enough-000",
+        "redis": {"url": redis_url, "key_prefix": prefix},
+        "saml": {
+            "entity_id": f"{ports.url('broker')}/saml/metadata",
+            "signing": {"key": str(keys / "broker-saml-signing.key"),
+                        "cert": str(keys / "broker-saml-signing.crt")},
+            "encryption": [{"key": str(keys / "broker-saml-encryption.key"),
+                            "cert": str(keys / "broker-saml-encryption.crt")}],
+        },
+        "hub": {"metadata_url": f"{ports.url('hub')}/saml/metadata",
+                "trust_anchor": str(keys / "federation-metadata-signing.crt")},
+        "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
+        "councils": {"test-borough": {"name": "Test Borough Council",
+                                      "entity_id": "https://test-borough.example.gov.uk",
+                                      "service_url": ports.url("council")}},
+        "clients": [{"client_id": COUNCIL_CLIENT_ID, "council": "test-borough",
+                     "name": "Test Borough services",
+                     "client_secret": COUNCIL_CLIENT_SECRET,
+                     "redirect_uris": [f"{ports.url('council')}/callback"],
+                     "scopes": ["openid", "profile", "address"]}],
+    }
+    for dotted, value in overrides.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    path = directory / "broker.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@dataclass
+class Stack:
+    """A running broker, stub hub and council app, with everything a test may need."""
+
+    ports: Ports
+    config: BrokerConfig
+    hub: StubHubConfig
+    broker_app: object
+    redis: redis.Redis
+    prefix: str
+
+    @property
+    def broker_url(self) -> str:
+        return self.ports.url("broker")
+
+    @property
+    def hub_url(self) -> str:
+        return self.ports.url("hub")
+
+    @property
+    def council_url(self) -> str:
+        return self.ports.url("council")
+
+
+def _serve(app, port: int):
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+@pytest.fixture
+def stack(tmp_path, keys_dir, redis_url, redis_client):
+    ports = Ports(free_port(), free_port(), free_port())
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    config = load_config(write_config(tmp_path, keys_dir, ports, redis_url, prefix), environ={})
+    hub = stub_hub_config(config, keys_dir, ports.url("hub"))
+    broker_app = create_app(config)
+    servers = [
+        _serve(broker_app, ports.broker),
+        _serve(create_stub_hub(hub), ports.hub),
+        _serve(create_council_app(CouncilAppConfig(
+            base_url=ports.url("council"), broker_issuer=config.issuer,
+            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+    ]
+    yield Stack(ports, config, hub, broker_app, redis_client, prefix)
+    for server in servers:
+        server.shutdown()
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
