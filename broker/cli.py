@@ -70,6 +70,17 @@ def cmd_demo_council(args) -> int:
     return 0
 
 
+def cmd_dev_keys(args) -> int:
+    from pathlib import Path
+
+    from broker.devtools.keys import ensure_demo_keys
+    from broker.devtools.stub_hub.app import refuse_production
+
+    refuse_production("Demo key generation")
+    print(f"demo keys ready in {ensure_demo_keys(Path(args.directory))}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="broker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "run the demo council app (development only)")):
         sub = add(name, func, text, config=False)
         sub.add_argument("--host", default="127.0.0.1")
+    keys = add("dev-keys", cmd_dev_keys, "generate missing demo keys (development only)",
+               config=False)
+    keys.add_argument("directory", nargs="?", default="var/demo")
     return parser
 
 

@@ -7,6 +7,7 @@ line naming the file, the key and the problem, instead of surfacing mid-sign-in.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,10 +133,25 @@ def load_config(path: str | os.PathLike[str] | None = None,
         raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(source, "(file)", "must be a mapping of keys")
+    raw = _interpolate(raw, environ)
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
     return _Reader(source, Path(path).resolve().parent).broker(raw)
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+def _interpolate(node: Any, environ: Mapping[str, str]) -> Any:
+    """Expands ${NAME} and ${NAME:-default} in string values from the environment."""
+    if isinstance(node, dict):
+        return {key: _interpolate(value, environ) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(value, environ) for value in node]
+    if isinstance(node, str):
+        return _ENV_REFERENCE.sub(lambda m: environ.get(m.group(1)) or (m.group(2) or ""), node)
+    return node
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: str) -> None:

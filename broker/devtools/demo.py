@@ -47,9 +47,11 @@ def demo_settings(environ=os.environ) -> dict:
 
 
 def demo_environ(settings: dict, environ=os.environ) -> dict:
+    """What config/demo.yaml interpolates: the three URLs as this run serves them."""
     env = dict(environ)
-    env.setdefault("BROKER_ISSUER", settings["urls"]["broker"])
-    env.setdefault("BROKER_HUB_METADATA_URL", f"{settings['urls']['hub']}/saml/metadata")
+    for name in ("broker", "hub", "council"):
+        env.setdefault(f"BROKER_DEMO_{name.upper()}_URL", settings["urls"][name])
+    env["BROKER_DEMO_KEYS"] = str(settings["keys"].resolve())
     return env
 
 

@@ -235,8 +235,8 @@ def _verify_response_signature(document: etree._Element, hub: HubMetadata) -> No
     signatures = document.findall(f"{{{C.NS_DS}}}Signature")
     if len(signatures) != 1:
         raise ResponseRejected("failure Response is not signed")
-    algorithms = [m.get("Algorithm") for m in signatures[0].iter(
-        f"{{{C.NS_DS}}}SignatureMethod", f"{{{C.NS_DS}}}DigestMethod")]
+    algorithms = [m.get("Algorithm") for tag in ("SignatureMethod", "DigestMethod")
+                  for m in signatures[0].iter(f"{{{C.NS_DS}}}{tag}")]
     if any(a in C.DEPRECATED_ALGORITHMS for a in algorithms):
         raise ResponseRejected("failure Response uses a deprecated algorithm")
     reference = signatures[0].find(f".//{{{C.NS_DS}}}Reference")

@@ -29,7 +29,7 @@ class ProductionRefused(SystemExit):
 
 
 def refuse_production(what: str, mode: str | None = None) -> None:
-    if (mode or os.environ.get("BROKER_MODE", "")).lower() == "production":
+    if "production" in {(mode or "").lower(), os.environ.get("BROKER_MODE", "").lower()}:
         raise ProductionRefused(what)
 
 

@@ -1,0 +1,92 @@
+"""A minimal, independent OIDC client for tests: requests + PyJWT, nothing from the broker."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+import lxml.html
+import requests
+
+from tests.conftest import COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+@dataclass
+class AuthorizationAttempt:
+    """One /authorize request and what the broker answered."""
+
+    response: requests.Response
+    state: str
+    nonce: str
+    verifier: str
+    redirect_uri: str
+    saml_request: str | None = None
+    relay_state: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def authn_request_id(self) -> str:
+        xml = base64.b64decode(self.saml_request).decode()
+        return re.search(r'ID="([^"]+)"', xml).group(1)
+
+
+def authorize(stack, session: requests.Session | None = None, **overrides) -> AuthorizationAttempt:
+    session = session or requests.Session()
+    verifier, challenge = pkce_pair()
+    params = {
+        "response_type": "code", "client_id": COUNCIL_CLIENT_ID,
+        "redirect_uri": f"{stack.council_url}/callback", "scope": "openid profile address",
+        "state": secrets.token_urlsafe(12), "nonce": secrets.token_urlsafe(12),
+        "code_challenge": challenge, "code_challenge_method": "S256",
+    }
+    params.update(overrides)
+    params = {k: v for k, v in params.items() if v is not None}
+    response = session.get(f"{stack.broker_url}/authorize", params=params,
+                           allow_redirects=False, timeout=10)
+    attempt = AuthorizationAttempt(response, params.get("state"), params.get("nonce"), verifier,
+                                   params.get("redirect_uri"))
+    if response.status_code == 200 and 'id="hub-handoff"' in response.text:
+        document = lxml.html.fromstring(response.text)
+        attempt.saml_request = document.xpath('//input[@name="SAMLRequest"]/@value')[0]
+        attempt.relay_state = document.xpath('//input[@name="RelayState"]/@value')[0]
+    return attempt
+
+
+def post_to_acs(stack, saml_response_b64: str, relay_state: str) -> requests.Response:
+    return requests.post(f"{stack.broker_url}/saml/acs",
+                         data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
+                         allow_redirects=False, timeout=10)
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+
+
+def redeem(stack, code: str, verifier: str, redirect_uri: str,
+           auth=(COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET)) -> requests.Response:
+    return requests.post(f"{stack.broker_url}/token", auth=auth, timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": verifier})
+
+
+def validate_id_token(stack, id_token: str, nonce: str) -> dict:
+    discovery = requests.get(f"{stack.broker_url}/.well-known/openid-configuration",
+                             timeout=10).json()
+    signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(id_token)
+    claims = jwt.decode(id_token, signing_key.key,
+                        algorithms=discovery["id_token_signing_alg_values_supported"],
+                        audience=COUNCIL_CLIENT_ID, issuer=discovery["issuer"],
+                        options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+    assert claims["nonce"] == nonce
+    return claims

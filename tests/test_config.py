@@ -1,0 +1,108 @@
+"""Configuration: typed, validated at start-up, and explicit about what is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import redis
+import yaml
+
+from broker.config import ConfigError, load_config
+from broker.state import connect
+from tests.conftest import Ports, write_config
+
+PORTS = Ports(18000, 18001, 18002)
+
+
+def config_file(tmp_path, keys_dir, **overrides):
+    return write_config(tmp_path, keys_dir, PORTS, "redis://127.0.0.1:6379/0", "t:", **overrides)
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "broker.cli", *args], capture_output=True,
+                          text=True, timeout=60, env=env)
+
+
+def test_valid_configuration_loads_into_typed_objects(tmp_path, keys_dir):
+    config = load_config(config_file(tmp_path, keys_dir), environ={})
+    assert config.issuer == PORTS.url("broker")
+    assert config.clients["council-app"].redirect_uris == (f"{PORTS.url('council')}/callback",)
+    assert config.saml.clock_skew_seconds == 30
+
+
+def test_environment_overrides_issuer_and_redis_url(tmp_path, keys_dir):
+    config = load_config(config_file(tmp_path, keys_dir), environ={
+        "BROKER_ISSUER": "https://broker.example.gov.uk", "BROKER_REDIS_URL": "redis://r:6379/1"})
+    assert config.issuer == "https://broker.example.gov.uk"
+    assert config.redis.url == "redis://r:6379/1"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("issuer", "not a url", "issuer: must be an http(s) URL"),
+    ("saml.clock_skew_seconds", 1000, "saml.clock_skew_seconds: must be between 0 and 300"),
+    ("oidc.signing_key", "/nonexistent.jwk", "oidc.signing_key: file not found"),
+    ("clients", [{"client_id": "x", "council": "nowhere", "client_secret": "s",
+                  "redirect_uris": ["https://x.example/cb"]}],
+     "clients[0].council: unknown council 'nowhere'"),
+    ("mode", "staging", "mode: must be development or production"),
+])
+def test_invalid_configuration_names_file_key_and_problem(tmp_path, keys_dir, key, value,
+                                                          message):
+    path = config_file(tmp_path, keys_dir, **{key: value})
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: {message}" or str(error.value).startswith(
+        f"{path}: {message}")
+
+
+def test_check_config_exits_2_with_one_line_naming_file_key_and_problem(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"saml.clock_skew_seconds": "soon"})
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0] and "saml.clock_skew_seconds" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_accepts_a_valid_file(tmp_path, keys_dir):
+    result = run_cli("check-config", str(config_file(tmp_path, keys_dir)))
+    assert result.returncode == 0, result.stderr
+
+
+def test_malformed_yaml_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("issuer: [unclosed\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert "not valid YAML" in str(error.value)
+
+
+def test_production_refuses_the_embedded_store(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, mode="production",
+                       **{"redis.embedded_fallback": True})
+    with pytest.raises(ConfigError, match="redis.embedded_fallback: not allowed in production"):
+        load_config(path, environ={})
+
+
+def test_demo_falls_back_to_the_in_process_store_when_no_redis_answers(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"redis.url": "redis://127.0.0.1:1/0",
+                                              "redis.embedded_fallback": True})
+    config = load_config(path, environ={})
+    client = connect(config.redis, allow_embedded=True)
+    assert client.set("k", "v") and client.get("k") == b"v"
+
+
+def test_without_fallback_an_absent_redis_stops_start_up(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"redis.url": "redis://127.0.0.1:1/0"})
+    config = load_config(path, environ={})
+    with pytest.raises(redis.RedisError):
+        connect(config.redis, allow_embedded=False)
+
+
+def test_example_configuration_documents_every_top_level_section():
+    example = yaml.safe_load(open("config/example.yaml"))
+    assert set(example) >= {"mode", "issuer", "secret_key", "redis", "saml", "hub", "oidc",
+                            "councils", "clients"}
