@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, render_template, request
 from broker.hub.metadata import MetadataError
 from broker.hub.requests import build_authn_request
 from broker.hub.responses import HubFailure, ResponseRejected, read_response
-from broker.identity import Flow, LevelOfAssurance
+from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.web.pages import render_page
@@ -136,16 +136,25 @@ def assertion_consumer_service():
                  result.reason.value, result.detail)
         return failure_page(result.reason.value, result.oidc_error, result.reason.value)
 
-    resident = signed_in_resident(result)
+    return complete_sign_in(flow, result)
+
+
+def complete_sign_in(flow: Flow, identity: VerifiedIdentity):
+    """Issues the code for a verified (and, once matching exists, matched) resident."""
+    broker = _broker()
+    client = broker.clients.get(flow.client_id)
+    params = flow.authorize_params
+    resident = signed_in_resident(identity)
     server = broker.authorization_server
     oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
     try:
         grant = server.get_consent_grant(oauth_request, end_user=resident)
     except OAuth2Error as error:
-        return failure_page("invalid-request", error.error or "invalid_request",
-                            error.description or "invalid request")
+        return render_page("invalid-request", continue_url=oidc_error_url(
+            params, error.error or "invalid_request", error.description or "invalid request"),
+            service_name=client.config.name)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
-             result.level_of_assurance.name)
+             identity.level_of_assurance.name)
     response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                     grant=grant)
     response.headers["Cache-Control"] = "no-store"
