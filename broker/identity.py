@@ -96,8 +96,10 @@ class MatchingDataset:
 class VerifiedIdentity:
     """What the hub told us about a resident, already bound to one council.
 
-    `hashed_pid` is per council (see `hub.pid.hash_pid`), so no raw persistent identifier
-    ever leaves the assertion consumer service.
+    `hashed_pid` is per council (see `hub.pid.hash_pid`); it is what matching, links and the
+    OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side:
+    it is kept only in the broker session in Redis, so that a later sign-in at another council
+    can derive that council's hashed PID without a new trip to the hub. Never log it.
     """
 
     hashed_pid: str
@@ -105,6 +107,51 @@ class VerifiedIdentity:
     matching_dataset: MatchingDataset
     issuer: str
     authenticated_at: int
+    persistent_id: str = field(default="", repr=False)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["level_of_assurance"] = self.level_of_assurance.name
+        return _dates_to_text(data)
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> VerifiedIdentity:
+        mds = data["matching_dataset"]
+
+        def values(items) -> tuple[MatchingValue, ...]:
+            return tuple(MatchingValue(i["value"], i["verified"], _day(i["valid_from"]),
+                                       _day(i["valid_to"])) for i in items)
+
+        def addresses(items) -> tuple[Address, ...]:
+            return tuple(Address(tuple(a["lines"]), a["post_code"], a["international_post_code"],
+                                 a["uprn"], a["verified"], _day(a["valid_from"]),
+                                 _day(a["valid_to"])) for a in items)
+
+        gender = values([mds["gender"]])[0] if mds.get("gender") else None
+        dataset = MatchingDataset(
+            first_names=values(mds["first_names"]), middle_names=values(mds["middle_names"]),
+            surnames=values(mds["surnames"]), dates_of_birth=values(mds["dates_of_birth"]),
+            gender=gender, current_addresses=addresses(mds["current_addresses"]),
+            previous_addresses=addresses(mds["previous_addresses"]))
+        return cls(hashed_pid=data["hashed_pid"],
+                   level_of_assurance=LevelOfAssurance.from_name(data["level_of_assurance"]),
+                   matching_dataset=dataset, issuer=data["issuer"],
+                   authenticated_at=data["authenticated_at"],
+                   persistent_id=data.get("persistent_id", ""))
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _dates_to_text(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _dates_to_text(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_dates_to_text(v) for v in node]
+    if isinstance(node, date):
+        return node.isoformat()
+    return node
 
 
 @dataclass

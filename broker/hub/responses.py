@@ -186,6 +186,7 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
         raise ResponseRejected("NameID is not persistent")
     return VerifiedIdentity(
         hashed_pid=hash_pid(issuer, council_entity_id, pid, level),
+        persistent_id=pid,
         level_of_assurance=level,
         matching_dataset=matching_dataset(assertion),
         issuer=issuer,
