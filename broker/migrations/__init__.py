@@ -1,0 +1,1 @@
+"""Alembic migrations for the link store (run by `broker db upgrade`)."""
