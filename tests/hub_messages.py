@@ -1,9 +1,25 @@
-"""Builds the hub's answers for a test's flow, with the stub hub's real keys."""
+"""Builds the hub's answers for a test's flow, with the stub hub's real keys.
+
+`success` and `failure` are what an honest hub sends. `forge` builds the hostile variants the
+must-reject tests need (unsigned parts, foreign keys, SHA-1, wrapped signatures, extra
+assertions, DOCTYPEs), always with real signatures and real encryption, so a rejection proves the
+broker's checks and not a broken fixture.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+
+from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
 from broker.devtools.stub_hub.identities import IDENTITIES
+
+NS = {"saml": C.NS_SAML, "samlp": C.NS_SAMLP, "ds": C.NS_DS}
 
 
 def assertion_spec(stack, in_response_to: str, identity: str = "jane", **changes
@@ -28,3 +44,111 @@ def success(stack, in_response_to: str, identity: str = "jane", **changes) -> st
 def failure(stack, in_response_to: str, kind: str) -> str:
     return saml.encode(saml.failure_response(stack.hub.signer, kind, in_response_to,
                                              stack.config.acs_url))
+
+
+def untrusted_signer(entity_id: str) -> saml.HubSigner:
+    """A key pair nobody trusts, presenting the hub's own entity id."""
+    key_pem, cert_pem = self_signed_pair("an attacker pretending to be the hub", days=2)
+    return saml.HubSigner(entity_id, key_pem, cert_pem)
+
+
+@dataclass
+class Forgery:
+    """How a hostile Response differs from an honest one; every default is the honest choice."""
+
+    sign_assertion: bool = True
+    sign_response: bool = True
+    encrypt: bool = True
+    assertion_signer: saml.HubSigner | None = None
+    response_signer: saml.HubSigner | None = None
+    assertion_sign_alg: str = C.RSA_SHA256
+    assertion_digest_alg: str = C.SHA256
+    response_sign_alg: str = C.RSA_SHA256
+    response_digest_alg: str = C.SHA256
+    encryption_cert_pem: str | None = None
+    response_in_response_to: str | None = "(flow)"
+    destination: str | None = None
+    response_issuer: str | None = None
+    response_id: str | None = None
+    # Changes the signed assertion's XML (after signing, before encryption).
+    after_signing: Callable[[str], str] | None = None
+    # Rearranges the Response body: gets the signed assertion element, returns the body's
+    # elements (any saml:Assertion among them, or inside a samlp:Extensions, gets encrypted).
+    arrange: Callable[[etree._Element], list[etree._Element]] | None = None
+    extra_assertions: int = 0
+
+
+def forge(stack, in_response_to: str | None, forgery: Forgery | None = None,
+          identity: str = "jane", **spec_changes) -> str:
+    """A Response built as `forgery` says, returned as the XML text (see `saml.encode`)."""
+    forgery = forgery or Forgery()
+    hub = stack.hub.signer
+    spec = assertion_spec(stack, in_response_to, identity, **spec_changes)
+    assertion_xml = spec.xml()
+    if forgery.sign_assertion:
+        signer = forgery.assertion_signer or hub
+        assertion_xml = saml.sign(assertion_xml, signer.key_pem, signer.cert_pem,
+                                  forgery.assertion_sign_alg, forgery.assertion_digest_alg)
+    assertion_xml = _without_declaration(assertion_xml)
+    if forgery.after_signing:
+        assertion_xml = forgery.after_signing(assertion_xml)
+    assertion = etree.fromstring(assertion_xml.encode())
+    body = forgery.arrange(assertion) if forgery.arrange else [assertion]
+    for _ in range(forgery.extra_assertions):
+        other = assertion_spec(stack, in_response_to, identity, **spec_changes)
+        body.append(etree.fromstring(_without_declaration(
+            saml.sign(other.xml(), hub.key_pem, hub.cert_pem)).encode()))
+    cert = forgery.encryption_cert_pem or stack.config.saml.encryption[0].cert_pem
+    irt = in_response_to if forgery.response_in_response_to == "(flow)" \
+        else forgery.response_in_response_to
+    xml = saml.response_xml(forgery.response_issuer or hub.entity_id,
+                            forgery.destination or stack.config.acs_url, irt, "",
+                            response_id=forgery.response_id)
+    response = etree.fromstring(xml.encode())
+    extensions = [e for e in body if e.tag == f"{{{C.NS_SAMLP}}}Extensions"]
+    for element in extensions:
+        response.insert(1, element)  # after Issuer, before Status
+    for element in body:
+        if element not in extensions:
+            response.append(element)
+    if forgery.encrypt:
+        _encrypt_outermost_assertions(response, cert)
+    xml = etree.tostring(response).decode()
+    if forgery.sign_response:
+        signer = forgery.response_signer or hub
+        xml = _without_declaration(saml.sign(xml, signer.key_pem, signer.cert_pem,
+                                             forgery.response_sign_alg,
+                                             forgery.response_digest_alg))
+    return xml
+
+
+def _encrypt_outermost_assertions(response: etree._Element, cert_pem: str) -> None:
+    for assertion in list(response.iter(f"{{{C.NS_SAML}}}Assertion")):
+        if any(a.tag == f"{{{C.NS_SAML}}}Assertion" for a in assertion.iterancestors()):
+            continue
+        if assertion.getparent().tag == f"{{{C.NS_SAML}}}EncryptedAssertion":
+            continue
+        encrypted = etree.fromstring(saml.encrypt_assertion(
+            etree.tostring(assertion).decode(), cert_pem).encode())
+        assertion.getparent().replace(assertion, encrypted)
+
+
+def _without_declaration(xml: str) -> str:
+    return xml.split("?>", 1)[1] if xml.lstrip().startswith("<?xml") else xml
+
+
+def signature_of(element: etree._Element) -> etree._Element:
+    return element.find("ds:Signature", NS)
+
+
+def without_signature(element: etree._Element) -> etree._Element:
+    clone = copy.deepcopy(element)
+    for signature in clone.findall("ds:Signature", NS):
+        clone.remove(signature)
+    return clone
+
+
+def with_name_id(element: etree._Element, pid: str) -> etree._Element:
+    """The same element, claiming to be someone else: what every wrapping attack is for."""
+    element.find("saml:Subject/saml:NameID", NS).text = pid
+    return element

@@ -28,6 +28,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from broker.config import BrokerConfig, KeyPair
 from broker.hub.metadata import HubMetadata
 from broker.hub.pid import hash_pid
+from broker.hub.saml_clock import clock_behind
 from broker.identity import (
     Address,
     Flow,
@@ -156,7 +157,9 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     response = _decrypt(saml_response, config, hub)
     request_data = _request_data(config.acs_url, {"SAMLResponse": saml_response})
     try:
-        response.is_valid(request_data, request_id=flow.authn_request_id, raise_exceptions=True)
+        with clock_behind(config.saml.clock_skew_seconds):
+            response.is_valid(request_data, request_id=flow.authn_request_id,
+                              raise_exceptions=True)
     except Exception as exc:
         raise ResponseRejected(f"python3-saml: {exc}") from None
 

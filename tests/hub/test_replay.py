@@ -1,0 +1,81 @@
+"""Replays: a Response or an Assertion is used once, across every broker process sharing Redis.
+
+The flow is taken atomically at the assertion consumer service, so a replay normally ends at
+'session expired'. These tests put the flow back as it was, as a race between two processes or
+a restored flow would, to prove the replay cache itself refuses the second use.
+"""
+
+from __future__ import annotations
+
+from broker.app import create_app
+from broker.devtools.stub_hub import saml
+from broker.web.pages import PAGES
+from tests.hub.conftest import assert_rejected, assert_signed_in
+from tests.hub_messages import Forgery, forge
+from tests.oidc_client import authorize, post_to_acs
+
+
+def _flow_key(stack, attempt) -> str:
+    return f"{stack.prefix}flow:{attempt.relay_state}"
+
+
+def test_replayed_response_after_the_flow_is_used_ends_on_the_expired_page(stack):
+    attempt = authorize(stack)
+    message = saml.encode(forge(stack, attempt.authn_request_id))
+    assert post_to_acs(stack, message, attempt.relay_state).status_code == 302
+    again = post_to_acs(stack, message, attempt.relay_state)
+    assert again.status_code == 400
+    assert PAGES["session-expired"].title in again.text
+
+
+def test_replayed_response_is_rejected_by_the_replay_cache(stack, send):
+    attempt = authorize(stack)
+    saved_flow = stack.redis.get(_flow_key(stack, attempt))
+    message = forge(stack, attempt.authn_request_id)
+    assert_signed_in(send(lambda a: message, attempt))
+    stack.redis.set(_flow_key(stack, attempt), saved_flow, ex=60)
+    assert_rejected(send(lambda a: message, attempt), "was already used")
+
+
+def test_replayed_response_at_another_broker_process_is_rejected(stack, send, broker_log):
+    attempt = authorize(stack)
+    saved_flow = stack.redis.get(_flow_key(stack, attempt))
+    message = saml.encode(forge(stack, attempt.authn_request_id))
+    assert_signed_in(send(lambda a: message, attempt))
+    stack.redis.set(_flow_key(stack, attempt), saved_flow, ex=60)
+
+    other_process = create_app(stack.config).test_client()
+    broker_log.clear()
+    again = other_process.post("/saml/acs", data={"SAMLResponse": message,
+                                                  "RelayState": attempt.relay_state})
+    assert again.status_code == 400
+    assert PAGES["rejected"].title in again.get_data(as_text=True)
+    assert "response" in broker_log.text and "was already used" in broker_log.text
+
+
+def test_same_assertion_in_a_new_response_at_another_broker_process_is_rejected(
+        stack, send, broker_log):
+    attempt = authorize(stack)
+    saved_flow = stack.redis.get(_flow_key(stack, attempt))
+    assertion_id = saml.new_id()
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, id=assertion_id), attempt))
+    stack.redis.set(_flow_key(stack, attempt), saved_flow, ex=60)
+
+    fresh_response = forge(stack, attempt.authn_request_id, Forgery(response_id=saml.new_id()),
+                           id=assertion_id)
+    other_process = create_app(stack.config).test_client()
+    broker_log.clear()
+    again = other_process.post("/saml/acs", data={"SAMLResponse": saml.encode(fresh_response),
+                                                  "RelayState": attempt.relay_state})
+    assert again.status_code == 400
+    assert PAGES["rejected"].title in again.get_data(as_text=True)
+    assert f"assertion {assertion_id} was already used" in broker_log.text
+
+
+def test_replay_cache_entry_lives_until_not_on_or_after_plus_skew(stack, send):
+    attempt = authorize(stack)
+    assertion_id = saml.new_id()
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, id=assertion_id), attempt))
+    ttl = stack.redis.ttl(f"{stack.prefix}seen:assertion:{assertion_id}")
+    # The stub hub's SubjectConfirmationData says NotOnOrAfter = now + 5 minutes; skew 30 s.
+    assert 300 < ttl <= 330
