@@ -84,4 +84,5 @@ FAILURES = {
     "authn-failed": "Authentication failed: the resident could not be verified",
     "loa-pending": "Identity still being checked (LOA pending)",
     "requester-error": "Hub error: the hub rejected the request",
+    "no-passive": "No passive sign-in: the resident would have to sign in",
 }
