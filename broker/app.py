@@ -47,7 +47,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
         state=BrokerState(redis_client, config.redis.key_prefix),
         clients=ClientRegistry(config.clients),
         signing_keys=SigningKeys(config.oidc.signing_jwk),
-        hub_metadata=HubMetadataSource(config.hub),
+        hub_metadata=HubMetadataSource(config.hub, BrokerState(redis_client, config.redis.key_prefix)),
     )
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)

@@ -84,6 +84,32 @@ class BrokerState:
         return bool(self._call("set", self._key(f"seen:{kind}", ident), b"1", nx=True,
                                ex=max(ttl, 1)))
 
+    # Hub metadata: one verified copy shared by every process (kept until its validUntil), a
+    # claim so that one process at a time fetches it, and the outcome of the last refresh.
+    def get_hub_metadata(self) -> dict[str, Any] | None:
+        raw = self._call("get", self._key("hub-metadata", "current"))
+        return json.loads(raw) if raw else None
+
+    def save_hub_metadata(self, xml: str, fetched_at: float, ttl: int) -> None:
+        self._call("set", self._key("hub-metadata", "current"),
+                   json.dumps({"xml": xml, "fetched_at": fetched_at}), ex=max(ttl, 1))
+
+    def claim_hub_metadata_refresh(self, ttl: int) -> bool:
+        """True for the one process that may fetch now; the claim lapses after `ttl` seconds."""
+        return bool(self._call("set", self._key("hub-metadata", "refresh-claim"), b"1",
+                               nx=True, ex=max(ttl, 1)))
+
+    def release_hub_metadata_refresh(self) -> None:
+        self._call("delete", self._key("hub-metadata", "refresh-claim"))
+
+    def save_hub_metadata_status(self, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("hub-metadata", "status"), json.dumps(data),
+                   ex=max(ttl, 1))
+
+    def get_hub_metadata_status(self) -> dict[str, Any] | None:
+        raw = self._call("get", self._key("hub-metadata", "status"))
+        return json.loads(raw) if raw else None
+
     def ping(self) -> bool:
         try:
             return bool(self.redis.ping())

@@ -18,6 +18,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, HubConfig, KeyPair
+from broker.state import BrokerState, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def strip_pem(pem: str) -> str:
     return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
 
 
-def parse_hub_metadata(xml: bytes, trust_anchor_pem: str) -> HubMetadata:
+def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None = None
+                       ) -> HubMetadata:
     """Verifies the metadata's signature against the pinned anchor, then reads the hub's details."""
     if len(xml) > MAX_METADATA_BYTES:
         raise MetadataError("metadata is larger than 1 MB")
@@ -66,7 +68,7 @@ def parse_hub_metadata(xml: bytes, trust_anchor_pem: str) -> HubMetadata:
     if root.get("validUntil"):
         valid_until = datetime.fromtimestamp(
             OneLogin_Saml2_Utils.parse_SAML_to_time(root.get("validUntil")), UTC)
-        if valid_until <= datetime.now(UTC):
+        if valid_until <= (now or datetime.now(UTC)):
             raise MetadataError(f"metadata validUntil {root.get('validUntil')} has passed")
     ns = {"md": MD, "ds": C.NS_DS}
     idp = root.find("md:IDPSSODescriptor", ns)
@@ -87,45 +89,173 @@ def parse_hub_metadata(xml: bytes, trust_anchor_pem: str) -> HubMetadata:
                        valid_until=valid_until, fetched_at=time.time())
 
 
-class HubMetadataSource:
-    """Loads the hub's metadata lazily and refreshes it; keeps the last good copy on failure."""
+@dataclass(frozen=True)
+class MetadataStatus:
+    """What readiness checks and operators need to know about the hub's metadata."""
 
-    def __init__(self, config: HubConfig):
+    usable: bool
+    fetched_at: float | None
+    valid_until: datetime | None
+    last_error: str | None
+    last_error_at: float | None
+
+    @property
+    def healthy(self) -> bool:
+        """Usable, and the most recent refresh succeeded."""
+        return self.usable and self.last_error is None
+
+    def as_dict(self) -> dict:
+        return {"usable": self.usable, "healthy": self.healthy, "fetched_at": self.fetched_at,
+                "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+                "last_error": self.last_error, "last_error_at": self.last_error_at}
+
+
+class HubMetadataSource:
+    """The hub's metadata, refreshed on one schedule shared by every broker process.
+
+    The verified XML lives in Redis (broker.state) until its validUntil. When it is older than
+    `refresh_seconds`, the one process that wins an atomic claim fetches and verifies it again;
+    the others keep using the shared copy. A failed refresh leaves the last good copy in place
+    (until its validUntil), is logged, and shows in `status()` on every process; the claim then
+    lapses after RETRY_SECONDS, so a hub outage costs one fetch a minute, not one per request.
+
+    Each process re-verifies the shared XML against the trust anchor once per distinct copy, so
+    a value written into Redis by anything else is never believed on its own say-so.
+    """
+
+    RETRY_SECONDS = 60
+
+    def __init__(self, config: HubConfig, state: BrokerState | None = None,
+                 clock=time.time):
         self.config = config
-        self._current: HubMetadata | None = None
+        self.state = state
+        self.clock = clock
         self._lock = threading.Lock()
-        self.last_error: str | None = None
+        self._parsed: tuple[str, HubMetadata] | None = None  # (xml, verified metadata)
+        self._local_error: tuple[str, float] | None = None
+
+    @property
+    def source(self) -> str:
+        return str(self.config.metadata_file or self.config.metadata_url)
 
     def _read(self) -> bytes:
         if self.config.metadata_file is not None:
             return self.config.metadata_file.read_bytes()
         response = requests.get(self.config.metadata_url, timeout=METADATA_TIMEOUT)
         response.raise_for_status()
+        if len(response.content) > MAX_METADATA_BYTES:
+            raise MetadataError("metadata is larger than 1 MB")
         return response.content
 
+    def _verified(self, xml: str, fetched_at: float) -> HubMetadata:
+        with self._lock:
+            if self._parsed is None or self._parsed[0] != xml:
+                metadata = parse_hub_metadata(xml.encode(), self.config.trust_anchor_pem,
+                                              self._now_utc())
+                self._parsed = (xml, metadata)
+            metadata = self._parsed[1]
+        return HubMetadata(metadata.entity_id, metadata.sso_url, metadata.signing_certs,
+                           metadata.valid_until, fetched_at)
+
     def refresh(self) -> HubMetadata:
+        """Fetches and verifies the metadata now, and shares it; raises MetadataError on failure."""
+        now = self.clock()
         try:
-            metadata = parse_hub_metadata(self._read(), self.config.trust_anchor_pem)
-        except (MetadataError, requests.RequestException, OSError) as exc:
-            self.last_error = str(exc)
-            log.error("hub metadata refresh failed: %s", exc)
+            xml = self._read().decode("utf-8")
+            metadata = self._verified(xml, now)
+        except (MetadataError, requests.RequestException, OSError, UnicodeDecodeError) as exc:
+            self._record_failure(str(exc), now)
             raise MetadataError(str(exc)) from None
-        self._current, self.last_error = metadata, None
+        if self.state is not None:
+            ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
+                   else self.config.refresh_seconds * 24)
+            self.state.save_hub_metadata(xml, now, ttl)
+            self.state.save_hub_metadata_status({"last_error": None, "last_error_at": None},
+                                                ttl=max(ttl, self.config.refresh_seconds))
+        self._local_error = None
+        log.info("hub metadata refreshed from %s (valid until %s)", self.source,
+                 metadata.valid_until.isoformat() if metadata.valid_until else "unspecified")
         return metadata
 
+    def _record_failure(self, error: str, now: float) -> None:
+        log.error("hub metadata refresh from %s failed: %s", self.source, error)
+        self._local_error = (error, now)
+        if self.state is not None:
+            try:
+                self.state.save_hub_metadata_status({"last_error": error, "last_error_at": now},
+                                                    ttl=self.config.refresh_seconds * 24)
+            except StateUnavailable:
+                pass
+
+    def _shared(self) -> dict | None:
+        if self.state is None:
+            return None if self._parsed is None else {
+                "xml": self._parsed[0], "fetched_at": self._parsed[1].fetched_at}
+        return self.state.get_hub_metadata()
+
     def current(self) -> HubMetadata:
-        with self._lock:
-            current = self._current
-            stale = current is None or time.time() - current.fetched_at > self.config.refresh_seconds
-            if stale:
-                try:
-                    return self.refresh()
-                except MetadataError:
-                    if current is None or current.expired:
-                        raise
-            if current.expired:
-                raise MetadataError("the last good hub metadata has passed its validUntil")
-            return current
+        """The trusted metadata to use now; MetadataError when there is none still valid."""
+        try:
+            shared = self._shared()
+            if self._stale(shared) and self._claim_refresh():
+                shared = self._shared()  # another process may have just refreshed it
+                if self._stale(shared):
+                    try:
+                        metadata = self.refresh()
+                        self._release_claim()
+                        return metadata
+                    except MetadataError:
+                        pass  # the claim lapses after RETRY_SECONDS: the next retry
+                    shared = self._shared()
+                else:
+                    self._release_claim()
+        except StateUnavailable as exc:
+            log.error("hub metadata: shared store unavailable, using this process's copy: %s",
+                      exc)
+            shared = None if self._parsed is None else {
+                "xml": self._parsed[0], "fetched_at": self._parsed[1].fetched_at}
+        if shared is None:
+            raise MetadataError("no trusted hub metadata is available yet")
+        metadata = self._verified(shared["xml"], shared["fetched_at"])
+        if metadata.valid_until is not None and metadata.valid_until <= self._now_utc():
+            raise MetadataError("the last good hub metadata has passed its validUntil")
+        return metadata
+
+    def _stale(self, shared: dict | None) -> bool:
+        return shared is None or self.clock() - shared["fetched_at"] >= self.config.refresh_seconds
+
+    def _release_claim(self) -> None:
+        if self.state is not None:
+            self.state.release_hub_metadata_refresh()
+
+    def _claim_refresh(self) -> bool:
+        if self.state is None:
+            return True
+        return self.state.claim_hub_metadata_refresh(self.RETRY_SECONDS)
+
+    def _now_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def status(self) -> MetadataStatus:
+        """For readiness and operators: usable copy, its age and validity, last refresh error."""
+        error, error_at = self._local_error or (None, None)
+        try:
+            shared = self._shared()
+            if self.state is not None:
+                recorded = self.state.get_hub_metadata_status() or {}
+                error, error_at = recorded.get("last_error"), recorded.get("last_error_at")
+        except StateUnavailable as exc:
+            return MetadataStatus(False, None, None, f"shared store unavailable: {exc}",
+                                  self.clock())
+        if shared is None:
+            return MetadataStatus(False, None, None, error, error_at)
+        try:
+            metadata = self._verified(shared["xml"], shared["fetched_at"])
+        except MetadataError as exc:
+            return MetadataStatus(False, shared["fetched_at"], None, str(exc), self.clock())
+        usable = metadata.valid_until is None or metadata.valid_until > self._now_utc()
+        return MetadataStatus(usable, metadata.fetched_at, metadata.valid_until, error,
+                              error_at)
 
 
 def sp_metadata(config: BrokerConfig, valid_for: timedelta = timedelta(days=7)) -> str:

@@ -1,0 +1,240 @@
+"""Trust in the hub's metadata: verified against the pinned anchor, refreshed on one schedule
+shared by every broker process through Redis, and the last good copy kept on failure."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+
+from broker.config import HubConfig
+from broker.devtools.keys import self_signed_pair
+from broker.devtools.stub_hub import saml
+from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
+from broker.state import BrokerState
+
+METADATA_URL = "https://hub.example.test/SAML2/metadata/federation"
+HUB_ENTITY_ID = "https://hub.example.test/"
+
+
+@pytest.fixture
+def keys(keys_dir):
+    read = lambda name: (keys_dir / name).read_text()  # noqa: E731
+    return {"hub_cert": read("hub-signing.crt"),
+            "federation_key": read("federation-metadata-signing.key"),
+            "federation_cert": read("federation-metadata-signing.crt")}
+
+
+def metadata_xml(keys, valid_for=timedelta(days=2), key=None, cert=None) -> str:
+    return saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
+                             key or keys["federation_key"], cert or keys["federation_cert"],
+                             valid_until=datetime.now(UTC) + valid_for)
+
+
+@pytest.fixture
+def shared_state(redis_client):
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield BrokerState(redis_client, prefix)
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
+
+
+class Clock:
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def hub_config(keys) -> HubConfig:
+    return HubConfig(metadata_url=METADATA_URL, metadata_file=None,
+                     trust_anchor_pem=keys["federation_cert"], refresh_seconds=3600)
+
+
+def process(hub_config, shared_state, clock=None) -> HubMetadataSource:
+    """One broker process's view of the hub metadata (each process has its own instance)."""
+    return HubMetadataSource(hub_config, shared_state, clock or time.time)
+
+
+def test_metadata_signed_by_the_trust_anchor_is_accepted(keys):
+    metadata = parse_hub_metadata(metadata_xml(keys).encode(), keys["federation_cert"])
+    assert metadata.entity_id == HUB_ENTITY_ID
+    assert metadata.sso_url == f"{HUB_ENTITY_ID}sso"
+    assert len(metadata.signing_certs) == 1
+
+
+def test_unsigned_metadata_is_refused(keys):
+    xml = metadata_xml(keys)
+    start = xml.index("<ds:Signature")
+    unsigned = xml[:start] + xml[xml.index("</ds:Signature>") + len("</ds:Signature>"):]
+    with pytest.raises(MetadataError, match="signature"):
+        parse_hub_metadata(unsigned.encode(), keys["federation_cert"])
+
+
+def test_metadata_signed_by_another_key_is_refused(keys):
+    other_key, other_cert = self_signed_pair("not the federation")
+    xml = metadata_xml(keys, key=other_key, cert=other_cert)
+    with pytest.raises(MetadataError, match="signature"):
+        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+
+
+def test_metadata_changed_after_signing_is_refused(keys):
+    xml = metadata_xml(keys).replace(f"{HUB_ENTITY_ID}sso", "https://evil.example/sso")
+    with pytest.raises(MetadataError, match="signature"):
+        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+
+
+def test_metadata_past_valid_until_is_refused(keys):
+    xml = metadata_xml(keys, valid_for=timedelta(seconds=-1))
+    with pytest.raises(MetadataError, match="validUntil"):
+        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+
+
+def test_metadata_with_a_doctype_is_refused(keys):
+    xml = '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + metadata_xml(keys)
+    with pytest.raises(MetadataError, match="not acceptable XML"):
+        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+
+
+def test_metadata_is_read_from_a_file(keys, hub_config, shared_state, tmp_path):
+    path = tmp_path / "hub-metadata.xml"
+    path.write_text(metadata_xml(keys))
+    config = replace(hub_config, metadata_url=None, metadata_file=path)
+    assert process(config, shared_state).current().entity_id == HUB_ENTITY_ID
+
+
+@responses.activate
+def test_metadata_is_fetched_from_a_url(keys, hub_config, shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    assert process(hub_config, shared_state).current().entity_id == HUB_ENTITY_ID
+
+
+@responses.activate
+def test_unsigned_metadata_from_the_url_is_never_used(keys, hub_config, shared_state):
+    xml = metadata_xml(keys)
+    unsigned = xml[:xml.index("<ds:Signature")] + xml[xml.index("</ds:Signature>") + 15:]
+    responses.get(METADATA_URL, body=unsigned)
+    with pytest.raises(MetadataError):
+        process(hub_config, shared_state).current()
+    assert shared_state.get_hub_metadata() is None
+
+
+@responses.activate
+def test_processes_share_one_fetch(keys, hub_config, shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    first, second = process(hub_config, shared_state), process(hub_config, shared_state)
+    first.current()
+    second.current()
+    first.current()
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_metadata_is_fetched_again_once_the_refresh_interval_has_passed(keys, hub_config,
+                                                                        shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    first, second = process(hub_config, shared_state, clock), process(hub_config, shared_state,
+                                                                        clock)
+    first.current()
+    clock.now += hub_config.refresh_seconds + 1
+    second.current()
+    first.current()
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_failed_refresh_keeps_serving_the_last_good_copy(keys, hub_config, shared_state,
+                                                         caplog):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    first = process(hub_config, shared_state, clock)
+    first.current()
+    responses.replace(responses.GET, METADATA_URL, status=503)
+    clock.now += hub_config.refresh_seconds + 1
+    with caplog.at_level(logging.ERROR, logger="broker.hub.metadata"):
+        metadata = process(hub_config, shared_state, clock).current()
+    assert metadata.entity_id == HUB_ENTITY_ID
+    assert "hub metadata refresh from" in caplog.text and "failed" in caplog.text
+
+
+@responses.activate
+def test_a_failed_refresh_shows_in_the_status_of_every_process(keys, hub_config, shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    first, second = process(hub_config, shared_state, clock), process(hub_config, shared_state,
+                                                                        clock)
+    first.current()
+    assert second.status().healthy
+    responses.replace(responses.GET, METADATA_URL, status=503)
+    clock.now += hub_config.refresh_seconds + 1
+    first.current()
+    status = second.status()
+    assert status.usable and not status.healthy
+    assert "503" in status.last_error
+
+
+@responses.activate
+def test_while_the_hub_is_down_processes_retry_once_per_interval_not_per_request(
+        keys, hub_config, shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    processes = [process(hub_config, shared_state, clock) for _ in range(3)]
+    processes[0].current()
+    responses.replace(responses.GET, METADATA_URL, status=503)
+    clock.now += hub_config.refresh_seconds + 1
+    for _ in range(3):
+        for each in processes:
+            each.current()
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_last_good_copy_is_not_served_past_its_valid_until(keys, hub_config, shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys, valid_for=timedelta(hours=2)))
+    clock = Clock()
+    source = process(hub_config, shared_state, clock)
+    source.current()
+    responses.replace(responses.GET, METADATA_URL, status=503)
+    clock.now += 3 * 3600
+    with pytest.raises(MetadataError):
+        source.current()
+    assert not source.status().usable
+
+
+@responses.activate
+def test_refresh_that_fetches_expired_metadata_keeps_the_last_good_copy(keys, hub_config,
+                                                                       shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    source = process(hub_config, shared_state, clock)
+    source.current()
+    responses.replace(responses.GET, METADATA_URL,
+                      body=metadata_xml(keys, valid_for=timedelta(seconds=-5)))
+    clock.now += hub_config.refresh_seconds + 1
+    assert source.current().entity_id == HUB_ENTITY_ID
+    assert "validUntil" in source.status().last_error
+
+
+def test_no_metadata_at_all_is_reported_unusable(hub_config, shared_state):
+    with responses.RequestsMock() as mock:
+        mock.get(METADATA_URL, status=500)
+        source = process(hub_config, shared_state)
+        with pytest.raises(MetadataError):
+            source.current()
+        assert not source.status().usable
+
+
+def test_a_shared_copy_altered_in_redis_is_not_believed(keys, hub_config, shared_state):
+    forged = metadata_xml(keys).replace(f"{HUB_ENTITY_ID}sso", "https://evil.example/sso")
+    shared_state.save_hub_metadata(forged, time.time(), 600)
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        with pytest.raises(MetadataError, match="signature"):
+            process(hub_config, shared_state).current()
