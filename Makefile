@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean assets translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,14 +12,35 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# GOV.UK Frontend from npm (package-lock.json pins it); the apps serve it from node_modules.
+NODE_STAMP := node_modules/.installed
+# Welsh messages: the .po is committed, the .mo is compiled here (git-ignored).
+CATALOGUES := broker/web/translations
+MO := $(CATALOGUES)/cy/LC_MESSAGES/messages.mo
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(MO): $(CATALOGUES)/cy/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d $(CATALOGUES)
+
+assets: $(NODE_STAMP) $(MO)
+
+# After changing a text: re-extract, merge into the .po, translate the new entries, then `make`.
+translations: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output -k _l -F babel.cfg -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i $(CATALOGUES)/messages.pot -d $(CATALOGUES)
+
+demo: $(STAMP) assets
 	$(BIN)/broker demo
 
-test: $(STAMP)
+test: $(STAMP) assets
+	scripts/ensure-chromium
 	scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check broker tests
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO)

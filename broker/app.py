@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, g, jsonify
+from flask import Flask, jsonify
+from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
@@ -35,7 +35,9 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.hub import views as hub_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
+    from broker.web.design import init_design
     from broker.web.pages import register_error_pages
+    from broker.web.security import install_security
 
     app = Flask(__name__, template_folder="web/templates")
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
@@ -53,19 +55,10 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     broker.resource_protector = oidc_server.build_resource_protector(broker)
     app.extensions["broker"] = broker
 
-    @app.before_request
-    def csp_nonce():
-        g.csp_nonce = secrets.token_urlsafe(16)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            f"default-src 'self'; script-src 'nonce-{g.get('csp_nonce', '')}'; "
-            "form-action *; frame-ancestors 'none'; base-uri 'none'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
+    install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
+    init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
+                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",))
 
     @app.get("/healthz")
     def healthz():

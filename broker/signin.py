@@ -20,6 +20,7 @@ from broker.hub.responses import HubFailure, ResponseRejected, read_response
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
+from broker.web.i18n import ui_locale_from
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ def authorize():
     prompt = params.get("prompt", "").split()
     authn = build_authn_request(broker.config.saml, hub, minimum,
                                 force_authn="login" in prompt or "max_age" in params)
+    ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
     flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
                 authorize_params=params, authn_request_id=authn.id, minimum_level=minimum,
-                created_at=int(time.time()),
-                ui_locale="cy" if params.get("ui_locales", "").split()[:1] == ["cy"] else "en")
+                created_at=int(time.time()), ui_locale=ui_locale)
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
              minimum.name)
@@ -111,6 +112,7 @@ def assertion_consumer_service():
     if flow is None:
         log.info("assertion consumer service: unknown or used RelayState")
         return render_page("session-expired")
+    g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
     client = broker.clients.get(flow.client_id)
     council = broker.config.councils[client.config.council]
     params = flow.authorize_params

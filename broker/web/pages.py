@@ -10,91 +10,168 @@ import secrets
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2.errors import _HTTPException as OAuthHTTPException
-from flask import Flask, render_template
+from flask import Blueprint, Flask, current_app, g, render_template, url_for
+from flask_babel import gettext
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
 from broker.state import StateUnavailable
+from broker.web.design import current_language
+from broker.web.i18n import SWITCH_PARAMETER, other_language
 
 log = logging.getLogger(__name__)
 
 
+PAGE_LINK_MAX_AGE = 3600
+
+
+def _l(message: str) -> str:
+    """Marks a catalogue text for `make translations`; `translated` shows it in the page's language.
+
+    The catalogue keeps the English text, so code and tests can compare with it."""
+    return message
+
+
 @dataclass(frozen=True)
 class Page:
+    """A heading, one sentence of what happened, what to do next, and the HTTP status."""
+
     title: str
     what_happened: str
     what_next: str
     status: int
 
+    def translated(self) -> Page:
+        return Page(gettext(self.title), gettext(self.what_happened), gettext(self.what_next),
+                    self.status)
+
 
 PAGES = {
     "cancelled": Page(
-        "You cancelled signing in",
-        "You chose not to prove your identity, so you have not been signed in.",
-        "You can go back to the council service and start again whenever you are ready.", 200),
+        _l("You cancelled signing in"),
+        _l("You chose not to prove your identity, so you have not been signed in."),
+        _l("You can go back to the council service and start again whenever you are ready."), 200),
     "authn-failed": Page(
-        "We could not verify your identity",
-        "The identity provider could not confirm who you are.",
-        "Go back to the council service to try again, or contact the council to use the "
-        "service another way.", 200),
+        _l("We could not verify your identity"),
+        _l("The identity provider could not confirm who you are."),
+        _l("Go back to the council service to try again, or contact the council to use the "
+           "service another way."), 200),
     "loa-pending": Page(
-        "Your identity is still being checked",
-        "Your identity provider has not finished checking your identity.",
-        "Try again once they have told you it is ready.", 200),
+        _l("Your identity is still being checked"),
+        _l("Your identity provider has not finished checking your identity."),
+        _l("Try again once they have told you it is ready."), 200),
     "level-not-met": Page(
-        "You need a higher level of identity check",
-        "This service needs a stronger check of your identity than the one you completed.",
-        "Go back to the council service and sign in again with a stronger identity check.", 200),
+        _l("You need a higher level of identity check"),
+        _l("This service needs a stronger check of your identity than the one you completed."),
+        _l("Go back to the council service and sign in again with a stronger identity check."), 200),
     "no-passive": Page(
-        "You need to sign in",
-        "You are not signed in, and this service asked us not to ask you to sign in.",
-        "Go back to the council service and choose to sign in.", 200),
+        _l("You need to sign in"),
+        _l("You are not signed in, and this service asked us not to ask you to sign in."),
+        _l("Go back to the council service and choose to sign in."), 200),
     "hub-error": Page(
-        "Sorry, there is a problem with the identity service",
-        "The national identity service could not complete your sign-in.",
-        "Try again later. Go back to the council service to start again.", 502),
+        _l("Sorry, there is a problem with the identity service"),
+        _l("The national identity service could not complete your sign-in."),
+        _l("Try again later. Go back to the council service to start again."), 502),
     "rejected": Page(
-        "Sorry, we could not check your sign-in",
-        "The answer we received from the identity service could not be trusted, so you have "
-        "not been signed in.",
-        "Go back to the council service and start again.", 400),
+        _l("Sorry, we could not check your sign-in"),
+        _l("The answer we received from the identity service could not be trusted, so you "
+           "have not been signed in."),
+        _l("Go back to the council service and start again."), 400),
     "session-expired": Page(
-        "Your sign-in has expired or is not recognised",
-        "This can happen if you used the back button, waited too long, or opened the page in "
-        "another tab.",
-        "Go back to the council service and start signing in again.", 400),
+        _l("Your sign-in has expired or is not recognised"),
+        _l("This can happen if you used the back button, waited too long, or opened the "
+           "page in another tab."),
+        _l("Go back to the council service and start signing in again."), 400),
     "invalid-request": Page(
-        "Sorry, this sign-in link is not valid",
-        "The council service sent a request we cannot accept.",
-        "Go back to the council service and try again. If it happens again, contact the "
-        "council.", 400),
+        _l("Sorry, this sign-in link is not valid"),
+        _l("The council service sent a request we cannot accept."),
+        _l("Go back to the council service and try again. If it happens again, contact the council."), 400),
     "unavailable": Page(
-        "Sorry, the service is unavailable",
-        "Part of the sign-in service is not working at the moment.",
-        "Try again in a few minutes.", 503),
+        _l("Sorry, the service is unavailable"),
+        _l("Part of the sign-in service is not working at the moment."),
+        _l("Try again in a few minutes."), 503),
+    "signed-out": Page(
+        _l("You have signed out"),
+        _l("You have been signed out of the council services you used with this identity."),
+        _l("You can close this window, or go back to a council service to sign in again."), 200),
     "not-found": Page(
-        "Page not found",
-        "The page you asked for does not exist.",
-        "Check the address, or go back to the council service.", 404),
+        _l("Page not found"),
+        _l("The page you asked for does not exist."),
+        _l("Check the address, or go back to the council service."), 404),
     "too-large": Page(
-        "Sorry, that request was too large",
-        "We received more data than a sign-in needs.",
-        "Go back to the council service and start again.", 413),
+        _l("Sorry, that request was too large"),
+        _l("We received more data than a sign-in needs."),
+        _l("Go back to the council service and start again."), 413),
+    # Matching to the council's local account (broker/matching/).
+    "cycle3": Page(
+        _l("We need one more detail to find your council record"),
+        _l("Your identity is verified, but the council could not yet find your record."),
+        _l("Answer the question to continue."), 200),
+    "no-record": Page(
+        _l("We could not find your council record"),
+        _l("Your identity is verified, but the council could not find a record that matches it."),
+        _l("Contact the council using the details below. They can help you use the service."), 200),
+    "matching-unavailable": Page(
+        _l("Sorry, we cannot check your council record at the moment"),
+        _l("The council's records could not be checked. Nothing has been changed."),
+        _l("Try again later. Go back to the council service to start again."), 503),
+    "matching-cancelled": Page(
+        _l("You cancelled signing in"),
+        _l("You chose not to answer the council's question, so you have not been signed in."),
+        _l("You can go back to the council service and start again whenever you are ready."), 200),
     "error": Page(
-        "Sorry, there is a problem with the service",
-        "Something went wrong on our side.",
-        "Try again later. If you contact us, give the reference number below.", 500),
+        _l("Sorry, there is a problem with the service"),
+        _l("Something went wrong on our side."),
+        _l("Try again later. If you contact us, give the reference number below."), 500),
 }
 
 
+def _page_links() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="broker-page-link")
+
+
+def page_link(name: str, language: str, **details) -> str:
+    """A link that shows this page again in `language`: the language switch of a page rendered
+    from a POST (the hub's answer cannot be posted twice). Signed, so nobody can forge a page
+    with their own "Return to" link; it carries no identity data."""
+    token = _page_links().dumps({"name": name, **details})
+    return url_for("pages.page", token=token, **{SWITCH_PARAMETER: language})
+
+
 def render_page(name: str, continue_url: str | None = None, service_name: str | None = None,
-                reference: str | None = None, status: int | None = None):
+                reference: str | None = None, status: int | None = None,
+                contact: str | None = None):
+    """Renders a catalogue page. `service_name` is the council service that `continue_url` (the
+    OIDC error redirect) returns to; `contact` is how to reach the council, where known."""
     page = PAGES[name]
-    body = render_template("problem.html", page=page, name=name, continue_url=continue_url,
-                           service_name=service_name, reference=reference)
+    details = {"continue_url": continue_url, "service_name": service_name,
+               "reference": reference, "status": status, "contact": contact}
+    g.language_switch_url = page_link(name, other_language(current_language()), **details)
+    body = render_template("problem.html", page=page.translated(), name=name, continue_url=continue_url,
+                           council_service=service_name, reference=reference, contact=contact)
     return body, status or page.status, {"Cache-Control": "no-store"}
 
 
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/page/<token>")
+def page(token: str):
+    """A page again, in the language the resident switched to."""
+    try:
+        details = _page_links().loads(token, max_age=PAGE_LINK_MAX_AGE)
+        name = details.pop("name")
+        if name not in PAGES:
+            raise BadData("unknown page")
+    except (BadData, KeyError, TypeError, AttributeError):
+        return render_page("session-expired")
+    return render_page(name, **{key: details.get(key) for key in
+                                ("continue_url", "service_name", "reference", "status", "contact")})
+
+
 def register_error_pages(app: Flask) -> None:
+    app.register_blueprint(bp)
+
     @app.errorhandler(404)
     def not_found(_exc):
         return render_page("not-found")

@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 
+from broker.devtools.council_app.matching import register_matching_service
 from broker.devtools.stub_hub.app import refuse_production
 from broker.identity import LevelOfAssurance
+from broker.web.design import current_language, init_design
+from broker.web.security import install_security
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class CouncilAppConfig:
     council_name: str = "Demo Borough Council"
     scope: str = "openid profile address"
     mode: str = "development"
+    matching_token: str | None = None  # bearer token its demo matching service expects
 
 
 def level_name(acr: str | None) -> str:
@@ -37,6 +42,11 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
     refuse_production("The demo council app", config.mode)
     app = Flask(__name__, template_folder="templates")
     app.config.update(SECRET_KEY=os.urandom(32), SESSION_COOKIE_NAME="council_session")
+    broker_origin = "/".join(config.broker_issuer.split("/")[:3])
+    install_security(app, secure_cookies=config.base_url.startswith("https://"),
+                     form_action=f"'self' {broker_origin}")
+    init_design(app, service_name=_l("%(council)s online services", council=config.council_name),
+                organisation=config.council_name, language_cookie="council_lang")
     oauth = OAuth(app)
     oauth.register(
         "broker",
@@ -55,7 +65,8 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
     @app.post("/login")
     def login():
         return oauth.broker.authorize_redirect(f"{config.base_url}/callback",
-                                               acr_values=LevelOfAssurance.LEVEL_1.uri)
+                                               acr_values=LevelOfAssurance.LEVEL_1.uri,
+                                               ui_locales=current_language())
 
     @app.get("/callback")
     def callback():
@@ -72,6 +83,7 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
         claims = token["userinfo"]
         session["resident"] = {
             "sub": claims["sub"],
+            "local_account_id": claims.get("local_account_id"),
             "given_name": userinfo.get("given_name"),
             "family_name": userinfo.get("family_name"),
             "birthdate": userinfo.get("birthdate"),
@@ -84,4 +96,5 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
         session.clear()
         return redirect(url_for("home"))
 
+    register_matching_service(app, config.matching_token)  # plays the council's matching service
     return app

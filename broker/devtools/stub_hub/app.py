@@ -11,7 +11,8 @@ import binascii
 import os
 from dataclasses import dataclass
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, g, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
@@ -20,6 +21,9 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from broker.devtools.stub_hub import saml
 from broker.devtools.stub_hub.identities import DEFAULT_IDENTITY, FAILURES, IDENTITIES
 from broker.identity import LevelOfAssurance
+from broker.web.design import current_language, init_design
+from broker.web.i18n import other_language
+from broker.web.security import install_security
 
 
 class ProductionRefused(SystemExit):
@@ -93,6 +97,24 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
     app = Flask(__name__, template_folder="templates")
     app.config.update(SECRET_KEY=os.urandom(32), SESSION_COOKIE_NAME="stubhub_session")
     serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="stub-hub-request")
+    install_security(app, secure_cookies=False, form_action="*")
+    init_design(app, service_name=_l("Prove your identity"),
+                organisation=_l("Stub identity hub (development only)"), language_cookie="stubhub_lang")
+
+    def choose_page(pending: str, level: str):
+        """The choice of test identity; the language switch shows it again by GET."""
+        g.language_switch_url = url_for("choose", pending=pending, lang=other_language(
+            current_language()))
+        return render_template("choose.html", pending=pending, identities=IDENTITIES.values(),
+                               default=DEFAULT_IDENTITY, failures=FAILURES, level=level)
+
+    @app.get("/saml/choose")
+    def choose():
+        try:
+            pending = request.args.get("pending", "")
+            return choose_page(pending, serializer.loads(pending)["level"])
+        except (BadSignature, KeyError, TypeError):
+            abort(400)
 
     @app.get("/saml/metadata")
     def metadata():
@@ -107,8 +129,7 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
         except RequestRefused as exc:
             return render_template("refused.html", reason=str(exc)), 400
         pending = serializer.dumps({**authn, "relay_state": request.form.get("RelayState", "")})
-        return render_template("choose.html", pending=pending, identities=IDENTITIES.values(),
-                               default=DEFAULT_IDENTITY, failures=FAILURES, level=authn["level"])
+        return choose_page(pending, authn["level"])
 
     @app.post("/saml/answer")
     def answer():
