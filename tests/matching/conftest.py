@@ -95,11 +95,12 @@ def matching_stack(stack_factory, database_url):
     """`matching_stack(cycle3=…, account_creation=…)`: a running stack whose council matches."""
 
     def build(**options):
-        extra = options.pop("extra_overrides", {})
+        extra = options.pop("extra_overrides", None)
 
-        def changes(_ports):
+        def changes(ports):
             return {"councils.test-borough.matching": matching_config(**options),
-                    "database": {"url": database_url, "auto_upgrade": True}, **extra}
+                    "database": {"url": database_url, "auto_upgrade": True},
+                    **(extra(ports) if extra else {})}
 
         return stack_factory(changes)
 
