@@ -47,6 +47,9 @@ class SamlConfig:
     signing: KeyPair
     encryption: tuple[KeyPair, ...]
     clock_skew_seconds: int
+    # A signing certificate published beside the current one before a switch, so the hub
+    # already trusts it when AuthnRequests start to be signed with it.
+    signing_next_cert_pem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,8 @@ class _Reader:
             encryption=tuple(self.key_pair(item, f"saml.encryption[{i}].")
                              for i, item in enumerate(encryption)),
             clock_skew_seconds=skew,
+            signing_next_cert_pem=self.pem(raw["signing_next"], "cert", "saml.signing_next.",
+                                           "CERTIFICATE") if raw.get("signing_next") else None,
         )
 
     def hub(self, raw: Mapping[str, Any]) -> HubConfig:

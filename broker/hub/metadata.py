@@ -17,7 +17,7 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from broker.config import BrokerConfig, HubConfig, KeyPair
+from broker.config import BrokerConfig, HubConfig
 from broker.state import BrokerState, StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -259,17 +259,21 @@ class HubMetadataSource:
 
 
 def sp_metadata(config: BrokerConfig, valid_for: timedelta = timedelta(days=7)) -> str:
-    """Our signed SP metadata: one signing key, one or two encryption keys, HTTP-POST ACS."""
+    """Our signed SP metadata: the signing key (and the next one, during a rotation), one or two
+    encryption keys, the HTTP-POST assertion consumer service."""
     valid_until = (datetime.now(UTC) + valid_for).strftime("%Y-%m-%dT%H:%M:%SZ")
     saml = config.saml
 
-    def key_descriptor(use: str, pair: KeyPair) -> str:
+    def key_descriptor(use: str, cert_pem: str) -> str:
         return (f'<md:KeyDescriptor use="{use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
-                f"{strip_pem(pair.cert_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
+                f"{strip_pem(cert_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
                 "</md:KeyDescriptor>")
 
-    keys = key_descriptor("signing", saml.signing) + "".join(
-        key_descriptor("encryption", pair) for pair in saml.encryption)
+    signing = [saml.signing.cert_pem]
+    if saml.signing_next_cert_pem:
+        signing.append(saml.signing_next_cert_pem)
+    keys = "".join(key_descriptor("signing", cert) for cert in signing) + "".join(
+        key_descriptor("encryption", pair.cert_pem) for pair in saml.encryption)
     xml = (
         f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" '
         f'entityID="{_attr(saml.entity_id)}" validUntil="{valid_until}" ID="_sp-metadata">'

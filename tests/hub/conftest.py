@@ -72,3 +72,60 @@ def assert_rejected(outcome: Outcome, reason: str) -> None:
 def assert_signed_in(outcome: Outcome) -> None:
     assert outcome.response.status_code == 302, outcome.response.text
     assert "code" in query(outcome.response.headers["Location"]), outcome.log
+
+
+
+@pytest.fixture
+def reconfigured(stack, tmp_path, keys_dir, redis_url):
+    """reconfigured(**overrides): the stack's broker configuration with changes, sharing its
+    ports, hub and Redis prefix: what another broker process, configured differently (for
+    example mid-rotation), would load. Overrides are write_config's dotted keys."""
+    from broker.config import load_config
+    from tests.conftest import write_config
+
+    def build(**overrides):
+        directory = tmp_path / f"reconfigured-{len(list(tmp_path.glob('reconfigured-*')))}"
+        directory.mkdir()
+        return load_config(write_config(directory, keys_dir, stack.ports, redis_url,
+                                        stack.prefix, **overrides), environ={})
+
+    return build
+
+
+@dataclass
+class ClientFlow:
+    """A sign-in started at a broker process driven by Flask's test client."""
+
+    authn_request_id: str
+    relay_state: str
+    saml_request: str
+    state: str
+
+
+def start_flow_at(client, stack, **params) -> ClientFlow:
+    import base64
+    import re
+    import secrets
+
+    from tests.conftest import COUNCIL_CLIENT_ID
+    from tests.oidc_client import pkce_pair
+
+    _, challenge = pkce_pair()
+    state = secrets.token_urlsafe(12)
+    query_params = {"response_type": "code", "client_id": COUNCIL_CLIENT_ID,
+                    "redirect_uri": f"{stack.council_url}/callback", "scope": "openid profile",
+                    "state": state, "nonce": secrets.token_urlsafe(12),
+                    "code_challenge": challenge, "code_challenge_method": "S256", **params}
+    page = client.get("/authorize", query_string=query_params)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    document = lxml.html.fromstring(page.get_data(as_text=True))
+    saml_request = document.xpath('//input[@name="SAMLRequest"]/@value')[0]
+    xml = base64.b64decode(saml_request).decode()
+    return ClientFlow(re.search(r'ID="([^"]+)"', xml).group(1),
+                      document.xpath('//input[@name="RelayState"]/@value')[0], saml_request,
+                      state)
+
+
+def post_at(client, flow: ClientFlow, xml: str):
+    return client.post("/saml/acs", data={"SAMLResponse": saml.encode(xml),
+                                          "RelayState": flow.relay_state})

@@ -1,0 +1,110 @@
+"""Key rotation without downtime, end to end.
+
+Encryption: the new key is published beside the old one and both decrypt; then the old one is
+retired. Signing: the next signing certificate is published (`saml.signing_next`) before the
+switch, so a hub holding that metadata already trusts AuthnRequests signed with the new key.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from lxml import etree
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from broker.app import create_app
+from broker.devtools.keys import self_signed_pair
+from broker.hub.metadata import sp_metadata
+from broker.web.pages import PAGES
+from tests.hub.conftest import post_at, start_flow_at
+from tests.hub_messages import Forgery, forge
+
+
+@pytest.fixture
+def new_pair(tmp_path):
+    key_pem, cert_pem = self_signed_pair("broker key, next generation")
+    (tmp_path / "new.key").write_text(key_pem)
+    (tmp_path / "new.crt").write_text(cert_pem)
+    return {"key": str(tmp_path / "new.key"), "cert": str(tmp_path / "new.crt")}
+
+
+@pytest.fixture
+def old_encryption(keys_dir):
+    return {"key": str(keys_dir / "broker-saml-encryption.key"),
+            "cert": str(keys_dir / "broker-saml-encryption.crt")}
+
+
+def _signs_in(stack, config, encrypted_to: str) -> bool:
+    client = create_app(config).test_client()
+    flow = start_flow_at(client, stack)
+    answer = post_at(client, flow, forge(stack, flow.authn_request_id,
+                                         Forgery(encryption_cert_pem=encrypted_to)))
+    return answer.status_code == 302 and "code=" in answer.headers["Location"]
+
+
+def test_during_an_encryption_rotation_the_old_key_still_decrypts(stack, reconfigured, new_pair,
+                                                                  old_encryption):
+    config = reconfigured(**{"saml.encryption": [old_encryption, new_pair]})
+    assert _signs_in(stack, config, config.saml.encryption[0].cert_pem)
+
+
+def test_during_an_encryption_rotation_the_new_key_decrypts(stack, reconfigured, new_pair,
+                                                            old_encryption):
+    config = reconfigured(**{"saml.encryption": [old_encryption, new_pair]})
+    assert _signs_in(stack, config, config.saml.encryption[1].cert_pem)
+
+
+def test_after_the_rotation_the_new_key_alone_decrypts(stack, reconfigured, new_pair):
+    config = reconfigured(**{"saml.encryption": [new_pair]})
+    assert _signs_in(stack, config, config.saml.encryption[0].cert_pem)
+
+
+def test_after_the_rotation_an_assertion_for_the_retired_key_is_rejected(
+        stack, reconfigured, new_pair):
+    retired_cert = stack.config.saml.encryption[0].cert_pem
+    config = reconfigured(**{"saml.encryption": [new_pair]})
+    client = create_app(config).test_client()
+    flow = start_flow_at(client, stack)
+    answer = post_at(client, flow, forge(stack, flow.authn_request_id,
+                                         Forgery(encryption_cert_pem=retired_cert)))
+    assert answer.status_code == 400
+    assert PAGES["rejected"].title in answer.get_data(as_text=True)
+
+
+def _published_signing_certs(config) -> list[str]:
+    root = etree.fromstring(sp_metadata(config).encode())
+    return [OneLogin_Saml2_Utils.format_cert(c.text) for c in root.iter(
+        "{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
+        if c.getparent().getparent().getparent().get("use") == "signing"]
+
+
+def _request_verifies(saml_request: str, certs: list[str]) -> bool:
+    root = etree.fromstring(base64.b64decode(saml_request))
+    return OneLogin_Saml2_Utils.validate_sign(root, multicerts=certs,
+                                              xpath="/samlp:AuthnRequest/ds:Signature")
+
+
+def test_before_the_switch_requests_are_still_signed_with_the_current_key(stack, reconfigured,
+                                                                          new_pair):
+    config = reconfigured(**{"saml.signing_next": {"cert": new_pair["cert"]}})
+    flow = start_flow_at(create_app(config).test_client(), stack)
+    assert _request_verifies(flow.saml_request, [config.saml.signing.cert_pem])
+
+
+def test_after_the_switch_a_hub_holding_the_pre_switch_metadata_trusts_our_requests(
+        stack, reconfigured, new_pair, keys_dir):
+    before = reconfigured(**{"saml.signing_next": {"cert": new_pair["cert"]}})
+    hub_knows = _published_signing_certs(before)
+    after = reconfigured(**{"saml.signing": new_pair})
+    flow = start_flow_at(create_app(after).test_client(), stack)
+    assert _request_verifies(flow.saml_request, hub_knows)
+
+
+def test_a_hub_that_never_saw_the_next_key_would_refuse_the_switched_requests(
+        stack, reconfigured, new_pair):
+    """Why the next key must be published first: the old metadata alone does not trust it."""
+    hub_knows = _published_signing_certs(stack.config)
+    after = reconfigured(**{"saml.signing": new_pair})
+    flow = start_flow_at(create_app(after).test_client(), stack)
+    assert not _request_verifies(flow.saml_request, hub_knows)
