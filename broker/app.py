@@ -28,11 +28,13 @@ class Broker:
     hub_metadata: HubMetadataSource
     authorization_server: object = None
     resource_protector: object = None
+    matching: object = None  # broker.matching.pipeline.MatchingPipeline
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
     from broker import signin
     from broker.hub import views as hub_views
+    from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
     from broker.web.design import init_design
@@ -53,6 +55,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     )
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
+    broker.matching = build_matching(config)
     app.extensions["broker"] = broker
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
@@ -67,5 +70,21 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(hub_views.bp)
+    app.register_blueprint(matching_views.bp)
     register_error_pages(app)
     return app
+
+
+def build_matching(config: BrokerConfig):
+    """The matching pipeline; the link store's engine only when some council matches."""
+    from broker.matching.pipeline import MatchingPipeline
+
+    if not any(council.matching for council in config.councils.values()):
+        return MatchingPipeline(links=None)
+    from broker.matching.database import make_engine, upgrade
+    from broker.matching.links import LinkStore
+
+    engine = make_engine(config.database.url)
+    if config.database.auto_upgrade:
+        upgrade(engine)  # development and tests; production runs `broker db upgrade`
+    return MatchingPipeline(LinkStore(engine))

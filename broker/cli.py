@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = add("dev-keys", cmd_dev_keys, "generate missing demo keys (development only)",
                config=False)
     keys.add_argument("directory", nargs="?", default="var/demo")
+    from broker.matching.cli import add_commands as add_matching_commands
+
+    add_matching_commands(commands)  # `broker db upgrade`, `broker links show|unlink`
     return parser
 
 

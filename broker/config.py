@@ -24,6 +24,7 @@ ENV_OVERRIDES = {
     "BROKER_SECRET_KEY": "secret_key",
     "BROKER_MODE": "mode",
     "BROKER_HUB_METADATA_URL": "hub.metadata_url",
+    "BROKER_DATABASE_URL": "database.url",
 }
 
 
@@ -69,12 +70,46 @@ class OidcConfig:
     flow_ttl_seconds: int
 
 
+ACCOUNT_CREATION_ATTRIBUTES = ("first_name", "middle_name", "surname", "date_of_birth",
+                               "current_address", "address_history", "cycle_3")
+
+
+@dataclass(frozen=True)
+class Cycle3Config:
+    """The one extra fact a council asks for on a no-match (Verify's cycle 3)."""
+
+    attribute: str
+    label: dict[str, str]
+    hint: dict[str, str]
+    pattern: str
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """A council's local matching service, cycle 3, account creation and contact details."""
+
+    service_url: str
+    bearer_token: str | None
+    timeout_seconds: float
+    cycle3: Cycle3Config | None
+    account_creation_url: str | None
+    account_creation_attributes: tuple[str, ...]
+    contact: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+    auto_upgrade: bool
+
+
 @dataclass(frozen=True)
 class CouncilConfig:
     id: str
     name: str
     entity_id: str
     service_url: str | None
+    matching: MatchingConfig | None = None  # None: `matching: none`, only verified claims
 
 
 @dataclass(frozen=True)
@@ -108,6 +143,7 @@ class BrokerConfig:
     oidc: OidcConfig
     councils: dict[str, CouncilConfig]
     clients: dict[str, ClientConfig] = field(default_factory=dict)
+    database: DatabaseConfig = DatabaseConfig("sqlite:///var/broker/links.sqlite3", False)
 
     @property
     def production(self) -> bool:
@@ -245,6 +281,63 @@ class _Reader:
             oidc=self.oidc(self.get(raw, "oidc", "", dict)),
             councils=councils,
             clients=self.clients(self.get(raw, "clients", "", list), councils),
+            database=self.database(self.get(raw, "database", "", dict, default={})),
+        )
+
+    def database(self, raw: Mapping[str, Any]) -> DatabaseConfig:
+        url = self.get(raw, "url", "database.", default="sqlite:///var/broker/links.sqlite3")
+        if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise self.fail("database.url", "must be a sqlite: or postgresql: URL")
+        return DatabaseConfig(url=url, auto_upgrade=self.get(raw, "auto_upgrade", "database.",
+                                                             bool, default=False))
+
+    def matching(self, raw: Any, prefix: str) -> MatchingConfig | None:
+        if raw is None or raw == "none":
+            return None
+        if not isinstance(raw, Mapping):
+            raise self.fail(prefix.rstrip("."), "must be `none` or a mapping")
+        timeout = self.get(raw, "timeout_seconds", prefix, (int, float), default=5)
+        if not 0 < timeout <= 60:
+            raise self.fail(f"{prefix}timeout_seconds", "must be more than 0 and at most 60")
+        cycle3 = None
+        if raw.get("cycle3") is not None:
+            c3 = self.get(raw, "cycle3", prefix, dict)
+            p3 = f"{prefix}cycle3."
+            texts = {}
+            for key in ("label", "hint"):
+                value = self.get(c3, key, p3, dict)
+                if set(value) != {"en", "cy"} or not all(isinstance(v, str) and v for v in value.values()):
+                    raise self.fail(f"{p3}{key}", "must give non-empty `en` and `cy` text")
+                texts[key] = dict(value)
+            pattern = self.get(c3, "pattern", p3)
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(f"{p3}pattern", f"not a valid regular expression: {exc}") from None
+            attribute = self.get(c3, "attribute", p3)
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", attribute):
+                raise self.fail(f"{p3}attribute", "must be a name of letters, digits and _")
+            cycle3 = Cycle3Config(attribute=attribute, label=texts["label"], hint=texts["hint"],
+                                  pattern=pattern)
+        creation = self.get(raw, "account_creation", prefix, dict, default={})
+        attributes = tuple(self.get(creation, "attributes", f"{prefix}account_creation.", list,
+                                    default=[]))
+        for name in attributes:
+            if name not in ACCOUNT_CREATION_ATTRIBUTES:
+                raise self.fail(f"{prefix}account_creation.attributes",
+                                f"unknown attribute {name!r}; use {', '.join(ACCOUNT_CREATION_ATTRIBUTES)}")
+        contact = self.get(raw, "contact", prefix, dict)
+        if not contact or not all(isinstance(v, str) for v in contact.values()):
+            raise self.fail(f"{prefix}contact", "must give the council's contact details as text")
+        return MatchingConfig(
+            service_url=self.url(raw, "service_url", prefix),
+            bearer_token=self.get(raw, "bearer_token", prefix, default=None) or None,
+            timeout_seconds=float(timeout),
+            cycle3=cycle3,
+            account_creation_url=self.url(creation, "url", f"{prefix}account_creation.",
+                                          default=None) if creation else None,
+            account_creation_attributes=attributes,
+            contact={str(k): v for k, v in contact.items()},
         )
 
     def saml(self, raw: Mapping[str, Any]) -> SamlConfig:
@@ -306,6 +399,7 @@ class _Reader:
                 name=self.get(item, "name", prefix),
                 entity_id=self.get(item, "entity_id", prefix),
                 service_url=self.url(item, "service_url", prefix, default=None),
+                matching=self.matching(item.get("matching"), f"{prefix}matching."),
             )
         return councils
 

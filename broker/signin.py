@@ -138,7 +138,9 @@ def assertion_consumer_service():
                  result.reason.value, result.detail)
         return failure_page(result.reason.value, result.oidc_error, result.reason.value)
 
-    return complete_sign_in(flow, result)
+    from broker.matching.views import match_then_complete
+
+    return match_then_complete(flow, result, complete_sign_in)  # cycle 0/1/3, account creation
 
 
 def complete_sign_in(flow: Flow, identity: VerifiedIdentity):

@@ -115,3 +115,16 @@ class BrokerState:
             return bool(self.redis.ping())
         except redis.RedisError:
             return False
+
+    # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.matching.views).
+    # Holds the Matching Dataset, so it lives no longer than a flow and is taken once.
+    def save_pending_match(self, token: str, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("pending-match", token), json.dumps(data), ex=max(ttl, 1))
+
+    def get_pending_match(self, token: str) -> dict[str, Any] | None:
+        raw = self._call("get", self._key("pending-match", token))
+        return json.loads(raw) if raw else None
+
+    def take_pending_match(self, token: str) -> dict[str, Any] | None:
+        raw = self._call("getdel", self._key("pending-match", token))
+        return json.loads(raw) if raw else None
