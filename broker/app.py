@@ -12,6 +12,7 @@ from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
 from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
+from broker.oidc.sessions import SessionStore
 from broker.state import BrokerState, connect
 
 MAX_CONTENT_LENGTH = 512 * 1024
@@ -26,6 +27,7 @@ class Broker:
     clients: ClientRegistry
     signing_keys: SigningKeys
     hub_metadata: HubMetadataSource
+    sessions: SessionStore = None
     authorization_server: object = None
     resource_protector: object = None
     matching: object = None  # broker.matching.pipeline.MatchingPipeline
@@ -50,9 +52,11 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
         config=config,
         state=BrokerState(redis_client, config.redis.key_prefix),
         clients=ClientRegistry(config.clients),
-        signing_keys=SigningKeys(config.oidc.signing_jwk),
+        signing_keys=SigningKeys(config.oidc.signing_keys),
         hub_metadata=HubMetadataSource(config.hub, BrokerState(redis_client, config.redis.key_prefix)),
     )
+    broker.sessions = SessionStore(broker.state, config.oidc.session_idle_seconds,
+                                   config.oidc.session_absolute_seconds)
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
     broker.matching = build_matching(config)

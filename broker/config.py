@@ -62,12 +62,27 @@ class HubConfig:
 
 
 @dataclass(frozen=True)
+class SigningKeyConfig:
+    jwk: dict[str, Any]
+    signs: bool
+
+
+@dataclass(frozen=True)
 class OidcConfig:
-    signing_jwk: dict[str, Any]
+    signing_keys: tuple[SigningKeyConfig, ...]
     code_ttl_seconds: int
     access_token_ttl_seconds: int
     id_token_ttl_seconds: int
     flow_ttl_seconds: int
+    session_idle_seconds: int = 1800
+    session_absolute_seconds: int = 28800
+    par_ttl_seconds: int = 60
+    backchannel_logout_timeout_seconds: float = 3.0
+    trust_framework: str = "uk_tfida"
+
+    @property
+    def signing_jwk(self) -> dict[str, Any]:
+        return next(k.jwk for k in self.signing_keys if k.signs)
 
 
 ACCOUNT_CREATION_ATTRIBUTES = ("first_name", "middle_name", "surname", "date_of_birth",
@@ -112,6 +127,9 @@ class CouncilConfig:
     matching: MatchingConfig | None = None  # None: `matching: none`, only verified claims
 
 
+AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     client_id: str
@@ -122,6 +140,13 @@ class ClientConfig:
     scopes: tuple[str, ...]
     default_level: LevelOfAssurance
     name: str
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    id_token_signed_response_alg: str = "ES256"
+    require_pushed_authorization_requests: bool = False
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
+    allowed_claims: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -273,12 +298,14 @@ class _Reader:
             embedded_fallback=embedded,
         )
         councils = self.councils(self.get(raw, "councils", "", dict))
+        oidc = self.oidc(self.get(raw, "oidc", "", dict))
+        self.signing_keys = oidc.signing_keys
         return BrokerConfig(
             source=self.source, mode=mode, issuer=issuer, secret_key=secret_key,
             redis=redis_config,
             saml=self.saml(self.get(raw, "saml", "", dict)),
             hub=self.hub(self.get(raw, "hub", "", dict)),
-            oidc=self.oidc(self.get(raw, "oidc", "", dict)),
+            oidc=oidc,
             councils=councils,
             clients=self.clients(self.get(raw, "clients", "", list), councils),
             database=self.database(self.get(raw, "database", "", dict, default={})),
@@ -371,23 +398,42 @@ class _Reader:
     def oidc(self, raw: Mapping[str, Any]) -> OidcConfig:
         import json
 
-        path = self.path(raw, "signing_key", "oidc.")
-        try:
-            jwk = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise self.fail("oidc.signing_key", f"{path} is not a JSON JWK: {exc}") from None
-        if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in ("EC", "RSA"):
-            raise self.fail("oidc.signing_key", f"{path} is not a private EC or RSA JWK")
+        def private_jwk(item: Mapping[str, Any], key: str, prefix: str) -> dict[str, Any]:
+            path = self.path(item, key, prefix)
+            try:
+                jwk = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise self.fail(f"{prefix}{key}", f"{path} is not a JSON JWK: {exc}") from None
+            if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in ("EC", "RSA"):
+                raise self.fail(f"{prefix}{key}", f"{path} is not a private EC or RSA JWK")
+            return jwk
+
+        if raw.get("signing_keys") is not None:
+            keys = tuple(SigningKeyConfig(private_jwk(item, "file", f"oidc.signing_keys[{i}]."),
+                                          self.get(item, "signs", f"oidc.signing_keys[{i}].", bool,
+                                                   default=True))
+                         for i, item in enumerate(self.get(raw, "signing_keys", "oidc.", list)))
+        else:
+            keys = (SigningKeyConfig(private_jwk(raw, "signing_key", "oidc."), True),)
+        if not any(k.signs and k.jwk["kty"] == "EC" for k in keys):
+            raise self.fail("oidc.signing_keys", "needs an EC P-256 key that signs (ES256 is the default)")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
         return OidcConfig(
-            signing_jwk=jwk,
+            signing_keys=keys,
             code_ttl_seconds=code_ttl,
             access_token_ttl_seconds=self.get(raw, "access_token_ttl_seconds", "oidc.", int,
                                               default=300),
             id_token_ttl_seconds=self.get(raw, "id_token_ttl_seconds", "oidc.", int, default=300),
             flow_ttl_seconds=self.get(raw, "flow_ttl_seconds", "oidc.", int, default=900),
+            session_idle_seconds=self.get(raw, "session_idle_seconds", "oidc.", int, default=1800),
+            session_absolute_seconds=self.get(raw, "session_absolute_seconds", "oidc.", int,
+                                              default=28800),
+            par_ttl_seconds=min(60, self.get(raw, "par_ttl_seconds", "oidc.", int, default=60)),
+            backchannel_logout_timeout_seconds=float(self.get(
+                raw, "backchannel_logout_timeout_seconds", "oidc.", (int, float), default=3)),
+            trust_framework=self.get(raw, "trust_framework", "oidc.", default="uk_tfida"),
         )
 
     def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:
@@ -416,9 +462,27 @@ class _Reader:
                 raise self.fail(f"{prefix}council", f"unknown council {council!r}")
             method = self.get(item, "token_endpoint_auth_method", prefix,
                               default="client_secret_basic")
-            if method != "client_secret_basic":
+            if method not in AUTH_METHODS:
                 raise self.fail(f"{prefix}token_endpoint_auth_method",
-                                f"unsupported method {method!r}")
+                                f"unsupported method {method!r}; use one of {', '.join(AUTH_METHODS)}")
+            jwks = self.get(item, "jwks", prefix, dict, default=None)
+            jwks_uri = self.url(item, "jwks_uri", prefix, default=None)
+            secret = self.get(item, "client_secret", prefix, default=None)
+            if method == "private_key_jwt" and (jwks is None) == (jwks_uri is None):
+                raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
+            if method == "client_secret_basic" and not secret:
+                raise self.fail(f"{prefix}client_secret", "is required for client_secret_basic")
+            alg = self.get(item, "id_token_signed_response_alg", prefix, default="ES256")
+            if alg not in ("ES256", "RS256"):
+                raise self.fail(f"{prefix}id_token_signed_response_alg", "must be ES256 or RS256")
+            if alg == "RS256" and not any(k.signs and k.jwk["kty"] == "RSA"
+                                          for k in self.signing_keys):
+                raise self.fail(f"{prefix}id_token_signed_response_alg",
+                                "RS256 needs an RSA key that signs in oidc.signing_keys")
+            logout_uris = self.get(item, "post_logout_redirect_uris", prefix, list, default=[])
+            for j, uri in enumerate(logout_uris):
+                self.url({"uri": uri}, "uri", f"{prefix}post_logout_redirect_uris[{j}].")
+            allowed_claims = self.get(item, "claims", prefix, list, default=None)
             redirect_uris = self.get(item, "redirect_uris", prefix, list)
             if not redirect_uris:
                 raise self.fail(f"{prefix}redirect_uris", "must list at least one URI")
@@ -431,12 +495,18 @@ class _Reader:
                 raise self.fail(f"{prefix}default_level", str(exc)) from None
             clients[client_id] = ClientConfig(
                 client_id=client_id, council=council,
-                client_secret=self.get(item, "client_secret", prefix),
+                client_secret=secret,
                 redirect_uris=tuple(redirect_uris),
                 token_endpoint_auth_method=method,
                 scopes=tuple(self.get(item, "scopes", prefix, list,
                                       default=["openid", "profile"])),
                 default_level=default_level,
                 name=self.get(item, "name", prefix, default=client_id),
+                jwks=jwks, jwks_uri=jwks_uri, id_token_signed_response_alg=alg,
+                require_pushed_authorization_requests=self.get(
+                    item, "require_pushed_authorization_requests", prefix, bool, default=False),
+                post_logout_redirect_uris=tuple(logout_uris),
+                backchannel_logout_uri=self.url(item, "backchannel_logout_uri", prefix, default=None),
+                allowed_claims=tuple(allowed_claims) if allowed_claims is not None else None,
             )
         return clients

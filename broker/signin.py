@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from functools import partial
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, current_app, g, render_template, request
 
 from broker.hub.metadata import MetadataError
@@ -20,13 +21,16 @@ from broker.hub.responses import HubFailure, ResponseRejected, read_response
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
+from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
+from broker.oidc.sessions import BrokerSession
 from broker.web.i18n import ui_locale_from
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("signin", __name__)
 
-MAX_PARAM_LENGTH = 2048
+MAX_PARAM_LENGTH = 4096
+MAX_PARAMS = 40
 NONCE_MAX_LENGTH = 255
 
 
@@ -53,42 +57,81 @@ def _minimum_level(acr_values: str | None, default: LevelOfAssurance) -> LevelOf
     return min(requested, key=lambda level: level.value) if requested else default
 
 
+def _authorize_params() -> dict[str, str]:
+    return {key: request.values.get(key, "") for key in request.values}
+
+
+def _max_age(params: dict[str, str]) -> int | None:
+    if not params.get("max_age"):
+        return None
+    if not params["max_age"].isdigit():
+        raise InvalidRequestError("'max_age' must be a non-negative integer")
+    return int(params["max_age"])
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     broker = _broker()
-    params = {key: request.values.get(key, "") for key in request.values}
-    if any(len(value) > MAX_PARAM_LENGTH for value in params.values()):
+    params = _authorize_params()
+    if len(params) > MAX_PARAMS or any(len(value) > MAX_PARAM_LENGTH for value in params.values()):
         return render_page("invalid-request", status=400)
     client = broker.clients.get(params.get("client_id"))
     if client is None:
         log.info("authorize: unknown client")
         return render_page("invalid-request")
+    if params.get("request_uri"):
+        pushed = broker.state.take_pushed_request(params["request_uri"])
+        if pushed is None or pushed["client_id"] != client.client_id:
+            log.info("authorize: unknown, used or expired request_uri for client %s", client.client_id)
+            return render_page("invalid-request")
+        params = pushed["params"]
     if not client.check_redirect_uri(params.get("redirect_uri", "")):
         log.info("authorize: unregistered redirect_uri for client %s", client.client_id)
         return render_page("invalid-request")
 
+    now = time.time()
+    session = broker.sessions.load(request.cookies.get(SESSION_COOKIE), now)
+    oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
     try:
+        if client.config.require_pushed_authorization_requests and not request.values.get(
+                "request_uri"):
+            raise InvalidRequestError("this client must use pushed authorization requests")
         if len(params.get("nonce", "")) > NONCE_MAX_LENGTH:
-            raise OAuth2Error(description="'nonce' is longer than 255 characters")
-        broker.authorization_server.get_consent_grant(end_user=None)
+            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        max_age = _max_age(params)
+        minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
+        prompt = params.get("prompt", "").split()
+        reusable = (session is not None and "login" not in prompt
+                    and session.satisfies(minimum, max_age, now))
+        broker.authorization_server.get_consent_grant(
+            oauth_request, end_user=session if reusable else None)
     except OAuth2Error as error:
         error_code = error.error or "invalid_request"
         return _redirect(oidc_error_url(params, error_code, error.description or error_code))
 
-    minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
+    ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
+    if reusable:
+        flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
+                    authorize_params=params, authn_request_id="", minimum_level=minimum,
+                    created_at=int(now), ui_locale=ui_locale)
+        council = broker.config.councils[client.config.council]
+        log.info("sign-in from the broker session: flow %s client %s", flow.id[:8], client.client_id)
+        from broker.matching.views import match_then_complete
+
+        return match_then_complete(flow, session.identity_for(council.entity_id),
+                                   partial(complete_sign_in, session=session))
+
     try:
         hub = broker.hub_metadata.current()
     except MetadataError:
         return render_page("unavailable", continue_url=oidc_error_url(
             params, "temporarily_unavailable", "the identity hub is unavailable"),
             service_name=client.config.name)
-    prompt = params.get("prompt", "").split()
     authn = build_authn_request(broker.config.saml, hub, minimum,
-                                force_authn="login" in prompt or "max_age" in params)
-    ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
+                                force_authn="login" in prompt or max_age is not None)
     flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
                 authorize_params=params, authn_request_id=authn.id, minimum_level=minimum,
-                created_at=int(time.time()), ui_locale=ui_locale)
+                created_at=int(now), ui_locale=ui_locale)
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
              minimum.name)
@@ -143,12 +186,18 @@ def assertion_consumer_service():
     return match_then_complete(flow, result, complete_sign_in)  # cycle 0/1/3, account creation
 
 
-def complete_sign_in(flow: Flow, identity: VerifiedIdentity):
-    """Issues the code for a verified (and, once matching exists, matched) resident."""
+def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSession | None = None,
+                     local_account_id: str | None = None):
+    """Issues the code for a verified (and matched) resident, within a broker session."""
     broker = _broker()
     client = broker.clients.get(flow.client_id)
     params = flow.authorize_params
-    resident = signed_in_resident(identity)
+    started = session is None
+    if session is None:
+        session = broker.sessions.start(identity)
+    resident = signed_in_resident(identity, sid=session.sid,
+                                  trust_framework=broker.config.oidc.trust_framework,
+                                  local_account_id=local_account_id)
     server = broker.authorization_server
     oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
     try:
@@ -157,9 +206,20 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity):
         return render_page("invalid-request", continue_url=oidc_error_url(
             params, error.error or "invalid_request", error.description or "invalid request"),
             service_name=client.config.name)
+    session.clients[client.client_id] = resident.sub
+    broker.sessions.save(session)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
              identity.level_of_assurance.name)
     response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                     grant=grant)
     response.headers["Cache-Control"] = "no-store"
+    if started:
+        set_session_cookie(response, session, broker.config)
     return response
+
+
+def set_session_cookie(response, session: BrokerSession, config) -> None:
+    """Opaque id only; Lax so that council apps' top-level redirects to /authorize carry it."""
+    response.set_cookie(SESSION_COOKIE, session.id, max_age=config.oidc.session_absolute_seconds,
+                        secure=config.issuer.startswith("https://"), httponly=True,
+                        samesite="Lax", path="/")

@@ -79,6 +79,47 @@ class BrokerState:
         raw = self._call("get", self._key("token", token))
         return json.loads(raw) if raw else None
 
+    def record_code_token(self, code_id: str, token: str, ttl: int) -> None:
+        """Remembers which access token a code produced, so a replayed code can revoke it."""
+        key = self._key("code-tokens", code_id)
+        pipe = self.redis.pipeline()
+        pipe.rpush(key, token)
+        pipe.expire(key, ttl)
+        self._call_pipeline(pipe)
+
+    def revoke_tokens_of_code(self, code_id: str) -> int:
+        key = self._key("code-tokens", code_id)
+        tokens = self._call("lrange", key, 0, -1)
+        if tokens:
+            self._call("delete", *[self._key("token", t.decode()) for t in tokens], key)
+        return len(tokens or [])
+
+    def _call_pipeline(self, pipe) -> list[Any]:
+        try:
+            return pipe.execute()
+        except redis.RedisError as exc:
+            raise StateUnavailable(str(exc)) from exc
+
+    # Pushed authorization requests (RFC 9126): single use by an atomic take.
+    def save_pushed_request(self, request_uri: str, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("par", request_uri), json.dumps(data), ex=ttl)
+
+    def take_pushed_request(self, request_uri: str) -> dict[str, Any] | None:
+        raw = self._call("getdel", self._key("par", request_uri))
+        return json.loads(raw) if raw else None
+
+    # Broker sessions: idle timeout by TTL, absolute lifetime by the stored creation time.
+    def save_session(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
+        self._call("set", self._key("session", session_id), json.dumps(data), ex=max(ttl, 1))
+
+    def get_session(self, session_id: str) -> dict[str, Any] | None:
+        raw = self._call("get", self._key("session", session_id))
+        return json.loads(raw) if raw else None
+
+    def take_session(self, session_id: str) -> dict[str, Any] | None:
+        raw = self._call("getdel", self._key("session", session_id))
+        return json.loads(raw) if raw else None
+
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
         return bool(self._call("set", self._key(f"seen:{kind}", ident), b"1", nx=True,

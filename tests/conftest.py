@@ -132,21 +132,38 @@ def _serve(app, port: int):
 
 
 @pytest.fixture
-def stack(tmp_path, keys_dir, redis_url, redis_client):
-    ports = Ports(free_port(), free_port(), free_port())
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    config = load_config(write_config(tmp_path, keys_dir, ports, redis_url, prefix), environ={})
-    hub = stub_hub_config(config, keys_dir, ports.url("hub"))
-    broker_app = create_app(config)
-    servers = [
-        _serve(broker_app, ports.broker),
-        _serve(create_stub_hub(hub), ports.hub),
-        _serve(create_council_app(CouncilAppConfig(
-            base_url=ports.url("council"), broker_issuer=config.issuer,
-            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
-    ]
-    yield Stack(ports, config, hub, broker_app, redis_client, prefix)
-    for server in servers:
-        server.shutdown()
-    for key in redis_client.scan_iter(f"{prefix}*"):
-        redis_client.delete(key)
+def stack_factory(tmp_path, keys_dir, redis_url, redis_client):
+    """Builds running stacks; `config_changes(ports)` returns write_config overrides."""
+    started: list[tuple[list, str]] = []
+
+    def build(config_changes=None) -> Stack:
+        ports = Ports(free_port(), free_port(), free_port())
+        prefix = f"test-{uuid.uuid4().hex[:12]}:"
+        directory = tmp_path / prefix.rstrip(":")
+        directory.mkdir()
+        overrides = config_changes(ports) if config_changes else {}
+        config = load_config(write_config(directory, keys_dir, ports, redis_url, prefix,
+                                          **overrides), environ={})
+        hub = stub_hub_config(config, keys_dir, ports.url("hub"))
+        broker_app = create_app(config)
+        servers = [
+            _serve(broker_app, ports.broker),
+            _serve(create_stub_hub(hub), ports.hub),
+            _serve(create_council_app(CouncilAppConfig(
+                base_url=ports.url("council"), broker_issuer=config.issuer,
+                client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+        ]
+        started.append((servers, prefix))
+        return Stack(ports, config, hub, broker_app, redis_client, prefix)
+
+    yield build
+    for servers, prefix in started:
+        for server in servers:
+            server.shutdown()
+        for key in redis_client.scan_iter(f"{prefix}*"):
+            redis_client.delete(key)
+
+
+@pytest.fixture
+def stack(stack_factory) -> Stack:
+    return stack_factory()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
@@ -63,8 +64,9 @@ def authorize(stack, session: requests.Session | None = None, **overrides) -> Au
     return attempt
 
 
-def post_to_acs(stack, saml_response_b64: str, relay_state: str) -> requests.Response:
-    return requests.post(f"{stack.broker_url}/saml/acs",
+def post_to_acs(stack, saml_response_b64: str, relay_state: str,
+                session: requests.Session | None = None) -> requests.Response:
+    return (session or requests).post(f"{stack.broker_url}/saml/acs",
                          data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
                          allow_redirects=False, timeout=10)
 
@@ -90,3 +92,37 @@ def validate_id_token(stack, id_token: str, nonce: str) -> dict:
                         options={"require": ["exp", "iat", "iss", "aud", "sub"]})
     assert claims["nonce"] == nonce
     return claims
+
+
+def client_assertion(stack, client_id: str, key, audience: str | None = None, **claims) -> str:
+    """A private_key_jwt assertion (RFC 7523), built with PyJWT from the client's own key."""
+    now = int(time.time())
+    payload = {"iss": client_id, "sub": client_id, "aud": audience or f"{stack.broker_url}/token",
+               "jti": secrets.token_urlsafe(12), "iat": now, "exp": now + 60}
+    payload.update(claims)
+    return jwt.encode(payload, key.as_pem(private=True), algorithm="ES256",
+                      headers={"kid": key.kid})
+
+
+def redeem_with_assertion(stack, code: str, verifier: str, redirect_uri: str, assertion: str
+                          ) -> requests.Response:
+    return requests.post(f"{stack.broker_url}/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "code_verifier": verifier, "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+
+
+def sign_in(stack, session: requests.Session | None = None, identity: str = "jane",
+            **authorize_params) -> tuple[AuthorizationAttempt, dict[str, str]]:
+    """/authorize, then the hub's answer for that flow; returns the callback's parameters."""
+    from tests import hub_messages
+
+    session = session or requests.Session()
+    attempt = authorize(stack, session=session, **authorize_params)
+    if attempt.relay_state is None:  # answered without the hub (a broker session, or an error)
+        assert attempt.response.status_code == 302, attempt.response.text
+        return attempt, query(attempt.response.headers["Location"])
+    answer = post_to_acs(stack, hub_messages.success(stack, attempt.authn_request_id, identity),
+                         attempt.relay_state, session=session)
+    assert answer.status_code == 302, answer.text
+    return attempt, query(answer.headers["Location"])

@@ -22,6 +22,17 @@ class RelyingParty(ClientMixin):
     def get_default_redirect_uri(self) -> str | None:
         return None
 
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return self.config.id_token_signed_response_alg
+
+    @property
+    def allowed_claims(self) -> tuple[str, ...] | None:
+        return self.config.allowed_claims
+
+    def check_post_logout_redirect_uri(self, uri: str) -> bool:
+        return uri in self.config.post_logout_redirect_uris
+
     def get_allowed_scope(self, scope: str) -> str:
         allowed = set(self.config.scopes)
         return " ".join(s for s in (scope or "").split() if s in allowed)
@@ -34,7 +45,7 @@ class RelyingParty(ClientMixin):
         return bool(expected) and hmac.compare_digest(expected.encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method == self.config.token_endpoint_auth_method
+        return endpoint in ("token", "par") and method == self.config.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -48,4 +59,7 @@ class ClientRegistry:
         self._clients = {cid: RelyingParty(c) for cid, c in clients.items()}
 
     def get(self, client_id: str | None) -> RelyingParty | None:
-        return self._clients.get(client_id or "")
+        return self._clients.get(client_id or "") if isinstance(client_id, str) else None
+
+    def __iter__(self):
+        return iter(self._clients.values())

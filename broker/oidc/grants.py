@@ -1,11 +1,14 @@
 """The authorization code grant (RFC 6749 section 4.1) with PKCE S256 only and OpenID Connect.
 
-Codes live in Redis and are taken atomically, so a code is single-use across every broker process.
+Codes live in Redis and are taken atomically, so a code is single-use across every broker
+process; a second use also revokes the access tokens the first use obtained (RFC 6749 4.1.2).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
@@ -14,7 +17,40 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 
-from broker.oidc.claims import SignedInResident
+from broker.oidc.claims import ClaimsRequestError, SignedInResident, parse_claims_request
+
+
+def code_id(code: str) -> str:
+    """Codes are never stored or logged in the clear beyond their own key's lifetime."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+@dataclass
+class AuthorizedResident:
+    """The resident together with what this client asked for and may receive."""
+
+    resident: SignedInResident
+    claims_request: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allowed_claims: tuple[str, ...] | None = None
+
+    def get_user_id(self) -> str:
+        return self.resident.sub
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"resident": self.resident.to_json_dict(), "claims_request": self.claims_request,
+                "allowed_claims": list(self.allowed_claims) if self.allowed_claims is not None
+                else None}
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> AuthorizedResident:
+        allowed = data.get("allowed_claims")
+        return cls(SignedInResident.from_json_dict(data["resident"]),
+                   data.get("claims_request") or {},
+                   tuple(allowed) if allowed is not None else None)
+
+    def claims_for(self, target: str, scope: str) -> dict[str, Any]:
+        return self.resident.released(scope, self.claims_request.get(target),
+                                      self.allowed_claims)
 
 
 class StoredAuthorizationCode:
@@ -35,13 +71,13 @@ class StoredAuthorizationCode:
         return self.data.get("nonce")
 
     def get_auth_time(self) -> int:
-        return self.data["user"]["auth_time"]
+        return self.data["user"]["resident"]["auth_time"]
 
     def get_acr(self) -> str:
-        return self.data["user"]["acr"]
+        return self.data["user"]["resident"]["acr"]
 
     def get_amr(self) -> list[str] | None:
-        return None
+        return self.data["user"]["resident"].get("amr") or None
 
 
 class ProofKeyForCodeExchange(CodeChallenge):
@@ -66,25 +102,40 @@ class ProofKeyForCodeExchange(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+    def validate_authorization_request(self):
+        redirect_uri = super().validate_authorization_request()
+        try:
+            parse_claims_request(self.request.payload.data.get("claims"))
+        except ClaimsRequestError as exc:
+            raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> None:
         broker = self.server.broker
         data = request.payload.data
+        user = AuthorizedResident(request.user, parse_claims_request(data.get("claims")),
+                                  request.client.allowed_claims)
         broker.state.save_code(code, {
+            "code_id": code_id(code),
             "client_id": request.client.get_client_id(),
             "redirect_uri": request.payload.redirect_uri,
             "scope": request.client.get_allowed_scope(request.payload.scope),
             "nonce": data.get("nonce"),
             "code_challenge": data.get("code_challenge"),
             "code_challenge_method": data.get("code_challenge_method"),
-            "user": request.user.to_json_dict(),
+            "user": user.to_json_dict(),
             "issued_at": int(time.time()),
         }, ttl=broker.config.oidc.code_ttl_seconds)
 
     def query_authorization_code(self, code: str, client) -> StoredAuthorizationCode | None:
-        data = self.server.broker.state.take_code(code)
-        if data is None or data["client_id"] != client.get_client_id():
+        state = self.server.broker.state
+        data = state.take_code(code)
+        if data is None:
+            state.revoke_tokens_of_code(code_id(code))
+            return None
+        if data["client_id"] != client.get_client_id():
             return None
         return StoredAuthorizationCode(data)
 
@@ -92,12 +143,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was taken from Redis when it was queried."""
 
     def authenticate_user(self, authorization_code: StoredAuthorizationCode
-                          ) -> SignedInResident:
-        return SignedInResident.from_json_dict(authorization_code.data["user"])
+                          ) -> AuthorizedResident:
+        return AuthorizedResident.from_json_dict(authorization_code.data["user"])
 
 
 class OpenIDConnectCode(OpenIDCode):
-    """OIDC Core 3.1: the ID token, signed with the provider's active key."""
+    """OIDC Core 3.1: the ID token, signed with the key for the client's algorithm."""
 
     def __init__(self, broker):
         super().__init__(require_nonce=False)
@@ -106,18 +157,26 @@ class OpenIDConnectCode(OpenIDCode):
     def exists_nonce(self, nonce: str, request) -> bool:
         return False
 
-    def resolve_client_private_key(self, client):
-        return self.broker.signing_keys.active
-
     def get_client_algorithm(self, client) -> str:
-        return self.broker.signing_keys.alg
+        return client.id_token_signed_response_alg
+
+    def resolve_client_private_key(self, client):
+        return self.broker.signing_keys.for_alg(client.id_token_signed_response_alg)
 
     def get_encode_header(self, client) -> dict[str, str]:
-        return {"alg": self.broker.signing_keys.alg, "kid": self.broker.signing_keys.kid}
+        alg = client.id_token_signed_response_alg
+        return {"alg": alg, "kid": self.broker.signing_keys.for_alg(alg).kid, "typ": "JWT"}
 
     def get_client_claims(self, client) -> dict[str, Any]:
         return {"iss": self.broker.config.issuer, "aud": [client.get_client_id()],
                 "exp": int(time.time()) + self.broker.config.oidc.id_token_ttl_seconds}
 
-    def generate_user_info(self, user: SignedInResident, scope: str) -> UserInfo:
-        return UserInfo(user.released(scope))
+    def get_authorization_code_claims(self, authorization_code) -> dict[str, Any]:
+        claims = super().get_authorization_code_claims(authorization_code)
+        sid = authorization_code.data["user"]["resident"].get("sid")
+        if sid:
+            claims["sid"] = sid
+        return claims
+
+    def generate_user_info(self, user: AuthorizedResident, scope: str) -> UserInfo:
+        return UserInfo(user.claims_for("id_token", scope))

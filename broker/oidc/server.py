@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from broker.oidc.claims import SignedInResident
-from broker.oidc.grants import AuthorizationCodeGrant, OpenIDConnectCode, ProofKeyForCodeExchange
+from broker.oidc.client_auth import ClientKeys, PrivateKeyJWTAuthentication
+from broker.oidc.grants import (
+    AuthorizationCodeGrant,
+    AuthorizedResident,
+    OpenIDConnectCode,
+    ProofKeyForCodeExchange,
+)
 
 
 class StoredAuthorizationRequest(OAuth2Request):
@@ -68,8 +75,8 @@ class AccessToken:
     def is_revoked(self) -> bool:
         return False
 
-    def get_user(self) -> SignedInResident:
-        return SignedInResident.from_json_dict(self.data["user"])
+    def get_user(self) -> AuthorizedResident:
+        return AuthorizedResident.from_json_dict(self.data["user"])
 
 
 class RedisBearerTokenValidator(BearerTokenValidator):
@@ -86,6 +93,8 @@ class RedisBearerTokenValidator(BearerTokenValidator):
 
 def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
     def save_token(token: dict[str, Any], request) -> None:
+        broker.state.record_code_token(request.authorization_code.data["code_id"],
+                                       token["access_token"], ttl=token["expires_in"])
         broker.state.save_access_token(token["access_token"], {
             "client_id": request.client.get_client_id(),
             "scope": token.get("scope", ""),
@@ -101,10 +110,32 @@ def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
     server.register_grant(AuthorizationCodeGrant,
                           [ProofKeyForCodeExchange(required=True), OpenIDConnectCode(broker)])
     server.register_extension(Issuer(broker.config.issuer))
+    server.register_client_auth_method(
+        PrivateKeyJWTAuthentication.CLIENT_AUTH_METHOD,
+        PrivateKeyJWTAuthentication(broker, ClientKeys()))
     return server
 
 
+class BrokerResourceProtector(ResourceProtector):
+    """RFC 6750 section 3: `Bearer realm=...`, with an error code only when a token was sent."""
+
+    def __init__(self, realm: str):
+        super().__init__()
+        self.realm = realm
+
+    def raise_error_response(self, error):
+        challenge = f'Bearer realm="{self.realm}"'
+        if error.error != "missing_authorization":
+            challenge += f', error="{error.error}"'
+            if error.description:
+                challenge += f', error_description="{error.description}"'
+        body = json.dumps({"error": error.error, "error_description": error.description})
+        raise_http_exception(error.status_code, body, [
+            ("WWW-Authenticate", challenge), ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store")])
+
+
 def build_resource_protector(broker) -> ResourceProtector:
-    protector = ResourceProtector()
+    protector = BrokerResourceProtector(broker.config.issuer)
     protector.register_token_validator(RedisBearerTokenValidator(broker))
     return protector

@@ -1,14 +1,26 @@
-"""OIDC endpoints: discovery (OIDC Discovery 1.0, RFC 8414), JWKS, token and userinfo."""
+"""OIDC endpoints: discovery (OIDC Discovery 1.0, RFC 8414), JWKS, PAR (RFC 9126), token,
+userinfo and RP-initiated logout (RP-Initiated Logout 1.0)."""
 
 from __future__ import annotations
 
+import secrets
+
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import current_token
-from flask import Blueprint, current_app, jsonify
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from broker.identity import LevelOfAssurance
-from broker.oidc.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
+from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
+from broker.oidc.logout import notify_council_apps, read_id_token_hint
+from broker.oidc.server import StoredAuthorizationRequest
+from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
+from broker.web.pages import render_page
 
 bp = Blueprint("oidc", __name__)
+
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 
 def _broker():
@@ -23,37 +35,101 @@ def discovery_document(broker) -> dict:
         "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "end_session_endpoint": f"{issuer}/logout",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": [broker.signing_keys.alg],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "id_token_signing_alg_values_supported": broker.signing_keys.algorithms,
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SUPPORTED_SCOPES),
         "claims_supported": list(SUPPORTED_CLAIMS),
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": False,
         "acr_values_supported": [level.uri for level in LevelOfAssurance],
         "ui_locales_supported": ["en", "cy"],
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
+        "claims_locales_supported": ["en"],
+        "prompt_values_supported": ["none", "login"],
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [broker.config.oidc.trust_framework],
+        "evidence_supported": [],
+        "claims_in_verified_claims_supported": list(PERSON_CLAIMS),
     }
 
 
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery():
-    return jsonify(discovery_document(_broker()))
+    response = jsonify(discovery_document(_broker()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    return jsonify(_broker().signing_keys.jwks())
+    response = jsonify(_broker().signing_keys.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.post("/token")
 def token():
     response = _broker().authorization_server.create_token_response()
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _json_error(error: OAuth2Error, status: int = 400):
+    response = jsonify({"error": error.error, "error_description": error.description})
+    response.status_code = error.status_code or status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/par")
+def pushed_authorization_request():
+    """RFC 9126: the client authenticates and pushes its request; /authorize gets a reference."""
+    broker = _broker()
+    server = broker.authorization_server
+    oauth_request = server.create_oauth2_request(None)
+    try:
+        client = server.authenticate_client(oauth_request, AUTH_METHODS, endpoint="par")
+    except OAuth2Error as error:
+        return _json_error(error, 401)
+    params = {key: request.form.get(key, "") for key in request.form}
+    params.pop("client_assertion", None)
+    params.pop("client_assertion_type", None)
+    try:
+        if "request_uri" in params:
+            raise InvalidRequestError("'request_uri' is not allowed in a pushed request")
+        if params.get("client_id", client.client_id) != client.client_id:
+            raise InvalidRequestError("'client_id' does not match the authenticated client")
+        params["client_id"] = client.client_id
+        if not client.check_redirect_uri(params.get("redirect_uri", "")):
+            raise InvalidRequestError("'redirect_uri' is not registered for this client")
+        if len(params.get("nonce", "")) > 255:
+            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        server.get_consent_grant(StoredAuthorizationRequest(
+            f"{broker.config.issuer}/authorize", params), end_user=True)
+    except OAuth2Error as error:
+        return _json_error(error)
+    request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
+    ttl = broker.config.oidc.par_ttl_seconds
+    broker.state.save_pushed_request(request_uri, {"client_id": client.client_id,
+                                                   "params": params}, ttl)
+    response = jsonify({"request_uri": request_uri, "expires_in": ttl})
+    response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -64,7 +140,46 @@ def userinfo():
 
     @broker.resource_protector("openid")
     def protected():
-        resident = current_token.get_user()
-        return jsonify(resident.released(current_token.get_scope()))
+        user = current_token.get_user()
+        response = jsonify(user.claims_for("userinfo", current_token.get_scope()))
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     return protected()
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """RP-Initiated Logout 1.0: ends the broker session and tells the other council apps."""
+    broker = _broker()
+    params = {key: request.values.get(key, "") for key in request.values}
+    hint = read_id_token_hint(broker, params.get("id_token_hint", ""))
+    if params.get("id_token_hint") and hint is None:
+        return render_page("invalid-request")
+    audience = hint.get("aud") if hint else None
+    if isinstance(audience, list):
+        audience = audience[0] if len(audience) == 1 else None
+    client_id = params.get("client_id") or audience
+    if hint and params.get("client_id") and params["client_id"] != audience:
+        return render_page("invalid-request")
+    client = broker.clients.get(client_id)
+    post_logout = params.get("post_logout_redirect_uri")
+    if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
+        return render_page("invalid-request")
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if hint is None and request.method == "GET" and session_id:
+        # Without proof the request comes from one of the resident's apps, ask first.
+        return render_template("logout_confirm.html", params=params), 200, {
+            "Cache-Control": "no-store"}
+    session = broker.sessions.end(session_id) if session_id else None
+    if session is not None:
+        notify_council_apps(broker, session)
+    if post_logout:
+        query = [("state", params["state"])] if params.get("state") else []
+        response = current_app.response_class("", 302, {
+            "Location": add_params_to_uri(post_logout, query), "Cache-Control": "no-store"})
+    else:
+        body, status, headers = render_page("signed-out")
+        response = current_app.response_class(body, status, headers)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
