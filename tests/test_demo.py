@@ -30,6 +30,7 @@ def demo(tmp_path):
             break
         except requests.ConnectionError:
             time.sleep(0.1)
+    process.broker_url = f"http://127.0.0.1:{ports['BROKER']}"
     yield council, process
     process.terminate()
     process.wait(timeout=10)
@@ -48,3 +49,60 @@ def test_demo_runs_without_redis_and_a_scripted_browser_signs_in(demo):
     output = process.communicate(timeout=10)[0]
     assert "in-process store" in output
     assert f"Open {council}" in output
+
+
+def test_conformance_jwt_client_completes_a_full_flow_against_the_demo(demo):
+    """An independent client (requests + PyJWT, nothing from the broker) using the demo's
+    conformance-jwt client and its committed demo-only key: discovery, authorization, token,
+    ID token validation, userinfo and logout."""
+    import json
+    import secrets
+    from pathlib import Path
+
+    import jwt
+    from joserfc.jwk import ECKey
+
+    from tests.oidc_client import pkce_pair, query
+
+    _, process = demo
+    broker = process.broker_url
+    discovery = requests.get(f"{broker}/.well-known/openid-configuration", timeout=10).json()
+    verifier, challenge = pkce_pair()
+    browser = requests.Session()
+    handoff = browser.get(discovery["authorization_endpoint"], timeout=10, params={
+        "response_type": "code", "client_id": "conformance-jwt", "scope": "openid profile",
+        "redirect_uri": "http://localhost:9999/callback", "state": "st", "nonce": "nn",
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    chooser = submit(browser, handoff, "hub-handoff")
+    answer = submit(browser, chooser)
+    back = browser.post(f"{broker}/saml/acs", allow_redirects=False, timeout=10, data={
+        "SAMLResponse": answer.text.split('name="SAMLResponse" value="')[1].split('"')[0],
+        "RelayState": answer.text.split('name="RelayState" value="')[1].split('"')[0]})
+    params = query(back.headers["Location"])
+    assert back.headers["Location"].startswith("http://localhost:9999/callback")
+    assert params["state"] == "st" and params["iss"] == discovery["issuer"]
+
+    private = json.loads(Path("config/conformance-jwt.private.jwk.json").read_text())
+    private.pop("_comment")
+    key = ECKey.import_key(private)
+    now = int(time.time())
+    assertion = jwt.encode({"iss": "conformance-jwt", "sub": "conformance-jwt",
+                            "aud": discovery["token_endpoint"], "jti": secrets.token_hex(8),
+                            "iat": now, "exp": now + 60},
+                           key.as_pem(private=True), algorithm="ES256", headers={"kid": key.kid})
+    token = requests.post(discovery["token_endpoint"], timeout=10, data={
+        "grant_type": "authorization_code", "code": params["code"],
+        "redirect_uri": "http://localhost:9999/callback", "code_verifier": verifier,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion}).json()
+    signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token["id_token"])
+    claims = jwt.decode(token["id_token"], signing_key.key, algorithms=["ES256"],
+                        audience="conformance-jwt", issuer=discovery["issuer"])
+    assert claims["nonce"] == "nn" and claims["given_name"] == "Jane"
+    info = requests.get(discovery["userinfo_endpoint"], timeout=10,
+                        headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    assert info["sub"] == claims["sub"] and info["family_name"] == "Doe"
+    logout = browser.get(discovery["end_session_endpoint"], allow_redirects=False, timeout=10,
+                         params={"id_token_hint": token["id_token"], "state": "bye",
+                                 "post_logout_redirect_uri": "http://localhost:9999/logged-out"})
+    assert logout.headers["Location"] == "http://localhost:9999/logged-out?state=bye"
