@@ -6,8 +6,10 @@ of the broker's matching pipeline can be seen in `make demo` with the stub hub's
 - Jane Doe:  matches at cycle 1 (surname, date of birth and verified current postcode agree).
 - Sam Mover: needs cycle 3: his newest address is not verified yet, so cycle 1 finds no match;
              answering council tax reference 40012345 on the broker's page matches him.
-- Дмитрий Иванов: no record; account creation gives him a new account.
-- Lee One:   never matched: no record, and the council creates accounts only at LEVEL_2 or above.
+- Дмитрий Иванов: no record; after any 8-digit answer to the extra question (no match again),
+             account creation gives him a new account.
+- Lee One:   never matched: no record, and the council creates accounts only at LEVEL_2 or above,
+             so after the extra question he meets the "we could not find your record" page.
 """
 
 from __future__ import annotations
@@ -113,8 +115,10 @@ def register_matching_service(app: Flask, bearer_token: str | None) -> None:
             "<li>Jane Doe matches at cycle 1.</li>"
             f"<li>Sam Mover needs the extra question: answer council tax reference "
             f"<strong id='cycle3-answer'>{CYCLE3_DEMO_ANSWER}</strong>.</li>"
-            "<li>Дмитрий Иванов has no record and is given a new account.</li>"
-            "<li>Lee One (LEVEL_1) is never matched: the council creates accounts only at LEVEL_2.</li>"
+            "<li>Дмитрий Иванов has no record: answer any 8 digits to the extra question and he is "
+            "given a new account.</li>"
+            "<li>Lee One (LEVEL_1) is never matched: after the extra question, no account is created "
+            "(the council creates accounts only at LEVEL_2).</li>"
             f"</ul><p>Signed-in local account: <span id='local-account-id'>"
             f"{escape(resident.get('local_account_id') or 'none')}</span></p><p><a href='/'>Back</a></p>"
             "</body></html>")
