@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from broker.config import ConfigError, load_config
@@ -26,10 +27,9 @@ def cmd_sp_metadata(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from broker.app import create_app
+    from broker.serve import serve
 
-    app = create_app(_config(args))
-    app.run(host=args.host, port=args.port, threaded=True)
+    serve(_config(args), bind=f"{args.host}:{args.port}", workers=args.workers)
     return 0
 
 
@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add("serve", cmd_serve, "run the broker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("BROKER_WORKERS", "2")),
+                       help="gunicorn worker processes (default 2, or $BROKER_WORKERS)")
     add("demo", cmd_demo, "run broker, stub hub and demo council app together", config=False)
     for name, func, text in (("stub-hub", cmd_stub_hub, "run the stub hub (development only)"),
                              ("demo-council", cmd_demo_council,

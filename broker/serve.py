@@ -1,0 +1,55 @@
+"""`broker serve`: the broker under gunicorn, configured for a sign-in service.
+
+Workers are processes (the broker keeps no state in memory that another worker needs); the
+configuration is loaded and validated once in the master before forking, so a bad file stops
+start-up with exit status 2 instead of a crash loop of workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gunicorn.app.base import BaseApplication
+
+from broker.config import BrokerConfig
+
+
+class BrokerServer(BaseApplication):
+    def __init__(self, config: BrokerConfig, options: dict):
+        self.config_object = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            if value is not None and key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from broker.app import create_app
+
+        return create_app(self.config_object)
+
+
+def gunicorn_options(bind: str, workers: int, timeout: int = 30) -> dict:
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": int(os.environ.get("BROKER_THREADS", "4")),
+        # A hung request (a stuck hub or council service) must not hold a worker for ever.
+        "timeout": timeout,
+        # On SIGTERM, in-flight sign-ins get this long to finish.
+        "graceful_timeout": int(os.environ.get("BROKER_GRACEFUL_TIMEOUT", "30")),
+        "keepalive": 5,
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "accesslog": None,
+        "errorlog": "-",
+        "preload_app": False,
+    }
+
+
+def serve(config: BrokerConfig, bind: str, workers: int) -> None:
+    BrokerServer(config, gunicorn_options(bind, workers)).run()
