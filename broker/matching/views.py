@@ -72,6 +72,10 @@ def match_then_complete(flow: Flow, identity: VerifiedIdentity, complete: Comple
     _client, council = _context(flow)
     match_id = secrets.token_urlsafe(16)
     outcome = _pipeline().start(council, identity, match_id)
+    if "none" in flow.authorize_params.get("prompt", "").split():
+        silent = _silent_failure(flow, outcome)  # prompt=none: no page may be shown (OIDC Core 3.1.2.1)
+        if silent is not None:
+            return silent
     if isinstance(outcome, NeedsCycle3):
         token = secrets.token_urlsafe(32)
         _broker().state.save_pending_match(
@@ -79,6 +83,16 @@ def match_then_complete(flow: Flow, identity: VerifiedIdentity, complete: Comple
             ttl=_broker().config.oidc.flow_ttl_seconds)
         return _cycle3_page(flow, token)
     return _respond(flow, identity, outcome, complete)
+
+
+def _silent_failure(flow: Flow, outcome: Outcome):
+    errors = {NeedsCycle3: ("interaction_required", "the council needs one more detail"),
+              NotFound: ("access_denied", "no matching local account"),
+              Unavailable: ("temporarily_unavailable", "the council's records cannot be checked now")}
+    if type(outcome) not in errors:
+        return None
+    error, description = errors[type(outcome)]
+    return "", 302, {"Location": _error_url(flow, error, description), "Cache-Control": "no-store"}
 
 
 def _respond(flow: Flow, identity: VerifiedIdentity, outcome: Outcome, complete: Complete):

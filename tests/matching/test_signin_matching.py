@@ -433,3 +433,35 @@ def test_same_person_signing_in_twice_at_once_gets_one_link(matching_stack, matc
     assert len(calls_to(matching_service)) == 2
     assert [r.status_code for _, r in results] == [302, 302]
     assert len(stack_links(stack).find("test-borough")) == 1
+
+
+# Reusing a broker session (prompt=none)
+
+def signed_in_browser(stack) -> requests.Session:
+    browser = requests.Session()
+    attempt = authorize(stack, session=browser)
+    answer = hub_messages.success(stack, attempt.authn_request_id, "jane")
+    response = browser.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10,
+                            data={"SAMLResponse": answer, "RelayState": attempt.relay_state})
+    assert response.status_code == 302, response.text
+    return browser
+
+
+def test_session_reuse_is_matched_from_the_link(matching_stack, matching_service):
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, MATCH)
+    browser = signed_in_browser(stack)
+    attempt = authorize(stack, session=browser, prompt="none")
+    assert id_token_claims(stack, attempt, attempt.response)["local_account_id"] == "TB-000123"
+    assert len(calls_to(matching_service)) == 1
+
+
+def test_prompt_none_that_would_need_the_cycle3_page_is_interaction_required(matching_stack,
+                                                                            matching_service):
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, MATCH, NO_MATCH)
+    browser = signed_in_browser(stack)
+    stack_links(stack).unlink("test", "test-borough", local_account_id="TB-000123")
+    attempt = authorize(stack, session=browser, prompt="none")
+    assert attempt.response.status_code == 302
+    assert query(attempt.response.headers["Location"])["error"] == "interaction_required"
