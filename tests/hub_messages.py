@@ -70,7 +70,9 @@ class Forgery:
     destination: str | None = None
     response_issuer: str | None = None
     response_id: str | None = None
-    # Changes the signed assertion's XML (after signing, before encryption).
+    # Changes the assertion's XML before it is signed (the hub itself said it), or after
+    # signing and before encryption (someone else changed it).
+    before_signing: Callable[[str], str] | None = None
     after_signing: Callable[[str], str] | None = None
     # Rearranges the Response body: gets the signed assertion element, returns the body's
     # elements (any saml:Assertion among them, or inside a samlp:Extensions, gets encrypted).
@@ -85,6 +87,8 @@ def forge(stack, in_response_to: str | None, forgery: Forgery | None = None,
     hub = stack.hub.signer
     spec = assertion_spec(stack, in_response_to, identity, **spec_changes)
     assertion_xml = spec.xml()
+    if forgery.before_signing:
+        assertion_xml = forgery.before_signing(assertion_xml)
     if forgery.sign_assertion:
         signer = forgery.assertion_signer or hub
         assertion_xml = saml.sign(assertion_xml, signer.key_pem, signer.cert_pem,

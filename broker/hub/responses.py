@@ -29,6 +29,7 @@ from broker.config import BrokerConfig, KeyPair
 from broker.hub.metadata import HubMetadata
 from broker.hub.pid import hash_pid
 from broker.hub.saml_clock import clock_behind
+from broker.hub.saml_schema import verify_protocol_schema  # noqa: F401  (installs the ida types)
 from broker.identity import (
     Address,
     Flow,

@@ -73,8 +73,8 @@ def _flags(verified: bool, valid_from, valid_to) -> str:
 
 
 def _value(value: MatchingValue, xsi_type: str) -> str:
-    # No xsi:type: python3-saml's strict schema check refuses types it has no schema for.
-    return (f"<saml:AttributeValue"
+    # Typed as real Verify messages are (docs/adr/0004-verify-attribute-types.md).
+    return (f'<saml:AttributeValue xsi:type="ida:{xsi_type}"'
             f"{_flags(value.verified, value.valid_from, value.valid_to)}>"
             f"{escape(value.value)}</saml:AttributeValue>")
 
@@ -86,7 +86,7 @@ def _address(address: Address) -> str:
                       ("UPRN", address.uprn)):
         if text:
             parts += f"<ida:{tag}>{escape(text)}</ida:{tag}>"
-    return (f"<saml:AttributeValue"
+    return (f'<saml:AttributeValue xsi:type="ida:AddressType"'
             f"{_flags(address.verified, address.valid_from, address.valid_to)}>{parts}"
             "</saml:AttributeValue>")
 
