@@ -1,0 +1,69 @@
+"""The AuthnRequest the broker sends, per GOV.UK Verify's profile."""
+
+from __future__ import annotations
+
+import base64
+
+from lxml import etree
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from broker.identity import LevelOfAssurance
+from tests.oidc_client import authorize
+
+NS = {"samlp": C.NS_SAMLP, "saml": C.NS_SAML, "ds": C.NS_DS}
+
+
+def _request(stack, **params) -> etree._Element:
+    return etree.fromstring(base64.b64decode(authorize(stack, **params).saml_request))
+
+
+def test_request_is_signed_rsa_sha256_with_sha256_digest_by_our_key(stack):
+    request = _request(stack)
+    assert OneLogin_Saml2_Utils.validate_sign(request, cert=stack.config.saml.signing.cert_pem,
+                                              xpath="/samlp:AuthnRequest/ds:Signature")
+    assert request.find(".//ds:SignatureMethod", NS).get("Algorithm") == C.RSA_SHA256
+    assert request.find(".//ds:DigestMethod", NS).get("Algorithm") == C.SHA256
+    assert request.find(".//ds:Reference", NS).get("URI") == f"#{request.get('ID')}"
+
+
+def test_request_names_us_as_issuer_and_the_hub_as_destination(stack):
+    request = _request(stack)
+    assert request.find("saml:Issuer", NS).text == stack.config.saml.entity_id
+    assert request.get("Destination") == stack.hub.sso_url
+
+
+def test_request_ids_are_unguessable_and_valid_xml_ids(stack):
+    ids = {_request(stack).get("ID") for _ in range(3)}
+    assert len(ids) == 3
+    for request_id in ids:
+        assert request_id[0] == "_" and len(request_id) >= 33
+
+
+def test_request_has_no_is_passive_scoping_or_acs_url(stack):
+    request = _request(stack)
+    assert request.get("IsPassive") is None
+    assert request.find("samlp:Scoping", NS) is None
+    assert request.get("AssertionConsumerServiceURL") is None
+    assert request.get("AssertionConsumerServiceIndex") is None
+    assert request.get("ProtocolBinding") is None
+
+
+def test_request_asks_for_the_clients_default_level_as_a_minimum(stack):
+    context = _request(stack).find("samlp:RequestedAuthnContext", NS)
+    assert context.get("Comparison") == "minimum"
+    assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_2.uri]
+
+
+def test_request_asks_for_the_level_from_acr_values(stack):
+    context = _request(stack, acr_values=LevelOfAssurance.LEVEL_1.uri).find(
+        "samlp:RequestedAuthnContext", NS)
+    assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_1.uri]
+
+
+def test_request_forces_authentication_when_the_council_asks_with_prompt_login(stack):
+    assert _request(stack, prompt="login").get("ForceAuthn") == "true"
+
+
+def test_request_does_not_force_authentication_otherwise(stack):
+    assert _request(stack).get("ForceAuthn") is None
