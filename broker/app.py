@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
 from broker.oidc.clients import ClientRegistry
+from broker.observability import install_request_tracking
 from broker.oidc.keys import SigningKeys
 from broker.oidc.sessions import SessionStore
 from broker.state import BrokerState, connect
@@ -34,7 +35,7 @@ class Broker:
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
-    from broker import signin
+    from broker import ops, signin
     from broker.hub import views as hub_views
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
@@ -45,7 +46,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     app = Flask(__name__, template_folder="web/templates")
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-                      SESSION_COOKIE_NAME="broker_session", SESSION_COOKIE_HTTPONLY=True)
+                      SESSION_COOKIE_NAME="broker_flask", SESSION_COOKIE_HTTPONLY=True)
     if redis_client is None:
         redis_client = connect(config.redis, allow_embedded=not config.production)
     broker = Broker(
@@ -67,10 +68,8 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
                 language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",))
 
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
+    install_request_tracking(app)
+    app.register_blueprint(ops.bp)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(hub_views.bp)

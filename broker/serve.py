@@ -8,6 +8,8 @@ start-up with exit status 2 instead of a crash loop of workers.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -51,5 +53,29 @@ def gunicorn_options(bind: str, workers: int, timeout: int = 30) -> dict:
     }
 
 
+def prepare_metrics_directory() -> str:
+    """Every worker writes its metrics here; /metrics adds them up (prometheus-client's
+    multiprocess mode). Must be set before any worker imports prometheus_client."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="broker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    for leftover in Path(directory).glob("*.db"):
+        leftover.unlink()
+    return directory
+
+
+def child_exit(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def serve(config: BrokerConfig, bind: str, workers: int) -> None:
-    BrokerServer(config, gunicorn_options(bind, workers)).run()
+    from broker.observability import configure_logging
+
+    prepare_metrics_directory()
+    configure_logging(os.environ.get("BROKER_LOG_LEVEL", "INFO"))
+    options = gunicorn_options(bind, workers)
+    options["child_exit"] = child_exit
+    BrokerServer(config, options).run()

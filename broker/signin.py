@@ -19,6 +19,14 @@ from broker.hub.metadata import MetadataError
 from broker.hub.requests import build_authn_request
 from broker.hub.responses import HubFailure, ResponseRejected, read_response
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
+from broker.observability import (
+    HUB_STATUSES,
+    SIGNINS_COMPLETED,
+    SIGNINS_FAILED,
+    SIGNINS_STARTED,
+    audit,
+    set_flow,
+)
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
@@ -115,6 +123,8 @@ def authorize():
                     authorize_params=params, authn_request_id="", minimum_level=minimum,
                     created_at=int(now), ui_locale=ui_locale)
         council = broker.config.councils[client.config.council]
+        set_flow(flow.id)
+        SIGNINS_STARTED.labels(client.config.council).inc()
         log.info("sign-in from the broker session: flow %s client %s", flow.id[:8], client.client_id)
         from broker.matching.views import match_then_complete
 
@@ -133,6 +143,8 @@ def authorize():
                 authorize_params=params, authn_request_id=authn.id, minimum_level=minimum,
                 created_at=int(now), ui_locale=ui_locale)
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
+    set_flow(flow.id)
+    SIGNINS_STARTED.labels(client.config.council).inc()
     log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
              minimum.name)
     return render_template("hub_handoff.html", destination=authn.destination,
@@ -154,13 +166,17 @@ def assertion_consumer_service():
     flow = broker.state.take_flow(relay_state)
     if flow is None:
         log.info("assertion consumer service: unknown or used RelayState")
+        SIGNINS_FAILED.labels("unknown", "session-expired").inc()
         return render_page("session-expired")
+    set_flow(flow.id)
     g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
     client = broker.clients.get(flow.client_id)
     council = broker.config.councils[client.config.council]
     params = flow.authorize_params
 
     def failure_page(name: str, error: str, description: str):
+        SIGNINS_FAILED.labels(council.id, name).inc()
+        audit("signin.failed", council=council.id, client=client.client_id, reason=name)
         return render_page(name, continue_url=oidc_error_url(params, error, description),
                            service_name=client.config.name)
 
@@ -173,9 +189,11 @@ def assertion_consumer_service():
         result = read_response(saml_response, flow, broker.config, hub, broker.state,
                                council.entity_id)
     except ResponseRejected as exc:
+        HUB_STATUSES.labels("rejected").inc()
         log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
         return failure_page("rejected", "access_denied",
                             "the identity hub's answer could not be verified")
+    HUB_STATUSES.labels(result.reason.value if isinstance(result, HubFailure) else "success").inc()
     if isinstance(result, HubFailure):
         log.info("sign-in failed at the hub: flow %s reason %s (%s)", flow.id[:8],
                  result.reason.value, result.detail)
@@ -210,6 +228,9 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSess
     broker.sessions.save(session)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
              identity.level_of_assurance.name)
+    SIGNINS_COMPLETED.labels(client.config.council, identity.level_of_assurance.name).inc()
+    audit("signin.completed", council=client.config.council, client=client.client_id,
+          level=identity.level_of_assurance.name, from_session=not started)
     response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                     grant=grant)
     response.headers["Cache-Control"] = "no-store"

@@ -14,6 +14,7 @@ import redis
 
 from broker.config import RedisConfig
 from broker.identity import Flow
+from broker.observability import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class BrokerState:
         try:
             return getattr(self.redis, method)(*args, **kwargs)
         except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
 
     # Flows: written at /authorize, taken once at the assertion consumer service.
@@ -98,6 +100,7 @@ class BrokerState:
         try:
             return pipe.execute()
         except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
 
     # Pushed authorization requests (RFC 9126): single use by an atomic take.
