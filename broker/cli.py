@@ -14,9 +14,9 @@ def _config(args):
 
 
 def cmd_check_config(args) -> int:
-    config = _config(args)
-    print(f"{config.source}: ok ({len(config.clients)} clients, {len(config.councils)} councils)")
-    return 0
+    from broker.operations.cli import cmd_check_config as check
+
+    return check(args)
 
 
 def cmd_sp_metadata(args) -> int:
@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
         return sub
 
-    add("check-config", cmd_check_config, "validate the configuration and exit")
+    from broker.operations.cli import add_check_config_options
+    from broker.operations.cli import add_commands as add_operator_commands
+
+    add_check_config_options(add("check-config", cmd_check_config,
+                                 "validate the configuration and everything it needs, and exit"))
     add("sp-metadata", cmd_sp_metadata, "print the broker's signed SAML SP metadata")
     serve = add("serve", cmd_serve, "run the broker")
     serve.add_argument("--host", default="127.0.0.1")
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     from broker.matching.cli import add_commands as add_matching_commands
 
     add_matching_commands(commands)  # `broker db upgrade`, `broker links show|unlink`
+    add_operator_commands(commands)  # `broker keys …`, `broker metadata …`, `broker clients …`
     return parser
 
 

@@ -1,0 +1,206 @@
+"""`broker check-config`: everything the broker will need, checked before it is needed.
+
+The schema is checked by broker.config.load_config (which stops at its first problem, since later
+keys depend on earlier ones). Everything after that is checked in full, so an operator sees every
+remaining problem at once: keys that do not fit their certificates, certificates that have expired
+or soon will, redirect URIs that are not https, hub metadata that does not verify, and the Redis
+and database the broker will use. Each problem is one line: `file: key: problem`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from broker.config import BrokerConfig, ConfigError, _interpolate, load_config
+from broker.operations.certs import (
+    certificate_info,
+    der_certificate_info,
+    expiry_problem,
+    key_matches_certificate,
+)
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    text: str
+    severity: str = "error"  # or "warning": reported, but does not fail the check
+
+    def line(self, source: str) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{source}: {self.key}: {prefix}{self.text}"
+
+
+def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
+                                now: datetime) -> Iterator[Problem]:
+    saml = config.saml
+    pairs = [("saml.signing", saml.signing.key_pem, saml.signing.cert_pem)]
+    pairs += [(f"saml.encryption[{i}]", p.key_pem, p.cert_pem) for i, p in enumerate(saml.encryption)]
+    for key, key_pem, cert_pem in pairs:
+        yield from _certificate(f"{key}.cert", cert_pem, now)
+        try:
+            if not key_matches_certificate(key_pem, cert_pem):
+                yield Problem(f"{key}.key", "private key does not match the certificate in "
+                                            f"{key}.cert")
+        except (ValueError, TypeError) as exc:
+            yield Problem(f"{key}.key", f"cannot read the private key: {exc}")
+    if saml.signing_next_cert_pem:
+        yield from _certificate("saml.signing_next.cert", saml.signing_next_cert_pem, now)
+        next_key = (raw.get("saml") or {}).get("signing_next") or {}
+        if next_key.get("key"):
+            path = Path(config.source).resolve().parent / next_key["key"]
+            if not path.is_file():
+                yield Problem("saml.signing_next.key", f"file not found: {path}")
+            elif not key_matches_certificate(path.read_text(), saml.signing_next_cert_pem):
+                yield Problem("saml.signing_next.key",
+                              "private key does not match the certificate in saml.signing_next.cert")
+    yield from _certificate("hub.trust_anchor", config.hub.trust_anchor_pem, now)
+
+
+def _certificate(key: str, pem: str, now: datetime) -> Iterator[Problem]:
+    try:
+        info = certificate_info(pem)
+    except ValueError as exc:
+        yield Problem(key, f"cannot read the certificate: {exc}")
+        return
+    problem = expiry_problem(info, now)
+    if problem:
+        yield Problem(key, problem[1], problem[0])
+
+
+def check_redirect_uris(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[Problem]:
+    """Codes travel in redirect URIs: anything but https leaks them, except on this machine."""
+    for i, item in enumerate(raw.get("clients") or []):
+        for field in ("redirect_uris", "post_logout_redirect_uris"):
+            for j, uri in enumerate(item.get(field) or []):
+                parsed = urlparse(uri)
+                if parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
+                    yield Problem(f"clients[{i}].{field}[{j}]",
+                                  f"must be https (http only for localhost and 127.0.0.1), got {uri!r}")
+
+
+def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]:
+    """Fetches and verifies the hub's metadata as the broker will, without sharing the result."""
+    from broker.hub.metadata import HubMetadataSource, MetadataError
+
+    key = "hub.metadata_file" if config.hub.metadata_file else "hub.metadata_url"
+    source_log = logging.getLogger("broker.hub.metadata")
+    was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
+    try:
+        metadata = HubMetadataSource(config.hub, state=None).refresh()
+    except MetadataError as exc:
+        yield Problem(key, f"hub metadata not usable: {exc}")
+        return
+    finally:
+        source_log.disabled = was_disabled
+    for index, cert in enumerate(metadata.signing_certs):
+        try:
+            problem = expiry_problem(der_certificate_info(cert), now)
+        except ValueError as exc:
+            problem = ("error", f"cannot read the certificate: {exc}")
+        if problem:
+            yield Problem(key, f"hub signing certificate {index + 1}: {problem[1]}", problem[0])
+    if metadata.valid_until and (metadata.valid_until - now).total_seconds() < 24 * 3600:
+        yield Problem(key, f"hub metadata validUntil {metadata.valid_until:%Y-%m-%dT%H:%M:%SZ} "
+                           "is less than a day away", "warning")
+
+
+def check_redis(config: BrokerConfig) -> Iterator[Problem]:
+    import redis
+
+    try:
+        redis.Redis.from_url(config.redis.url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, ValueError) as exc:
+        severity = "warning" if config.redis.embedded_fallback and not config.production else "error"
+        suffix = " (the demo will use its in-process store)" if severity == "warning" else ""
+        yield Problem("redis.url", f"Redis not reachable at {_safe_url(config.redis.url)}: "
+                                   f"{exc}{suffix}", severity)
+
+
+def check_database(config: BrokerConfig) -> Iterator[Problem]:
+    """The link store, only when some council matches (otherwise the broker never opens it)."""
+    if not any(council.matching for council in config.councils.values()):
+        return
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from broker.matching.database import MIGRATIONS, current_revision, make_engine
+
+    try:
+        engine = make_engine(config.database.url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
+        yield Problem("database.url", f"database not reachable at "
+                                      f"{_safe_url(config.database.url)}: {_first_line(exc)}")
+        return
+    script = Config()
+    script.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(script).get_current_head()
+    if revision != head and not config.database.auto_upgrade:
+        yield Problem("database.url", f"schema is at revision {revision or 'none'}, not {head}: "
+                                      "run `broker db upgrade`")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@", 1)
+    return url
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def run_checks(path: str | None, environ: dict[str, str] | None = None, offline: bool = False,
+               now: datetime | None = None) -> tuple[str, list[Problem]]:
+    """(source, problems); a schema problem is the only problem, since nothing after it is known."""
+    import os
+
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        config = load_config(path, environ)
+    except ConfigError as exc:
+        return exc.source, [Problem(exc.key, exc.problem)]
+    with open(config.source, encoding="utf-8") as handle:
+        raw = _interpolate(yaml.safe_load(handle) or {}, environ)
+    now = now or datetime.now(UTC)
+    checks: list[Callable[[], Iterator[Problem]]] = [
+        lambda: check_keys_and_certificates(config, raw, now),
+        lambda: check_redirect_uris(config, raw),
+    ]
+    if not offline or config.hub.metadata_file:
+        checks.append(lambda: check_hub_metadata(config, now))
+    if not offline:
+        checks += [lambda: check_redis(config), lambda: check_database(config)]
+    problems = [problem for check in checks for problem in check()]
+    return config.source, problems
+
+
+def check_config(path: str | None, offline: bool = False) -> int:
+    """Prints one line per problem on stderr; exit status 2 when any is an error, else 0."""
+    source, problems = run_checks(path, offline=offline)
+    for problem in problems:
+        print(problem.line(source), file=sys.stderr)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        return 2
+    warnings = len(problems) - len(errors)
+    skipped = " (offline: Redis, database and hub metadata URL not checked)" if offline else ""
+    print(f"{source}: ok{f' with {warnings} warning(s)' if warnings else ''}{skipped}")
+    return 0

@@ -1,0 +1,415 @@
+"""`broker keys generate|list|rotate|retire`: key rotation without downtime (see ADR 0006).
+
+Every kind of key has at most two published keys: the one in use and one other. The three
+commands move a rotation one step each and edit the configuration file in place (comments kept):
+
+- `generate KIND` writes a new key beside the current one and publishes it without using it
+  (saml.signing_next; a second saml.encryption pair, which decrypts at once; an OIDC key with
+  `signs: false`).
+- `rotate KIND` swaps the two: the new key is used, the old one stays published. Running it again
+  swaps back, which is the rollback.
+- `retire KIND` stops publishing the key that is not in use.
+
+The broker reads its configuration at start-up, so each step takes effect as each broker process
+restarts; the waits between steps (docs/operations.md) let every process and every party that
+caches our keys catch up. Each change is an audit event on the `broker.audit` logger.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from broker.config import ConfigError, _interpolate, load_config
+from broker.operations.certs import certificate_info
+from broker.operations.yamledit import edit_document, load_document
+
+audit = logging.getLogger("broker.audit")
+
+KINDS = ("saml-signing", "saml-encryption", "oidc-es256", "oidc-rs256")
+KTY_FOR_KIND = {"oidc-es256": "EC", "oidc-rs256": "RSA"}
+DEFAULT_CERT_DAYS = 365
+
+
+class KeyCommandError(Exception):
+    """A step that cannot be taken in the configuration's current state; names the key."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key, self.problem = key, problem
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """One row of `broker keys list`."""
+
+    kind: str
+    config_key: str
+    file: str
+    role: str  # what the broker does with it
+    identifier: str  # certificate SHA-256 fingerprint (first 16 hex) or JWK kid
+    expires: datetime | None
+
+    def row(self, now: datetime) -> str:
+        expiry = (f"{self.expires:%Y-%m-%d} ({(self.expires - now).days} days)" if self.expires
+                  else "no expiry (JWK)")
+        return f"{self.kind:<16}{self.role:<34}{self.identifier:<46}{expiry:<26}{self.config_key}"
+
+
+class KeyFiles:
+    """Resolves the paths written in the YAML (relative to it, possibly with ${NAME})."""
+
+    def __init__(self, config_path: Path, environ: dict[str, str]):
+        self.config_path, self.environ = config_path, environ
+
+    def resolve(self, written: str) -> Path:
+        return self.config_path.resolve().parent / _interpolate(str(written), self.environ)
+
+    def beside(self, written: str, suffix: str, stamp: str) -> tuple[str, Path]:
+        """A new file name in the same directory as `written`, as YAML text and as a real path."""
+        directory, _, name = str(written).rpartition("/")
+        stem = name.split(".", 1)[0]
+        for known in ("-next", "-previous"):
+            stem = stem.removesuffix(known)
+        new_name = f"{re.sub(r'-[0-9]{14}$', '', stem)}-{stamp}{suffix}"
+        text = f"{directory}/{new_name}" if directory else new_name
+        path = self.resolve(text)
+        if path.exists():
+            raise KeyCommandError("(files)", f"{path} already exists; not overwriting it")
+        return text, path
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def new_rsa_pair(common_name: str, days: int) -> tuple[str, str]:
+    from broker.devtools.keys import self_signed_pair  # RSA-2048, SHA-256, via `cryptography`
+
+    return self_signed_pair(common_name, days=days)
+
+
+def new_jwk(kind: str) -> dict[str, Any]:
+    from joserfc.jwk import ECKey, RSAKey
+
+    if kind == "oidc-es256":
+        key = ECKey.generate_key("P-256", auto_kid=True, private=True)
+        alg = "ES256"
+    else:
+        key = RSAKey.generate_key(2048, auto_kid=True, private=True)
+        alg = "RS256"
+    return {**key.as_dict(private=True), "use": "sig", "alg": alg}
+
+
+def _operator(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "unknown"
+
+
+class KeyManager:
+    """The three rotation steps and the listing, for one configuration file."""
+
+    def __init__(self, config_path: str | os.PathLike[str] | None, operator: str | None = None,
+                 environ: dict[str, str] | None = None, days: int = DEFAULT_CERT_DAYS,
+                 now: datetime | None = None):
+        self.environ = dict(os.environ) if environ is None else environ
+        path = config_path or self.environ.get("BROKER_CONFIG")
+        if not path:
+            raise ConfigError("(environment)", "BROKER_CONFIG", "not set: name the YAML file to load")
+        self.path = Path(path)
+        self.config = load_config(self.path, self.environ)  # refuse to edit a broken file
+        self.files = KeyFiles(self.path, self.environ)
+        self.operator = _operator(operator)
+        self.days = days
+        self.now = now or datetime.now(UTC)
+        self.stamp = self.now.strftime("%Y%m%d%H%M%S")
+
+    # Listing ---------------------------------------------------------------------------------
+
+    def list(self) -> list[PublishedKey]:
+        raw = _interpolate(_plain(load_document(self.path)), self.environ)
+        saml, oidc = raw["saml"], raw["oidc"]
+        rows = []
+        signing_role = "signs; published"
+        rows.append(self._cert_row("saml-signing", "saml.signing", saml["signing"], signing_role))
+        if saml.get("signing_next"):
+            rows.append(self._cert_row("saml-signing", "saml.signing_next", saml["signing_next"],
+                                       "published, does not sign"))
+        for i, pair in enumerate(saml["encryption"]):
+            role = "decrypts; published first" if i == 0 else "decrypts; published second"
+            rows.append(self._cert_row("saml-encryption", f"saml.encryption[{i}]", pair, role))
+        signers: set[str] = set()
+        for i, item in enumerate(_oidc_items(oidc)):
+            jwk = json.loads(self.files.resolve(item["file"]).read_text(encoding="utf-8"))
+            kind = "oidc-es256" if jwk["kty"] == "EC" else "oidc-rs256"
+            signs = item.get("signs", True) in (True, "true") and kind not in signers
+            if signs:
+                signers.add(kind)
+            key = "oidc.signing_key" if "signing_key" in oidc else f"oidc.signing_keys[{i}]"
+            rows.append(PublishedKey(kind, key, item["file"],
+                                     "signs ID/logout tokens; in JWKS" if signs
+                                     else "in JWKS, does not sign", _kid(jwk), None))
+        return rows
+
+    def _cert_row(self, kind: str, key: str, pair: dict[str, str], role: str) -> PublishedKey:
+        info = certificate_info(self.files.resolve(pair["cert"]).read_text(encoding="utf-8"))
+        return PublishedKey(kind, key, pair["cert"], role, f"sha256:{info.sha256[:16]}",
+                            info.not_after)
+
+    # The three steps -------------------------------------------------------------------------
+
+    def generate(self, kind: str) -> list[str]:
+        """Writes a new key beside the current one and publishes it without using it."""
+        created: list[Path] = []
+        messages: list[str] = []
+
+        def change(doc: CommentedMap) -> None:
+            saml, oidc = doc["saml"], doc["oidc"]
+            if kind == "saml-signing":
+                if saml.get("signing_next"):
+                    raise KeyCommandError("saml.signing_next", "a second signing key is already "
+                                          "published: finish that rotation (rotate, retire) first")
+                pair = self._new_pair(saml["signing"], "signing", created)
+                _insert_after(saml, "signing", "signing_next", pair)
+                messages.append(f"published as saml.signing_next: {pair['cert']} (does not sign yet)")
+            elif kind == "saml-encryption":
+                if len(saml["encryption"]) >= 2:
+                    raise KeyCommandError("saml.encryption", "two pairs are already published: "
+                                          "retire one first (`broker keys retire saml-encryption`)")
+                pair = self._new_pair(saml["encryption"][0], "encryption", created)
+                saml["encryption"].append(pair)
+                messages.append(f"published as saml.encryption[1]: {pair['cert']} (decrypts now)")
+            else:
+                items = _oidc_list(oidc)
+                same = [item for item in items if self._kind_of(item) == kind]
+                if any(not _signs(item) for item in same):
+                    raise KeyCommandError("oidc.signing_keys", f"a {kind} key that does not sign is "
+                                          "already published: finish that rotation (rotate, retire) first")
+                if same:
+                    template = same[0]["file"]
+                else:  # the first key of this algorithm: name it after its kind, beside the others
+                    directory = items[0]["file"].rpartition("/")[0]
+                    template = f"{directory}/oidc-signing-{kind[5:]}.jwk.json".lstrip("/")
+                text, path = self.files.beside(template, ".jwk.json", self.stamp)
+                jwk = new_jwk(kind)
+                _write_private(path, json.dumps(jwk, indent=2))
+                created.append(path)
+                entry = CommentedMap([("file", text)])
+                if same:
+                    entry["signs"] = False
+                    messages.append(f"published in the JWKS: {text} (kid {_kid(jwk)}, does not sign yet)")
+                else:
+                    messages.append(f"published and signing at once (no {kind} key signed before): "
+                                    f"{text} (kid {_kid(jwk)})")
+                items.append(entry)
+
+        self._edit(change, created)
+        self._audit("key.generated", kind, messages)
+        return messages
+
+    def rotate(self, kind: str) -> list[str]:
+        """Swaps the key in use with the other published one (again: swaps back)."""
+        messages: list[str] = []
+
+        def change(doc: CommentedMap) -> None:
+            saml, oidc = doc["saml"], doc["oidc"]
+            if kind == "saml-signing":
+                other = saml.get("signing_next")
+                if not other or not other.get("key"):
+                    raise KeyCommandError("saml.signing_next", "no other signing key (with `key` and "
+                                          "`cert`) is published: run `broker keys generate saml-signing`")
+                saml["signing"], saml["signing_next"] = other, saml["signing"]
+                messages.append(f"saml.signing is now {other['cert']}; the previous certificate "
+                                "stays published as saml.signing_next")
+            elif kind == "saml-encryption":
+                pairs = saml["encryption"]
+                if len(pairs) != 2:
+                    raise KeyCommandError("saml.encryption", "only one pair is published: run "
+                                          "`broker keys generate saml-encryption`")
+                first, second = pairs[0], pairs[1]
+                pairs[0], pairs[1] = second, first
+                messages.append(f"saml.encryption[0] is now {second['cert']}; both pairs still decrypt")
+            else:
+                items = _oidc_list(oidc)
+                same = [item for item in items if self._kind_of(item) == kind]
+                current = next((item for item in same if _signs(item)), None)
+                others = [item for item in same if not _signs(item)]
+                if current is None or len(others) != 1:
+                    raise KeyCommandError("oidc.signing_keys", f"rotation needs one {kind} key that signs "
+                                          f"and one that does not: run `broker keys generate {kind}`")
+                new = others[0]
+                new.pop("signs", None)
+                current["signs"] = False
+                items.remove(new)
+                items.insert(items.index(current), new)
+                messages.append(f"{new['file']} now signs; {current['file']} stays in the JWKS "
+                                "with signs: false")
+
+        self._edit(change, [])
+        self._audit("key.rotated", kind, messages)
+        return messages
+
+    def retire(self, kind: str) -> list[str]:
+        """Stops publishing the key that is not in use. Its files are left for the operator."""
+        messages: list[str] = []
+
+        def change(doc: CommentedMap) -> None:
+            saml, oidc = doc["saml"], doc["oidc"]
+            if kind == "saml-signing":
+                if not saml.get("signing_next"):
+                    raise KeyCommandError("saml.signing_next", "nothing to retire: only one signing "
+                                          "key is published")
+                gone = saml.pop("signing_next")
+                messages.append(f"saml.signing_next ({gone['cert']}) is no longer published")
+            elif kind == "saml-encryption":
+                if len(saml["encryption"]) != 2:
+                    raise KeyCommandError("saml.encryption", "nothing to retire: only one pair is "
+                                          "published")
+                gone = saml["encryption"].pop(1)
+                messages.append(f"saml.encryption pair {gone['cert']} no longer decrypts or is published")
+            else:
+                items = _oidc_list(oidc)
+                others = [item for item in items if self._kind_of(item) == kind and not _signs(item)]
+                if not others:
+                    raise KeyCommandError("oidc.signing_keys", f"nothing to retire: every {kind} key "
+                                          "signs")
+                for item in others:
+                    items.remove(item)
+                    messages.append(f"{item['file']} is no longer in the JWKS")
+            messages.append("the key files are left in place: destroy them under your key policy")
+
+        self._edit(change, [])
+        self._audit("key.retired", kind, messages)
+        return messages
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    def _new_pair(self, current: CommentedMap, use: str, created: list[Path]) -> CommentedMap:
+        key_text, key_path = self.files.beside(current["key"], ".key", self.stamp)
+        cert_text, cert_path = self.files.beside(current["cert"], ".crt", self.stamp)
+        name = self.config.saml.entity_id
+        key_pem, cert_pem = new_rsa_pair(f"{name} SAML {use} {self.now:%Y-%m-%d}"[:64], self.days)
+        _write_private(key_path, key_pem)
+        created.append(key_path)
+        cert_path.write_text(cert_pem, encoding="utf-8")
+        created.append(cert_path)
+        return CommentedMap([("key", key_text), ("cert", cert_text)])
+
+    def _kind_of(self, item: CommentedMap) -> str:
+        jwk = json.loads(self.files.resolve(item["file"]).read_text(encoding="utf-8"))
+        return "oidc-es256" if jwk.get("kty") == "EC" else "oidc-rs256"
+
+    def _edit(self, change, created: list[Path]) -> None:
+        try:
+            edit_document(self.path, change, self.environ)
+        except BaseException:
+            for path in created:  # a refused change leaves no stray key files behind
+                path.unlink(missing_ok=True)
+            raise
+
+    def _audit(self, event: str, kind: str, messages: list[str]) -> None:
+        audit.info("%s %s: %s", event, kind, "; ".join(messages), extra={
+            "event": event, "key_kind": kind, "config": str(self.path), "operator": self.operator,
+            "changes": messages})
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _kid(jwk: dict[str, Any]) -> str:
+    if jwk.get("kid"):
+        return str(jwk["kid"])
+    from joserfc.jwk import JWKRegistry
+
+    return JWKRegistry.import_key(jwk).thumbprint()
+
+
+def _signs(item: CommentedMap) -> bool:
+    return item.get("signs", True) in (True, "true")
+
+
+def _oidc_items(oidc: dict[str, Any]) -> list[dict[str, Any]]:
+    if oidc.get("signing_keys") is not None:
+        return list(oidc["signing_keys"])
+    return [{"file": oidc["signing_key"]}]
+
+
+def _oidc_list(oidc: CommentedMap) -> CommentedSeq:
+    """oidc.signing_keys, first turning the `signing_key: file` shorthand into the list form."""
+    if oidc.get("signing_keys") is None:
+        position = list(oidc).index("signing_key")
+        items = CommentedSeq([CommentedMap([("file", oidc["signing_key"])])])
+        oidc.insert(position, "signing_keys", items)
+        del oidc["signing_key"]
+    return oidc["signing_keys"]
+
+
+def _insert_after(mapping: CommentedMap, after: str, key: str, value: Any) -> None:
+    mapping.insert(list(mapping).index(after) + 1, key, value)
+
+
+def run(action: str, kind: str | None, config_path: str | None, operator: str | None = None,
+        days: int = DEFAULT_CERT_DAYS) -> int:
+    """The `broker keys …` command: prints what changed and what to do next."""
+    _ensure_audit_output()
+    try:
+        manager = KeyManager(config_path, operator=operator, days=days)
+        if action == "list":
+            now = datetime.now(UTC)
+            print(f"{'KIND':<16}{'ROLE':<34}{'ID':<46}{'EXPIRES':<26}CONFIG KEY")
+            for row in manager.list():
+                print(row.row(now))
+            return 0
+        messages = getattr(manager, action)(kind)
+    except KeyCommandError as exc:
+        print(f"broker: {config_path or os.environ.get('BROKER_CONFIG')}: {exc}", file=sys.stderr)
+        return 2
+    for message in messages:
+        print(message)
+    print(NEXT_STEP[action].format(kind=kind))
+    return 0
+
+
+def _ensure_audit_output() -> None:
+    """A command run by hand still leaves its audit events on standard error, as JSON lines when
+    the broker's log formatter is available."""
+    if logging.getLogger().handlers:
+        return
+    try:
+        from broker.observability import configure_logging
+    except ImportError:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(message)s")
+    else:
+        configure_logging()
+
+
+NEXT_STEP = {
+    "generate": "next: restart each broker process in turn; when the other parties have the new key "
+                "(docs/operations.md, key rotation), run `broker keys rotate {kind}`",
+    "rotate": "next: restart each broker process in turn; when nothing uses the old key any more "
+              "(docs/operations.md), run `broker keys retire {kind}`",
+    "retire": "next: restart each broker process in turn",
+}
