@@ -66,6 +66,8 @@ class Forgery:
     response_sign_alg: str = C.RSA_SHA256
     response_digest_alg: str = C.SHA256
     encryption_cert_pem: str | None = None
+    content_alg: object = None  # an xmlsec.Transform; None: AES-128-CBC
+    key_transport: object = None  # an xmlsec.Transform; None: RSA-OAEP
     response_in_response_to: str | None = "(flow)"
     destination: str | None = None
     response_issuer: str | None = None
@@ -116,7 +118,7 @@ def forge(stack, in_response_to: str | None, forgery: Forgery | None = None,
         if element not in extensions:
             response.append(element)
     if forgery.encrypt:
-        _encrypt_outermost_assertions(response, cert)
+        _encrypt_outermost_assertions(response, cert, forgery)
     xml = etree.tostring(response).decode()
     if forgery.sign_response:
         signer = forgery.response_signer or hub
@@ -126,14 +128,20 @@ def forge(stack, in_response_to: str | None, forgery: Forgery | None = None,
     return xml
 
 
-def _encrypt_outermost_assertions(response: etree._Element, cert_pem: str) -> None:
+def _encrypt_outermost_assertions(response: etree._Element, cert_pem: str,
+                                  forgery: Forgery) -> None:
+    algorithms = {}
+    if forgery.content_alg is not None:
+        algorithms["content_alg"] = forgery.content_alg
+    if forgery.key_transport is not None:
+        algorithms["key_transport"] = forgery.key_transport
     for assertion in list(response.iter(f"{{{C.NS_SAML}}}Assertion")):
         if any(a.tag == f"{{{C.NS_SAML}}}Assertion" for a in assertion.iterancestors()):
             continue
         if assertion.getparent().tag == f"{{{C.NS_SAML}}}EncryptedAssertion":
             continue
         encrypted = etree.fromstring(saml.encrypt_assertion(
-            etree.tostring(assertion).decode(), cert_pem).encode())
+            etree.tostring(assertion).decode(), cert_pem, **algorithms).encode())
         assertion.getparent().replace(assertion, encrypted)
 
 

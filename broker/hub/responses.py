@@ -155,6 +155,7 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
                             + 3600)
         return _failure_from_status(status)
 
+    _check_encryption_algorithms(document)
     response = _decrypt(saml_response, config, hub)
     request_data = _request_data(config.acs_url, {"SAMLResponse": saml_response})
     try:
@@ -251,6 +252,29 @@ def _verify_response_signature(document: etree._Element, hub: HubMetadata) -> No
             document, multicerts=list(hub.signing_certs),
             xpath=OneLogin_Saml2_Utils.RESPONSE_SIGNATURE_XPATH):
         raise ResponseRejected("failure Response signature does not verify")
+
+
+XENC = "http://www.w3.org/2001/04/xmlenc#"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
+CONTENT_ALGORITHMS = {XENC + "aes128-cbc", XENC + "aes192-cbc", XENC + "aes256-cbc",
+                      XENC11 + "aes128-gcm", XENC11 + "aes192-gcm", XENC11 + "aes256-gcm"}
+KEY_TRANSPORT_ALGORITHMS = {XENC + "rsa-oaep-mgf1p", XENC11 + "rsa-oaep"}
+
+
+def _check_encryption_algorithms(document: etree._Element) -> None:
+    """RSA-OAEP key transport and AES content encryption only (the profile's choices).
+
+    xmlsec would also decrypt RSA PKCS#1 v1.5 key transport (open to Bleichenbacher-style
+    oracles) and Triple DES; neither is ever what the hub sends, so neither is tried.
+    """
+    for encrypted in document.iter(f"{{{XENC}}}EncryptedData"):
+        method = encrypted.find(f"{{{XENC}}}EncryptionMethod")
+        if method is None or method.get("Algorithm") not in CONTENT_ALGORITHMS:
+            raise ResponseRejected("assertion uses an unacceptable content encryption algorithm")
+    for key in document.iter(f"{{{XENC}}}EncryptedKey"):
+        method = key.find(f"{{{XENC}}}EncryptionMethod")
+        if method is None or method.get("Algorithm") not in KEY_TRANSPORT_ALGORITHMS:
+            raise ResponseRejected("assertion uses an unacceptable key transport algorithm")
 
 
 def _decrypt(saml_response: str, config: BrokerConfig, hub: HubMetadata

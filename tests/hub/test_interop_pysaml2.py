@@ -8,19 +8,22 @@ the signed AuthnRequest the broker sends.
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 
 import pytest
 import requests
+import saml2.entity
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from saml2 import BINDING_HTTP_POST
 from saml2.config import IdPConfig
 from saml2.response import IncorrectlySigned
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
+from saml2.sigver import pre_encryption_part
 
 from broker.identity import LevelOfAssurance
-from tests.hub.conftest import Outcome, assert_signed_in
+from tests.hub.conftest import Outcome, assert_rejected, assert_signed_in
 from tests.oidc_client import authorize, post_to_acs
 
 
@@ -76,13 +79,35 @@ def _pysaml2_response(stack, hub: Server, in_response_to: str) -> str:
     return base64.b64encode(str(response).encode()).decode()
 
 
-def test_broker_accepts_a_response_signed_and_encrypted_by_pysaml2(stack, pysaml2_hub,
-                                                                   broker_log):
+AES128_CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+
+
+@pytest.fixture
+def pysaml2_encrypts_with_aes(monkeypatch, pysaml2_hub):
+    """pysaml2 always encrypts assertions with Triple DES (hard-coded defaults of
+    pre_encryption_part and SecurityContext.encrypt_assertion, with no setting); the profile
+    says AES, so the test hub's pysaml2 gets AES-128-CBC through those two defaults."""
+    monkeypatch.setattr(saml2.entity, "pre_encryption_part",
+                        functools.partial(pre_encryption_part, msg_enc=AES128_CBC))
+    monkeypatch.setattr(pysaml2_hub.sec, "encrypt_assertion", functools.partial(
+        pysaml2_hub.sec.encrypt_assertion, key_type="aes-128"))
+
+
+def test_broker_accepts_a_response_signed_and_encrypted_by_pysaml2(
+        stack, pysaml2_hub, pysaml2_encrypts_with_aes, broker_log):
     attempt = authorize(stack)
     broker_log.clear()
     answer = post_to_acs(stack, _pysaml2_response(stack, pysaml2_hub, attempt.authn_request_id),
                          attempt.relay_state)
     assert_signed_in(Outcome(answer, attempt, broker_log.text))
+
+
+def test_broker_rejects_pysaml2s_default_triple_des_encryption(stack, pysaml2_hub, broker_log):
+    attempt = authorize(stack)
+    broker_log.clear()
+    answer = post_to_acs(stack, _pysaml2_response(stack, pysaml2_hub, attempt.authn_request_id),
+                         attempt.relay_state)
+    assert_rejected(Outcome(answer, attempt, broker_log.text), "content encryption algorithm")
 
 
 def test_pysaml2_verifies_and_parses_the_brokers_authn_request(stack, pysaml2_hub):

@@ -42,7 +42,8 @@ def sign(xml: str | bytes, key_pem: str, cert_pem: str, sign_alg: str = C.RSA_SH
 
 
 def encrypt_assertion(assertion_xml: str, cert_pem: str,
-                      content_alg=xmlsec.Transform.AES128) -> str:
+                      content_alg=xmlsec.Transform.AES128,
+                      key_transport=xmlsec.Transform.RSA_OAEP) -> str:
     """Encrypts the assertion to the broker (RSA-OAEP key transport) as an EncryptedAssertion."""
     wrapper = etree.fromstring(
         f'<saml:EncryptedAssertion xmlns:saml="{C.NS_SAML}">{assertion_xml}'
@@ -54,11 +55,15 @@ def encrypt_assertion(assertion_xml: str, cert_pem: str,
         wrapper, content_alg, type=xmlsec.EncryptionType.ELEMENT, ns="xenc")
     xmlsec.template.encrypted_data_ensure_cipher_value(template)
     key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
-    encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.Transform.RSA_OAEP)
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, key_transport)
     xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
     context = xmlsec.EncryptionContext(manager)
-    size = 256 if content_alg in (xmlsec.Transform.AES256, xmlsec.Transform.AES256_GCM) else 128
-    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, size, xmlsec.KeyDataType.SESSION)
+    if content_alg == xmlsec.Transform.DES3:
+        context.key = xmlsec.Key.generate(xmlsec.KeyData.DES, 192, xmlsec.KeyDataType.SESSION)
+    else:
+        size = 256 if content_alg in (xmlsec.Transform.AES256, xmlsec.Transform.AES256_GCM) \
+            else 128
+        context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, size, xmlsec.KeyDataType.SESSION)
     context.encrypt_xml(template, assertion)
     return etree.tostring(wrapper).decode()
 
