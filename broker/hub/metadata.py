@@ -64,12 +64,17 @@ def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None =
                                                     raise_exceptions=True)
     except Exception as exc:
         raise MetadataError(f"metadata signature does not verify: {exc}") from None
-    valid_until = None
-    if root.get("validUntil"):
+    if not root.get("validUntil"):
+        # Without it, a copy captured once would stay believable for ever, even after the hub
+        # has rotated away from a compromised key.
+        raise MetadataError("metadata has no validUntil")
+    try:
         valid_until = datetime.fromtimestamp(
             OneLogin_Saml2_Utils.parse_SAML_to_time(root.get("validUntil")), UTC)
-        if valid_until <= (now or datetime.now(UTC)):
-            raise MetadataError(f"metadata validUntil {root.get('validUntil')} has passed")
+    except ValueError:
+        raise MetadataError("metadata validUntil is not a SAML time") from None
+    if valid_until <= (now or datetime.now(UTC)):
+        raise MetadataError(f"metadata validUntil {root.get('validUntil')} has passed")
     ns = {"md": MD, "ds": C.NS_DS}
     idp = root.find("md:IDPSSODescriptor", ns)
     if idp is None:

@@ -386,7 +386,8 @@ def _date(value: str | None, what: str) -> date | None:
     try:
         return date.fromisoformat(value[:10])
     except ValueError:
-        raise ResponseRejected(f"{what} is not a date: {value!r}") from None
+        # The value itself stays out of the message: it may be a date of birth.
+        raise ResponseRejected(f"{what} is not a date") from None
 
 
 def _flags(value: etree._Element) -> dict:

@@ -97,6 +97,18 @@ def test_metadata_past_valid_until_is_refused(keys):
         parse_hub_metadata(xml.encode(), keys["federation_cert"])
 
 
+def test_metadata_without_valid_until_is_refused(keys):
+    xml = saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
+                            keys["federation_key"], keys["federation_cert"],
+                            valid_until=datetime.now(UTC) + timedelta(days=2))
+    xml = xml[:xml.index("<ds:Signature")] + xml[xml.index("</ds:Signature>") + 15:]
+    start = xml.index(' validUntil="')
+    without = xml[:start] + xml[xml.index('"', start + 13) + 1:]
+    signed = saml.sign(without, keys["federation_key"], keys["federation_cert"])
+    with pytest.raises(MetadataError, match="no validUntil"):
+        parse_hub_metadata(signed.encode(), keys["federation_cert"])
+
+
 def test_metadata_with_a_doctype_is_refused(keys):
     xml = '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + metadata_xml(keys)
     with pytest.raises(MetadataError, match="not acceptable XML"):
