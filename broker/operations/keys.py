@@ -235,17 +235,16 @@ class KeyManager:
                 if not other or not other.get("key"):
                     raise KeyCommandError("saml.signing_next", "no other signing key (with `key` and "
                                           "`cert`) is published: run `broker keys generate saml-signing`")
-                saml["signing"], saml["signing_next"] = other, saml["signing"]
-                messages.append(f"saml.signing is now {other['cert']}; the previous certificate "
-                                "stays published as saml.signing_next")
+                _swap_contents(saml["signing"], other)
+                messages.append(f"saml.signing is now {saml['signing']['cert']}; the previous "
+                                "certificate stays published as saml.signing_next")
             elif kind == "saml-encryption":
                 pairs = saml["encryption"]
                 if len(pairs) != 2:
                     raise KeyCommandError("saml.encryption", "only one pair is published: run "
                                           "`broker keys generate saml-encryption`")
-                first, second = pairs[0], pairs[1]
-                pairs[0], pairs[1] = second, first
-                messages.append(f"saml.encryption[0] is now {second['cert']}; both pairs still decrypt")
+                _swap_contents(pairs[0], pairs[1])
+                messages.append(f"saml.encryption[0] is now {pairs[0]['cert']}; both pairs still decrypt")
             else:
                 items = _oidc_list(oidc)
                 same = [item for item in items if self._kind_of(item) == kind]
@@ -364,6 +363,12 @@ def _oidc_list(oidc: CommentedMap) -> CommentedSeq:
         oidc.insert(position, "signing_keys", items)
         del oidc["signing_key"]
     return oidc["signing_keys"]
+
+
+def _swap_contents(first: CommentedMap, second: CommentedMap) -> None:
+    """Swaps two key pairs' files but not the mappings, so comments stay where the operator put them."""
+    for field in ("key", "cert"):
+        first[field], second[field] = second[field], first[field]
 
 
 def _insert_after(mapping: CommentedMap, after: str, key: str, value: Any) -> None:

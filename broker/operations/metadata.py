@@ -7,6 +7,7 @@ so an operator can follow a hub metadata change without waiting for the schedule
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import UTC, datetime
 
@@ -79,12 +80,16 @@ def refresh(config_path: str | None) -> int:
     except Exception as exc:  # noqa: BLE001 - redis.RedisError: say it in one line
         print(f"broker: {config.source}: redis.url: not reachable: {exc}", file=sys.stderr)
         return 2
+    source_log = logging.getLogger("broker.hub.metadata")
+    was_disabled, source_log.disabled = source_log.disabled, True  # our line says it once
     try:
         metadata = source.refresh()
     except MetadataError as exc:
         print(f"broker: {config.source}: {key}: refresh failed (the last good copy stays in use): "
               f"{exc}", file=sys.stderr)
         return 2
+    finally:
+        source_log.disabled = was_disabled
     for line in describe(metadata, source):
         print(line)
     return 0

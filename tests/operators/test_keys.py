@@ -1,0 +1,261 @@
+"""`broker keys generate|list|rotate|retire`: each step of a rotation, the rollback, the audit
+event, and an operator's comments surviving the edit (ADR 0006)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from broker.config import load_config
+from broker.hub.metadata import sp_metadata
+from broker.oidc.keys import SigningKeys
+from broker.operations.certs import key_matches_certificate
+from broker.operations.keys import KeyManager, new_jwk
+from tests.operators.conftest import ROOT, run_cli
+
+
+def loaded(path: Path):
+    return load_config(path, environ={})
+
+
+def signing_descriptors(path: Path) -> int:
+    return sp_metadata(loaded(path)).count('use="signing"')
+
+
+def jwks_kids(path: Path) -> list[str]:
+    return [key["kid"] for key in SigningKeys(loaded(path).oidc.signing_keys).jwks()["keys"]]
+
+
+def signing_kid(path: Path, alg: str = "ES256") -> str:
+    return SigningKeys(loaded(path).oidc.signing_keys).for_alg(alg).kid
+
+
+def manager(path: Path) -> KeyManager:
+    return KeyManager(path, operator="test-operator", environ={})
+
+
+def test_list_shows_what_signs_what_decrypts_and_when_each_certificate_expires(operator_config):
+    result = run_cli("keys", "list", str(operator_config()))
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == ["saml-signing", "saml-encryption", "oidc-es256"]
+    assert "signs; published" in rows[0] and "saml.signing" in rows[0]
+    assert "decrypts; published first" in rows[1]
+    assert "signs ID/logout tokens; in JWKS" in rows[2]
+    assert re.search(r"\d{4}-\d\d-\d\d \(\d+ days\)", rows[0])
+
+
+def test_generate_saml_signing_publishes_the_next_certificate_without_signing_with_it(
+        operator_config):
+    path = operator_config()
+    before = loaded(path).saml.signing
+    manager(path).generate("saml-signing")
+    config = loaded(path)
+    assert config.saml.signing == before
+    assert config.saml.signing_next_cert_pem is not None
+    assert signing_descriptors(path) == 2
+
+
+def test_generated_saml_key_files_are_private_and_match_their_certificate(operator_config, keys):
+    path = operator_config()
+    manager(path).generate("saml-signing")
+    [new_key] = [p for p in keys.glob("broker-saml-signing-*.key")]
+    [new_cert] = [p for p in keys.glob("broker-saml-signing-*.crt")]
+    assert new_key.stat().st_mode & 0o777 == 0o600
+    assert key_matches_certificate(new_key.read_text(), new_cert.read_text())
+
+
+def test_rotate_saml_signing_signs_with_the_new_key_and_keeps_the_old_certificate_published(
+        operator_config):
+    path = operator_config()
+    old = loaded(path).saml.signing.cert_pem
+    manager(path).generate("saml-signing")
+    new = loaded(path).saml.signing_next_cert_pem
+    manager(path).rotate("saml-signing")
+    config = loaded(path)
+    assert config.saml.signing.cert_pem == new
+    assert config.saml.signing_next_cert_pem == old
+    assert signing_descriptors(path) == 2
+
+
+def test_rotating_again_rolls_back_to_the_previous_signing_key(operator_config):
+    path = operator_config()
+    old = loaded(path).saml.signing.cert_pem
+    manager(path).generate("saml-signing")
+    manager(path).rotate("saml-signing")
+    manager(path).rotate("saml-signing")
+    assert loaded(path).saml.signing.cert_pem == old
+
+
+def test_retire_saml_signing_stops_publishing_the_certificate_not_in_use(operator_config):
+    path = operator_config()
+    manager(path).generate("saml-signing")
+    new = loaded(path).saml.signing_next_cert_pem
+    manager(path).rotate("saml-signing")
+    manager(path).retire("saml-signing")
+    config = loaded(path)
+    assert config.saml.signing.cert_pem == new
+    assert config.saml.signing_next_cert_pem is None
+    assert signing_descriptors(path) == 1
+
+
+def test_generate_saml_encryption_adds_a_second_pair_that_decrypts_at_once(operator_config):
+    path = operator_config()
+    manager(path).generate("saml-encryption")
+    pairs = loaded(path).saml.encryption
+    assert len(pairs) == 2
+    assert sp_metadata(loaded(path)).count('use="encryption"') == 2
+    assert all(key_matches_certificate(p.key_pem, p.cert_pem) for p in pairs)
+
+
+def test_rotate_then_retire_saml_encryption_leaves_only_the_new_pair(operator_config):
+    path = operator_config()
+    old = loaded(path).saml.encryption[0]
+    manager(path).generate("saml-encryption")
+    new = loaded(path).saml.encryption[1]
+    manager(path).rotate("saml-encryption")
+    assert loaded(path).saml.encryption == (new, old)
+    manager(path).retire("saml-encryption")
+    assert loaded(path).saml.encryption == (new,)
+
+
+def test_generate_oidc_key_publishes_it_in_the_jwks_without_signing(operator_config):
+    path = operator_config()
+    signer = signing_kid(path)
+    manager(path).generate("oidc-es256")
+    assert len(jwks_kids(path)) == 2
+    assert signing_kid(path) == signer
+
+
+def test_the_signing_key_shorthand_becomes_a_list_when_a_key_is_added(operator_config):
+    path = operator_config()
+    assert "signing_key:" in path.read_text()
+    manager(path).generate("oidc-es256")
+    text = path.read_text()
+    assert "signing_key:" not in text and "signing_keys:" in text and "signs: false" in text
+
+
+def test_rotate_oidc_signs_with_the_new_key_and_keeps_the_old_one_in_the_jwks(operator_config):
+    path = operator_config()
+    old = signing_kid(path)
+    manager(path).generate("oidc-es256")
+    [new] = [kid for kid in jwks_kids(path) if kid != old]
+    manager(path).rotate("oidc-es256")
+    assert signing_kid(path) == new
+    assert set(jwks_kids(path)) == {old, new}
+
+
+def test_retire_oidc_removes_the_old_key_from_the_jwks(operator_config):
+    path = operator_config()
+    old = signing_kid(path)
+    manager(path).generate("oidc-es256")
+    manager(path).rotate("oidc-es256")
+    manager(path).retire("oidc-es256")
+    assert old not in jwks_kids(path) and len(jwks_kids(path)) == 1
+
+
+def test_the_first_rs256_key_signs_at_once(operator_config):
+    path = operator_config()
+    manager(path).generate("oidc-rs256")
+    assert signing_kid(path, "RS256")
+    assert signing_kid(path, "ES256")
+
+
+def test_generate_refuses_while_a_second_key_is_published(operator_config):
+    path = operator_config()
+    assert run_cli("keys", "generate", "saml-signing", str(path)).returncode == 0
+    before = path.read_text()
+    result = run_cli("keys", "generate", "saml-signing", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"broker: {path}: saml.signing_next: a second signing key is already published: finish "
+        "that rotation (rotate, retire) first"]
+    assert path.read_text() == before
+
+
+def test_retire_with_nothing_to_retire_is_refused_in_one_line(operator_config):
+    path = operator_config()
+    result = run_cli("keys", "retire", "oidc-es256", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "oidc.signing_keys: nothing to retire" in result.stderr
+
+
+def test_each_step_prints_what_changed_and_the_next_step(operator_config):
+    path = operator_config()
+    result = run_cli("keys", "generate", "oidc-es256", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "does not sign yet" in result.stdout
+    assert "next: restart each broker process in turn" in result.stdout
+    assert "broker keys rotate oidc-es256" in result.stdout
+
+
+@pytest.mark.parametrize("action", ["generate", "rotate", "retire"])
+def test_each_key_change_leaves_an_audit_event(operator_config, caplog, action):
+    path = operator_config()
+    caplog.set_level(logging.INFO, logger="broker.audit")
+    steps = ["generate", "rotate", "retire"]
+    for step in steps[:steps.index(action) + 1]:
+        getattr(manager(path), step)("saml-encryption")
+    record = caplog.records[-1]
+    assert record.name == "broker.audit"
+    assert record.event == {"generate": "key.generated", "rotate": "key.rotated",
+                            "retire": "key.retired"}[action]
+    assert record.key_kind == "saml-encryption"
+    assert record.operator == "test-operator"
+    assert record.config == str(path)
+
+
+def test_the_command_line_writes_its_audit_event_to_standard_error(operator_config):
+    result = run_cli("keys", "generate", "saml-encryption", str(operator_config()),
+                     "--operator", "alice")
+    assert "key.generated" in result.stderr and "alice" in result.stderr
+
+
+def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tmp_path, keys):
+    """The example configuration, with its keys present, through a whole rotation."""
+    shutil.copy(ROOT / "config" / "example.yaml", tmp_path / "broker.yaml")
+    key_dir = tmp_path / "keys"
+    for name, source in (("saml-signing", "broker-saml-signing"),
+                         ("saml-encryption", "broker-saml-encryption"),
+                         ("federation-metadata-signing", "federation-metadata-signing")):
+        for suffix in (".key", ".crt"):
+            if (keys / f"{source}{suffix}").exists() and not (key_dir / f"{name}{suffix}").exists():
+                shutil.copy(keys / f"{source}{suffix}", key_dir / f"{name}{suffix}")
+    shutil.copy(keys / "broker-oidc-signing.jwk.json", key_dir / "oidc-signing-es256.jwk.json")
+    (key_dir / "oidc-signing-rs256.jwk.json").write_text(json.dumps(new_jwk("oidc-rs256")))
+    path = tmp_path / "broker.yaml"
+    original = path.read_text()
+    comments = [line.strip() for line in original.splitlines() if line.strip().startswith("#")]
+    for kind in ("saml-signing", "saml-encryption", "oidc-es256"):
+        for step in ("generate", "rotate", "retire"):
+            getattr(manager(path), step)(kind)
+    edited = path.read_text()
+    for comment in comments:
+        assert comment in edited
+    changed = [(before, after) for before, after in zip(original.splitlines(), edited.splitlines(),
+                                                        strict=True) if before != after]
+    assert [before.split(":")[0].strip() for before, _ in changed] == ["key", "cert", "- key",
+                                                                       "cert", "- file"]
+
+
+def test_a_change_that_would_not_load_leaves_the_file_and_no_new_key_files(operator_config, keys,
+                                                                          monkeypatch):
+    from broker.config import ConfigError
+    from broker.operations import yamledit
+
+    def refuse(path, environ):
+        raise ConfigError(str(path), "saml.encryption", "refused for this test")
+
+    path = operator_config()
+    before, files_before = path.read_text(), sorted(keys.iterdir())
+    monkeypatch.setattr(yamledit, "load_config", refuse)
+    with pytest.raises(ConfigError, match="the change was not made: refused for this test"):
+        manager(path).generate("saml-encryption")
+    assert path.read_text() == before
+    assert sorted(keys.iterdir()) == files_before
