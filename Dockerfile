@@ -1,18 +1,33 @@
-# Multi-stage: build wheels with compilers, run on a slim image as a non-root user.
+# Multi-stage: GOV.UK Frontend from npm and the Welsh catalogue compiled in build stages; the
+# runtime image is slim, has no compilers or npm, and runs as a non-root user.
+FROM node:22-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md babel.cfg ./
 COPY broker ./broker
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The .mo files are git-ignored build output; the wheel's package data picks them up from here.
+RUN pip install --no-cache-dir "babel>=2.12" \
+ && pybabel compile -d broker/web/translations \
+ && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 broker
 WORKDIR /app
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY --from=assets /src/node_modules/govuk-frontend/dist/govuk /app/govuk-frontend
+ENV BROKER_GOVUK_FRONTEND=/app/govuk-frontend \
+    PYTHONUNBUFFERED=1
 COPY config ./config
-RUN mkdir -p var/demo && chown -R broker:broker /app
+# var/demo: demo keys (docker-compose's `keys` volume); var/tls: the stack's CA bundle.
+RUN mkdir -p var/demo var/tls && chown -R broker:broker /app
 USER broker
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+# Liveness only (/healthz): a broker that cannot reach Redis is not ready (/readyz) but is not
+# restarted for it either.
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
 CMD ["broker", "serve", "--host", "0.0.0.0", "--port", "8000"]

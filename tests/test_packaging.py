@@ -20,12 +20,14 @@ def cli_commands() -> set[str]:
 def test_docker_compose_parses_and_every_broker_command_exists():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"broker", "redis", "stub-hub", "council-app"} <= set(services)
+    assert {"broker-1", "broker-2", "nginx", "redis", "postgres", "stub-hub",
+            "council-app"} <= set(services)
     for name, service in services.items():
         command = service.get("command")
         assert command, f"service {name} has no command"
         if command[0] == "broker":
             assert command[1] in cli_commands(), f"{name}: no `broker {command[1]}` command"
+            build_parser().parse_args(command[1:])  # the arguments exist too (exits if not)
         if service.get("build"):
             assert (ROOT / service["build"] / "Dockerfile").exists()
 
@@ -40,3 +42,10 @@ def test_ci_runs_make_test_and_nothing_else():
 def test_makefile_has_the_two_newcomer_targets():
     makefile = (ROOT / "Makefile").read_text()
     assert "\ndemo:" in makefile and "\ntest:" in makefile
+
+
+def test_nginx_fronts_both_broker_instances_with_tls():
+    """More about the stack (URLs, certificate, config) in tests/operators/test_deployment.py."""
+    conf = (ROOT / "deploy" / "nginx" / "broker.conf").read_text()
+    assert "server broker-1:8000" in conf and "server broker-2:8000" in conf
+    assert "listen 8443 ssl" in conf

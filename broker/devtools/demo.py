@@ -40,8 +40,11 @@ def demo_settings(environ=os.environ) -> dict:
     host = environ.get("BROKER_DEMO_HOST", "localhost")
     ports = {name: int(environ.get(f"BROKER_DEMO_{name.upper()}_PORT", default))
              for name, default in (("broker", 8000), ("hub", 8001), ("council", 8002))}
-    return {"host": host, "ports": ports,
-            "urls": {name: f"http://{host}:{port}" for name, port in ports.items()},
+    # BROKER_DEMO_{BROKER,HUB,COUNCIL}_URL: the public URL when a proxy fronts the service (the
+    # docker-compose stack puts all three behind nginx with TLS); each still listens on its port.
+    urls = {name: environ.get(f"BROKER_DEMO_{name.upper()}_URL", f"http://{host}:{port}").rstrip("/")
+            for name, port in ports.items()}
+    return {"host": host, "ports": ports, "urls": urls,
             "keys": Path(environ.get("BROKER_DEMO_KEYS", "var/demo")),
             "config": environ.get("BROKER_CONFIG", "config/demo.yaml")}
 
