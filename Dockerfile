@@ -23,8 +23,9 @@ COPY --from=assets /src/node_modules/govuk-frontend/dist/govuk /app/govuk-fronte
 ENV BROKER_GOVUK_FRONTEND=/app/govuk-frontend \
     PYTHONUNBUFFERED=1
 COPY config ./config
-# var/demo: demo keys (docker-compose's `keys` volume); var/tls: the stack's CA bundle.
-RUN mkdir -p var/demo var/tls && chown -R broker:broker /app
+# docker-compose's volumes mount here and take this ownership: var/demo (demo keys), var/tls (the
+# stack's CA bundle), var/config (the stack's configuration).
+RUN mkdir -p var/demo var/tls var/config && chown -R broker:broker /app
 USER broker
 EXPOSE 8000
 # Liveness only (/healthz): a broker that cannot reach Redis is not ready (/readyz) but is not

@@ -46,6 +46,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         if name == "generate":
             sub.add_argument("--days", type=int, default=DEFAULT_CERT_DAYS,
                              help=f"certificate lifetime for SAML keys (default {DEFAULT_CERT_DAYS})")
+            sub.add_argument("--out", metavar="DIRECTORY",
+                             help="first install: only write the key files into DIRECTORY (no "
+                                  "configuration is read or edited) and say which keys to set")
         sub.set_defaults(func=_keys_command(name))
 
     metadata = commands.add_parser("metadata", help="the hub's metadata as the broker trusts it")
@@ -75,7 +78,7 @@ def _keys_command(action: str):
         from broker.operations.keys import run as run_keys
 
         return run_keys(action, getattr(args, "kind", None), args.config, args.operator,
-                        getattr(args, "days", DEFAULT_CERT_DAYS))
+                        getattr(args, "days", DEFAULT_CERT_DAYS), getattr(args, "out", None))
     return run
 
 

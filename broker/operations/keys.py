@@ -375,10 +375,51 @@ def _insert_after(mapping: CommentedMap, after: str, key: str, value: Any) -> No
     mapping.insert(list(mapping).index(after) + 1, key, value)
 
 
+FIRST_KEY_FILES = {
+    "saml-signing": ("saml-signing.key", "saml-signing.crt"),
+    "saml-encryption": ("saml-encryption.key", "saml-encryption.crt"),
+    "oidc-es256": ("oidc-signing-es256.jwk.json",),
+    "oidc-rs256": ("oidc-signing-rs256.jwk.json",),
+}
+
+
+def generate_first_keys(kind: str, directory: Path, days: int = DEFAULT_CERT_DAYS,
+                        operator: str | None = None) -> list[str]:
+    """A first install has no configuration to edit yet: write the files, say where they go."""
+    names = FIRST_KEY_FILES[kind]
+    paths = [directory / name for name in names]
+    for path in paths:
+        if path.exists():
+            raise KeyCommandError("(files)", f"{path} already exists; not overwriting it")
+    if kind.startswith("saml-"):
+        key_pem, cert_pem = new_rsa_pair(f"broker SAML {kind[5:]} {datetime.now(UTC):%Y-%m-%d}", days)
+        _write_private(paths[0], key_pem)
+        paths[1].write_text(cert_pem, encoding="utf-8")
+        where = {"saml-signing": "saml.signing", "saml-encryption": "saml.encryption[0]"}[kind]
+        messages = [f"wrote {paths[0]} and {paths[1]}: set {where}.key and {where}.cert to them"]
+    else:
+        jwk = new_jwk(kind)
+        _write_private(paths[0], json.dumps(jwk, indent=2))
+        messages = [f"wrote {paths[0]} (kid {_kid(jwk)}): add `- file: {paths[0]}` to "
+                    "oidc.signing_keys"]
+    audit.info("key.generated %s: %s", kind, "; ".join(messages), extra={
+        "event": "key.generated", "key_kind": kind, "config": None,
+        "operator": _operator(operator), "changes": messages})
+    return messages
+
+
 def run(action: str, kind: str | None, config_path: str | None, operator: str | None = None,
-        days: int = DEFAULT_CERT_DAYS) -> int:
+        days: int = DEFAULT_CERT_DAYS, out: str | None = None) -> int:
     """The `broker keys …` command: prints what changed and what to do next."""
     _ensure_audit_output()
+    if out is not None:
+        try:
+            messages = generate_first_keys(kind, Path(out), days, operator)
+        except KeyCommandError as exc:
+            print(f"broker: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(messages))
+        return 0
     try:
         manager = KeyManager(config_path, operator=operator, days=days)
         if action == "list":

@@ -156,3 +156,14 @@ def test_one_shot_services_do_not_inherit_the_brokers_health_check():
         assert SERVICES[name]["healthcheck"] == {"disable": True}
     for name, port in (("stub-hub", 8001), ("council-app", 8002)):
         assert f"127.0.0.1:{port}" in " ".join(SERVICES[name]["healthcheck"]["test"])
+
+
+def test_the_stack_configuration_is_copied_once_and_only_admin_may_edit_it():
+    assert "cp -n /opt/deploy/compose/broker.yaml /app/var/config/broker.yaml" in " ".join(
+        SERVICES["keys"]["command"])
+    assert SERVICES["broker-1"]["environment"]["BROKER_CONFIG"] == "/app/var/config/broker.yaml"
+    assert "config:/app/var/config:ro" in SERVICES["broker-1"]["volumes"]
+    admin = SERVICES["admin"]
+    assert admin["profiles"] == ["tools"]  # not started by `docker compose up`
+    assert "config:/app/var/config" in admin["volumes"]
+    assert "demo-keys:/app/var/demo" in admin["volumes"]

@@ -259,3 +259,18 @@ def test_a_change_that_would_not_load_leaves_the_file_and_no_new_key_files(opera
         manager(path).generate("saml-encryption")
     assert path.read_text() == before
     assert sorted(keys.iterdir()) == files_before
+
+
+def test_a_first_install_generates_key_files_without_any_configuration(tmp_path):
+    out = tmp_path / "new-keys"
+    for kind in ("saml-signing", "saml-encryption", "oidc-es256"):
+        result = run_cli("keys", "generate", kind, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "oidc-signing-es256.jwk.json", "saml-encryption.crt", "saml-encryption.key",
+        "saml-signing.crt", "saml-signing.key"]
+    assert key_matches_certificate((out / "saml-signing.key").read_text(),
+                                   (out / "saml-signing.crt").read_text())
+    assert (out / "oidc-signing-es256.jwk.json").stat().st_mode & 0o777 == 0o600
+    again = run_cli("keys", "generate", "saml-signing", "--out", str(out))
+    assert again.returncode == 2 and "already exists; not overwriting it" in again.stderr
