@@ -51,6 +51,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes (gunicorn workers with auto_upgrade, two deploys) may upgrade at
+            # once: one at a time, and the later ones find the schema already at `revision`.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242020601)")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
