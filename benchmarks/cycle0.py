@@ -66,57 +66,63 @@ def grow(engine, start: int, stop: int) -> None:
 
 
 def plan(engine) -> str:
+    """The database's plan for the cycle-0 statement; on PostgreSQL with the buffers it touched."""
     statement = ("UPDATE account_links SET last_seen_at = CURRENT_TIMESTAMP "
                  "WHERE council_id = :c AND hashed_pid = :p")
-    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-    with engine.begin() as connection:
-        rows = connection.execute(text(explain + statement), {"c": COUNCIL.id, "p": hashed_pid(0)})
-        lines = [str(row[-1]) for row in rows if "Index Cond" not in str(row[-1])]
-        connection.rollback()
-    return " | ".join(line.strip() for line in lines)
+    explain = ("EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite"
+               else "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ")
+    with engine.connect() as connection:
+        rows = connection.execute(text(explain + statement), {"c": COUNCIL.id, "p": hashed_pid(2)})
+        lines = [str(row[-1]).strip() for row in rows]
+        connection.rollback()  # EXPLAIN ANALYZE really updates: undo it
+    return " | ".join(line for line in lines if not line.startswith(("Index Cond", "Planning")))
 
 
-def measure(engine, size: int, lookups: int) -> dict:
-    pipeline = MatchingPipeline(LinkStore(engine), client_factory=no_call_out)
-    statements: list[str] = []
+class Size:
+    """One database holding `size` links (half of them at the benchmark's council)."""
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    linked = [n for n in random.sample(range(size), min(lookups * 2, size)) if n % 2 == 0][:lookups]
-    timings, per_sign_in = [], []
-    for n in linked:
-        identity = VerifiedIdentity(hashed_pid(n), LevelOfAssurance.LEVEL_2, MatchingDataset(),
-                                    "https://idp.example", 0)
-        before = len(statements)
+    def __init__(self, size: int, url: str):
+        self.size, self.url = size, url
+        self.engine = make_engine(url)
+        upgrade(self.engine)
         started = time.perf_counter()
-        outcome = pipeline.start(COUNCIL, identity, "bench")
-        timings.append(time.perf_counter() - started)
-        per_sign_in.append(len(statements) - before)
-        assert outcome == Matched(f"ACC-{n}", "cycle-0"), outcome
-    event.remove(engine, "before_cursor_execute", count)
-    timings.sort()
-    return {"median_us": statistics.median(timings) * 1e6,
-            "p95_us": timings[int(len(timings) * 0.95)] * 1e6,
-            "statements": sorted(set(per_sign_in)), "plan": plan(engine), "samples": len(timings)}
+        grow(self.engine, 0, size)
+        self.load_seconds = time.perf_counter() - started
+        self.pipeline = MatchingPipeline(LinkStore(self.engine), client_factory=no_call_out)
+        self.timings: list[float] = []
+        self.statements: set[int] = set()
+        self.executed: list[str] = []
+        event.listen(self.engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_a: self.executed.append(statement))
+
+    def sign_in(self, count: int) -> None:
+        linked = [n for n in random.sample(range(self.size), min(count * 3, self.size)) if n % 2 == 0]
+        for n in linked[:count]:
+            identity = VerifiedIdentity(hashed_pid(n), LevelOfAssurance.LEVEL_2, MatchingDataset(),
+                                        "https://idp.example", 0)
+            before = len(self.executed)
+            started = time.perf_counter()
+            outcome = self.pipeline.start(COUNCIL, identity, "bench")
+            self.timings.append(time.perf_counter() - started)
+            self.statements.add(len(self.executed) - before)
+            assert outcome == Matched(f"ACC-{n}", "cycle-0"), outcome
 
 
-def run(backend: str, url: str, sizes: list[int], lookups: int) -> None:
-    engine = make_engine(url)
-    upgrade(engine)
-    current = 0
-    for size in sorted(sizes):
-        started = time.perf_counter()
-        grow(engine, current, size)
-        current = size
-        load = time.perf_counter() - started
-        result = measure(engine, size, lookups)
-        print(f"{backend:10} {size:>9,} links  cycle-0 median {result['median_us']:8.0f} µs  "
-              f"p95 {result['p95_us']:8.0f} µs  statements/sign-in {result['statements']}  "
-              f"(n={result['samples']}, load {load:.0f} s)\n{'':10} plan: {result['plan']}",
-              flush=True)
-    engine.dispose()
+def run(backend: str, urls: dict[int, str], lookups: int, rounds: int) -> None:
+    sizes = [Size(size, url) for size, url in sorted(urls.items())]
+    # Interleaved rounds, in a new random order each time, so that whatever else the machine
+    # is doing falls on every size alike; the comparison between sizes is what matters.
+    for _ in range(rounds):
+        for size in random.sample(sizes, len(sizes)):
+            size.sign_in(max(lookups // rounds, 1))
+    for size in sizes:
+        timings = sorted(size.timings)
+        p90 = timings[int(len(timings) * 0.9)]
+        print(f"{backend:10} {size.size:>9,} links  cycle-0 median "
+              f"{statistics.median(timings) * 1e6:7.0f} µs  p90 {p90 * 1e6:7.0f} µs"
+              f"  statements/sign-in {sorted(size.statements)}  (n={len(timings)}, "
+              f"load {size.load_seconds:.0f} s)\n{'':10} plan: {plan(size.engine)}", flush=True)
+        size.engine.dispose()
 
 
 def main() -> int:
@@ -124,25 +130,29 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
                         choices=["sqlite", "postgresql"])
-    parser.add_argument("--lookups", type=int, default=2_000)
+    parser.add_argument("--lookups", type=int, default=2_000, help="cycle-0 sign-ins per size")
+    parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     random.seed(5)
     if "sqlite" in args.backends:
         with tempfile.TemporaryDirectory() as directory:
-            run("sqlite", f"sqlite:///{directory}/bench.sqlite3", args.sizes, args.lookups)
+            run("sqlite", {size: f"sqlite:///{directory}/bench-{size}.sqlite3" for size in args.sizes},
+                args.lookups, args.rounds)
     if "postgresql" in args.backends:
         admin = make_engine(args.postgres_url)
-        schema = f"bench_cycle0_{uuid.uuid4().hex[:8]}"
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas = {size: f"bench_cycle0_{uuid.uuid4().hex[:8]}_{size}" for size in args.sizes}
+        separator = "&" if "?" in args.postgres_url else "?"
         try:
-            separator = "&" if "?" in args.postgres_url else "?"
-            run("postgresql", f"{args.postgres_url}{separator}options=-csearch_path%3D{schema}",
-                args.sizes, args.lookups)
+            with admin.begin() as connection:
+                for schema in schemas.values():
+                    connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            run("postgresql", {size: f"{args.postgres_url}{separator}options=-csearch_path%3D{schema}"
+                               for size, schema in schemas.items()}, args.lookups, args.rounds)
         finally:
             with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                for schema in schemas.values():
+                    connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     return 0
 
 
