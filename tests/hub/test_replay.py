@@ -7,6 +7,8 @@ a restored flow would, to prove the replay cache itself refuses the second use.
 
 from __future__ import annotations
 
+import redis
+
 from broker.app import create_app
 from broker.devtools.stub_hub import saml
 from broker.web.pages import PAGES
@@ -79,3 +81,19 @@ def test_replay_cache_entry_lives_until_not_on_or_after_plus_skew(stack, send):
     ttl = stack.redis.ttl(f"{stack.prefix}seen:assertion:{assertion_id}")
     # The stub hub's SubjectConfirmationData says NotOnOrAfter = now + 5 minutes; skew 30 s.
     assert 300 < ttl <= 330
+
+
+def test_concurrent_sightings_of_one_id_let_exactly_one_through(stack, redis_url):
+    """The atomic set-if-absent: many processes racing on one assertion id, one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from broker.state import BrokerState
+
+    assertion_id = saml.new_id()
+    processes = [BrokerState(redis.Redis.from_url(redis_url), stack.prefix)
+                 for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda s: s.first_sighting("assertion", assertion_id, 60),
+                                processes))
+    assert results.count(True) == 1
+
