@@ -214,6 +214,8 @@ class HubMetadataSource:
                     shared = self._shared()
                 else:
                     self._release_claim()
+            elif shared is None:
+                shared = self._await_first_copy()
         except StateUnavailable as exc:
             log.error("hub metadata: shared store unavailable, using this process's copy: %s",
                       exc)
@@ -225,6 +227,16 @@ class HubMetadataSource:
         if metadata.valid_until is not None and metadata.valid_until <= self._now_utc():
             raise MetadataError("the last good hub metadata has passed its validUntil")
         return metadata
+
+    def _await_first_copy(self) -> dict | None:
+        """No copy at all, and another process holds the claim: it is fetching one now (at cold
+        start every sign-in arrives here at once). Wait for its fetch, not fail the sign-in."""
+        deadline = time.monotonic() + sum(METADATA_TIMEOUT) + 1
+        shared = self._shared()
+        while shared is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            shared = self._shared()
+        return shared
 
     def _stale(self, shared: dict | None) -> bool:
         return shared is None or self.clock() - shared["fetched_at"] >= self.config.refresh_seconds
@@ -242,7 +254,15 @@ class HubMetadataSource:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def status(self) -> MetadataStatus:
-        """For readiness and operators: usable copy, its age and validity, last refresh error."""
+        """For readiness and operators: usable copy, its age and validity, last refresh error.
+
+        It first does what a sign-in would (refresh when due, under the shared claim), so that
+        readiness probes keep the metadata on schedule even when no resident is signing in.
+        """
+        try:
+            self.current()
+        except (MetadataError, StateUnavailable):
+            pass  # reported below
         error, error_at = self._local_error or (None, None)
         try:
             shared = self._shared()

@@ -250,3 +250,15 @@ def test_a_shared_copy_altered_in_redis_is_not_believed(keys, hub_config, shared
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         with pytest.raises(MetadataError, match="signature"):
             process(hub_config, shared_state).current()
+
+
+@responses.activate
+def test_status_refreshes_when_due_so_readiness_probes_keep_the_schedule(keys, hub_config,
+                                                                         shared_state):
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    source = process(hub_config, shared_state, clock)
+    assert source.status().usable
+    clock.now += hub_config.refresh_seconds + 1
+    assert source.status().fetched_at == clock.now
+    assert len(responses.calls) == 2
