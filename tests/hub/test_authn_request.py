@@ -67,3 +67,18 @@ def test_request_forces_authentication_when_the_council_asks_with_prompt_login(s
 
 def test_request_does_not_force_authentication_otherwise(stack):
     assert _request(stack).get("ForceAuthn") is None
+
+
+def test_request_goes_by_an_auto_submitting_post_form_with_a_visible_continue_button(stack):
+    import lxml.html
+
+    attempt = authorize(stack)
+    page = lxml.html.fromstring(attempt.response.text)
+    (form,) = page.xpath('//form[@id="hub-handoff"]')
+    assert form.get("method").lower() == "post"
+    assert form.get("action") == stack.hub.sso_url
+    buttons = form.xpath('.//button[@type="submit"] | .//input[@type="submit"]')
+    assert buttons and all(b.get("hidden") is None and "display:none" not in
+                           (b.get("style") or "").replace(" ", "") for b in buttons)
+    scripts = " ".join(page.xpath("//script/text()"))
+    assert ".submit()" in scripts
