@@ -40,6 +40,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
+    from broker.ratelimit import install_rate_limits
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
@@ -75,6 +76,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(hub_views.bp)
     app.register_blueprint(matching_views.bp)
     register_error_pages(app)
+    install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app
 
 

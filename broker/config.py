@@ -157,6 +157,33 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
+class RateLimitRules:
+    """Limits in the `limits` notation ("120/minute"; several separated by ";"); None: no limit."""
+
+    per_ip: str | None
+    per_client: str | None = None
+
+
+RATE_LIMIT_DEFAULTS = {
+    "authorize": RateLimitRules(per_ip="120/minute", per_client="3000/minute"),
+    # A council app's server calls /token from few addresses: its per-IP limit is its client's.
+    "token": RateLimitRules(per_ip="3000/minute", per_client="3000/minute"),
+    "acs": RateLimitRules(per_ip="120/minute"),  # no client before the flow is taken
+}
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """Rate limits on /authorize, /token and the ACS (broker/ratelimit.py)."""
+
+    enabled: bool = True
+    sections: tuple[tuple[str, RateLimitRules], ...] = tuple(RATE_LIMIT_DEFAULTS.items())
+
+    def rules(self, section: str) -> RateLimitRules:
+        return dict(self.sections)[section]
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     source: str
     mode: str
@@ -169,6 +196,9 @@ class BrokerConfig:
     councils: dict[str, CouncilConfig]
     clients: dict[str, ClientConfig] = field(default_factory=dict)
     database: DatabaseConfig = DatabaseConfig("sqlite:///var/broker/links.sqlite3", False)
+    rate_limits: RateLimitConfig = RateLimitConfig()
+    # Proxies in front of the broker whose X-Forwarded-For is trusted (0: use the peer address).
+    proxy_trusted_hops: int = 0
 
     @property
     def production(self) -> bool:
@@ -309,7 +339,47 @@ class _Reader:
             councils=councils,
             clients=self.clients(self.get(raw, "clients", "", list), councils),
             database=self.database(self.get(raw, "database", "", dict, default={})),
+            rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
+            proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
         )
+
+    def rate_limits(self, raw: Mapping[str, Any]) -> RateLimitConfig:
+        from limits import parse_many
+
+        sections = []
+        for section, default in RATE_LIMIT_DEFAULTS.items():
+            item = self.get(raw, section, "rate_limits.", dict, default={})
+            rules = {}
+            for scope in ("per_ip", "per_client"):
+                value = self.get(item, scope, f"rate_limits.{section}.", (str, bool),
+                                 default=getattr(default, scope))
+                if scope == "per_client" and section == "acs" and value:
+                    raise self.fail("rate_limits.acs.per_client",
+                                    "the ACS is limited per IP only (its POST names no client)")
+                if value is False or value == "none":
+                    value = None
+                elif value is True:
+                    raise self.fail(f"rate_limits.{section}.{scope}", "must be a limit or none")
+                elif value is not None:
+                    try:
+                        parse_many(value)
+                    except ValueError:
+                        raise self.fail(f"rate_limits.{section}.{scope}",
+                                        f"not a limit like 120/minute: {value!r}") from None
+                rules[scope] = value
+            sections.append((section, RateLimitRules(**rules)))
+        unknown = set(raw) - set(RATE_LIMIT_DEFAULTS) - {"enabled"}
+        if unknown:
+            raise self.fail(f"rate_limits.{sorted(unknown)[0]}",
+                            f"unknown section; use {', '.join(RATE_LIMIT_DEFAULTS)} or enabled")
+        return RateLimitConfig(enabled=self.get(raw, "enabled", "rate_limits.", bool, default=True),
+                               sections=tuple(sections))
+
+    def trusted_hops(self, raw: Mapping[str, Any]) -> int:
+        hops = self.get(raw, "trusted_hops", "proxy.", int, default=0)
+        if not 0 <= hops <= 5:
+            raise self.fail("proxy.trusted_hops", "must be between 0 and 5")
+        return hops
 
     def database(self, raw: Mapping[str, Any]) -> DatabaseConfig:
         url = self.get(raw, "url", "database.", default="sqlite:///var/broker/links.sqlite3")

@@ -98,6 +98,10 @@ PAGES = {
         _l("Page not found"),
         _l("The page you asked for does not exist."),
         _l("Check the address, or go back to the council service."), 404),
+    "too-many-requests": Page(
+        _l("Sorry, there have been too many attempts to sign in"),
+        _l("We have received too many requests from your connection in a short time."),
+        _l("Wait a minute, then go back to the council service and start again."), 429),
     "too-large": Page(
         _l("Sorry, that request was too large"),
         _l("We received more data than a sign-in needs."),

@@ -1,0 +1,152 @@
+"""Redis stops, restarts and hangs under a broker running as `broker serve` (gunicorn).
+
+Every sign-in either completes or ends on a clear page; a resident never meets a 500 or a stack
+trace; the broker recovers when Redis comes back, without a restart; a frozen Redis costs a
+request at most the client's timeouts (broker/state.py connect(): 2 s), never a hung worker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests import hub_messages
+from tests.oidc_client import authorize, post_to_acs, query, redeem
+from tests.reliability.conftest import no_stack_trace, wait_until
+
+UNAVAILABLE = "Sorry, the service is unavailable"
+START_AGAIN = "start signing in again"
+
+
+def answer_hub(stack, attempt) -> requests.Response:
+    return post_to_acs(stack, hub_messages.success(stack, attempt.authn_request_id),
+                       attempt.relay_state)
+
+
+def complete_sign_in(stack) -> dict:
+    """A whole sign-in against the process stack; returns the token response's JSON."""
+    attempt = authorize(stack)
+    assert attempt.relay_state, attempt.response.text
+    answer = answer_hub(stack, attempt)
+    assert answer.status_code == 302, answer.text
+    tokens = redeem(stack, query(answer.headers["Location"])["code"], attempt.verifier,
+                    attempt.redirect_uri)
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(module_redis, module_stacks):
+    return module_stacks.build(module_redis.url)
+
+
+@pytest.fixture
+def outage_stack(own_redis, shared_stack):
+    return own_redis, shared_stack
+
+
+def test_in_flight_sign_in_ends_on_the_unavailable_page_while_redis_is_down(outage_stack):
+    redis_server, stack = outage_stack
+    attempt = authorize(stack)
+    redis_server.stop()
+    answer = answer_hub(stack, attempt)
+    assert answer.status_code == 503 and UNAVAILABLE in answer.text
+    assert no_stack_trace(answer)
+
+
+def test_in_flight_sign_in_whose_state_was_lost_ends_on_the_start_again_page(outage_stack):
+    redis_server, stack = outage_stack
+    attempt = authorize(stack)
+    redis_server.stop()
+    redis_server.start()  # no persistence: the flow is gone
+    answer = answer_hub(stack, attempt)  # each worker reconnects on its next command
+    assert answer.status_code == 400 and START_AGAIN in answer.text
+    assert no_stack_trace(answer)
+
+
+def test_in_flight_sign_in_whose_state_survived_the_restart_completes(redis_server_factory,
+                                                                      process_stack_factory):
+    redis_server = redis_server_factory(persistent=True)
+    stack = process_stack_factory(redis_server.url)
+    attempt = authorize(stack)
+    redis_server.stop()
+    redis_server.start()  # the append-only file brings the flow back
+    answer = answer_hub(stack, attempt)
+    assert answer.status_code == 302, answer.text
+    tokens = redeem(stack, query(answer.headers["Location"])["code"], attempt.verifier,
+                    attempt.redirect_uri)
+    assert tokens.status_code == 200
+
+
+def test_new_sign_in_during_the_outage_gets_the_unavailable_page(outage_stack):
+    redis_server, stack = outage_stack
+    redis_server.stop()
+    attempt = authorize(stack)
+    assert attempt.response.status_code == 503 and UNAVAILABLE in attempt.response.text
+    assert no_stack_trace(attempt.response)
+
+
+def test_token_request_during_the_outage_gets_an_oauth_error_not_a_500(outage_stack):
+    redis_server, stack = outage_stack
+    attempt = authorize(stack)
+    answer = answer_hub(stack, attempt)
+    code = query(answer.headers["Location"])["code"]
+    redis_server.stop()
+    tokens = redeem(stack, code, attempt.verifier, attempt.redirect_uri)
+    assert tokens.status_code == 503 and no_stack_trace(tokens)
+
+
+def test_new_sign_ins_succeed_as_soon_as_redis_is_back_without_restarting_the_broker(outage_stack):
+    redis_server, stack = outage_stack
+    complete_sign_in(stack)
+    redis_server.stop()
+    assert authorize(stack).response.status_code == 503
+    redis_server.start()
+    back = time.monotonic()
+    # Both gunicorn workers must recover: a handful of sign-ins reach both of them.
+    for _ in range(6):
+        assert "access_token" in complete_sign_in(stack)
+    assert time.monotonic() - back < 30
+    assert [b.process.poll() for b in stack.brokers] == [None]
+
+
+def redis_check(stack) -> tuple[int, bool]:
+    response = requests.get(f"{stack.broker_url}/readyz", timeout=10)
+    return response.status_code, response.json()["checks"]["redis"]["ok"]
+
+
+def test_readyz_reports_the_outage_and_the_recovery(outage_stack):
+    # Asserts on the Redis check only: the hub metadata check (broker/ops.py) is not ready until
+    # a sign-in has fetched metadata, which is the lead's to decide.
+    redis_server, stack = outage_stack
+    assert redis_check(stack)[1] is True
+    redis_server.stop()
+    assert redis_check(stack) == (503, False)
+    redis_server.start()
+    wait_until(lambda: redis_check(stack)[1], 15, "/readyz to see Redis again")
+
+
+def test_a_frozen_redis_never_hangs_a_worker(outage_stack):
+    redis_server, stack = outage_stack
+    attempt = authorize(stack)
+    redis_server.pause()
+    started = time.monotonic()
+    answer = answer_hub(stack, attempt)
+    new = authorize(stack)
+    elapsed = time.monotonic() - started
+    redis_server.resume()
+    assert answer.status_code == 503 and new.response.status_code == 503
+    assert no_stack_trace(answer) and no_stack_trace(new.response)
+    assert elapsed < 25  # each request bounded by the 2 s socket timeouts, far below gunicorn's 30 s
+    assert "WORKER TIMEOUT" not in stack.brokers[0].log()
+
+
+def test_the_broker_answers_health_checks_while_redis_is_frozen(outage_stack):
+    redis_server, stack = outage_stack
+    redis_server.pause()
+    started = time.monotonic()
+    health = requests.get(f"{stack.broker_url}/healthz", timeout=10)
+    redis_server.resume()
+    assert health.status_code == 200 and time.monotonic() - started < 5
