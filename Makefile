@@ -44,3 +44,7 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO)
+
+# Benchmarks: never part of `make test`. See benchmarks/README.md for the figures and commands.
+bench: $(STAMP) assets
+	$(BIN)/python -m benchmarks.signin $(BENCH_ARGS)

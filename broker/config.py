@@ -154,6 +154,11 @@ class RedisConfig:
     url: str
     key_prefix: str
     embedded_fallback: bool
+    # Sentinel: the sentinels' host:port and the monitored service; `url` then gives only the
+    # database number, credentials and TLS (redis:// or rediss://) for the master.
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_service: str | None = None
+    socket_timeout_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -322,10 +327,27 @@ class _Reader:
         embedded = self.get(redis_raw, "embedded_fallback", "redis.", bool, default=False)
         if embedded and mode == "production":
             raise self.fail("redis.embedded_fallback", "not allowed in production mode")
+        redis_url = self.get(redis_raw, "url", "redis.", default="redis://127.0.0.1:6379/0")
+        if urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise self.fail("redis.url", "must be a redis://, rediss:// or unix:// URL")
+        sentinel_raw = self.get(redis_raw, "sentinel", "redis.", dict, default={})
+        sentinels = []
+        for i, address in enumerate(self.get(sentinel_raw, "hosts", "redis.sentinel.", list,
+                                             default=[])):
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit():
+                raise self.fail(f"redis.sentinel.hosts[{i}]", f"must be host:port, got {address!r}")
+            sentinels.append((host, int(port)))
+        service = self.get(sentinel_raw, "service_name", "redis.sentinel.", default=None)
+        if bool(sentinels) != bool(service):
+            raise self.fail("redis.sentinel", "needs both hosts and service_name")
         redis_config = RedisConfig(
-            url=self.get(redis_raw, "url", "redis.", default="redis://127.0.0.1:6379/0"),
+            url=redis_url,
             key_prefix=self.get(redis_raw, "key_prefix", "redis.", default="broker:"),
             embedded_fallback=embedded,
+            sentinels=tuple(sentinels), sentinel_service=service,
+            socket_timeout_seconds=float(self.get(redis_raw, "socket_timeout_seconds", "redis.",
+                                                  (int, float), default=2)),
         )
         councils = self.councils(self.get(raw, "councils", "", dict))
         oidc = self.oidc(self.get(raw, "oidc", "", dict))

@@ -36,6 +36,8 @@ REQUEST_LATENCY = Histogram(
     ["endpoint", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 REDIS_ERRORS = Counter("broker_redis_errors_total", "Redis commands that failed")
+REDIS_ROUND_TRIPS = Counter("broker_redis_round_trips_total",
+                            "Writes to Redis: one per command, or one per pipeline")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -212,7 +212,7 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSess
     params = flow.authorize_params
     started = session is None
     if session is None:
-        session = broker.sessions.start(identity)
+        session = broker.sessions.new(identity)
     resident = signed_in_resident(identity, sid=session.sid,
                                   trust_framework=broker.config.oidc.trust_framework,
                                   local_account_id=local_account_id)

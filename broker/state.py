@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import redis
 
 from broker.config import RedisConfig
 from broker.identity import Flow
-from broker.observability import REDIS_ERRORS
+from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,42 @@ class StateUnavailable(Exception):
     """Redis could not be reached; the sign-in cannot continue but nothing is corrupted."""
 
 
+class CountingConnection(redis.connection.Connection):
+    """Counts writes to Redis: one per command, or one per pipeline (a round trip each)."""
+
+    def send_packed_command(self, command, check_health=True):
+        REDIS_ROUND_TRIPS.inc()
+        return super().send_packed_command(command, check_health)
+
+
+class CountingSSLConnection(redis.connection.SSLConnection, CountingConnection):
+    pass
+
+
 def connect(config: RedisConfig, *, allow_embedded: bool) -> redis.Redis:
-    """A client for the configured Redis, or the in-process store for the demo when allowed."""
-    client = redis.Redis.from_url(config.url, socket_connect_timeout=2, socket_timeout=2,
-                                  health_check_interval=30)
+    """A client for the configured Redis, or the in-process store for the demo when allowed.
+
+    Timeouts are short on purpose: a hung Redis must fail a request quickly (the resident gets
+    the "try again" page) rather than hold a worker.
+    """
+    timeouts = {"socket_connect_timeout": config.socket_timeout_seconds,
+                "socket_timeout": config.socket_timeout_seconds}
+    tls = config.url.startswith("rediss://")
+    if config.sentinels:
+        from redis.sentinel import Sentinel
+
+        parsed = urlparse(config.url)
+        sentinel = Sentinel(list(config.sentinels), sentinel_kwargs=timeouts, **timeouts)
+        client = sentinel.master_for(
+            config.sentinel_service, db=int(parsed.path.strip("/") or 0),
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None, ssl=tls,
+            health_check_interval=30)
+    else:
+        connection_class = CountingSSLConnection if tls else CountingConnection
+        client = redis.Redis.from_url(config.url, health_check_interval=30, **timeouts,
+                                      **({} if config.url.startswith("unix://")
+                                         else {"connection_class": connection_class}))
     try:
         client.ping()
         return client
@@ -74,27 +107,25 @@ class BrokerState:
         return json.loads(raw) if raw else None
 
     # Access tokens: opaque, looked up at /userinfo.
-    def save_access_token(self, token: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("token", token), json.dumps(data), ex=ttl)
+    def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
+                          code_id: str | None = None) -> None:
+        """The token and, for a replayed code to revoke it, which code obtained it: one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._key("token", token), json.dumps(data), ex=ttl)
+        if code_id:
+            pipe.set(self._key("code-token", code_id), token, ex=ttl)
+        self._call_pipeline(pipe)
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("token", token))
         return json.loads(raw) if raw else None
 
-    def record_code_token(self, code_id: str, token: str, ttl: int) -> None:
-        """Remembers which access token a code produced, so a replayed code can revoke it."""
-        key = self._key("code-tokens", code_id)
-        pipe = self.redis.pipeline()
-        pipe.rpush(key, token)
-        pipe.expire(key, ttl)
-        self._call_pipeline(pipe)
-
     def revoke_tokens_of_code(self, code_id: str) -> int:
-        key = self._key("code-tokens", code_id)
-        tokens = self._call("lrange", key, 0, -1)
-        if tokens:
-            self._call("delete", *[self._key("token", t.decode()) for t in tokens], key)
-        return len(tokens or [])
+        """A replayed code: delete the access token its first use obtained (RFC 6749 4.1.2)."""
+        token = self._call("getdel", self._key("code-token", code_id))
+        if token:
+            self._call("delete", self._key("token", token.decode()))
+        return 1 if token else 0
 
     def _call_pipeline(self, pipe) -> list[Any]:
         try:

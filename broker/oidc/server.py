@@ -93,15 +93,13 @@ class RedisBearerTokenValidator(BearerTokenValidator):
 
 def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
     def save_token(token: dict[str, Any], request) -> None:
-        broker.state.record_code_token(request.authorization_code.data["code_id"],
-                                       token["access_token"], ttl=token["expires_in"])
         broker.state.save_access_token(token["access_token"], {
             "client_id": request.client.get_client_id(),
             "scope": token.get("scope", ""),
             "user": request.user.to_json_dict(),
             "issued_at": int(time.time()),
             "expires_in": token["expires_in"],
-        }, ttl=token["expires_in"])
+        }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"])
 
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "authorization_code": broker.config.oidc.access_token_ttl_seconds}

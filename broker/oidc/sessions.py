@@ -75,12 +75,11 @@ class SessionStore:
             return None
         return session
 
-    def start(self, identity: VerifiedIdentity, now: float | None = None) -> BrokerSession:
+    def new(self, identity: VerifiedIdentity, now: float | None = None) -> BrokerSession:
+        """A session for a fresh hub sign-in; stored by the caller's `save` once complete."""
         now = time.time() if now is None else now
-        session = BrokerSession(secrets.token_urlsafe(32), secrets.token_urlsafe(16), identity,
-                                int(now))
-        self.save(session, now)
-        return session
+        return BrokerSession(secrets.token_urlsafe(32), secrets.token_urlsafe(16), identity,
+                             int(now))
 
     def save(self, session: BrokerSession, now: float | None = None) -> None:
         now = time.time() if now is None else now
