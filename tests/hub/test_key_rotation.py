@@ -108,3 +108,23 @@ def test_a_hub_that_never_saw_the_next_key_would_refuse_the_switched_requests(
     after = reconfigured(**{"saml.signing": new_pair})
     flow = start_flow_at(create_app(after).test_client(), stack)
     assert not _request_verifies(flow.saml_request, hub_knows)
+
+
+def test_while_the_hub_rotates_its_signing_key_both_published_keys_are_trusted(stack, send):
+    """The hub publishes its next signing certificate in its (federation-signed) metadata; a
+    Response and Assertion signed with it are accepted. Put in place as the shared copy every
+    broker process reads, as a refresh would."""
+    import time
+
+    from broker.devtools.stub_hub import saml
+    from broker.state import BrokerState
+    from tests.hub.conftest import assert_signed_in
+
+    next_key, next_cert = self_signed_pair("hub signing key, next generation")
+    metadata = saml.hub_metadata(stack.hub.entity_id, stack.hub.sso_url,
+                                 stack.hub.signing_cert_pem, stack.hub.federation_key_pem,
+                                 stack.hub.federation_cert_pem, extra_signing_certs=(next_cert,))
+    BrokerState(stack.redis, stack.prefix).save_hub_metadata(metadata, time.time(), 600)
+    next_signer = saml.HubSigner(stack.hub.entity_id, next_key, next_cert)
+    forgery = Forgery(assertion_signer=next_signer, response_signer=next_signer)
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, forgery)))

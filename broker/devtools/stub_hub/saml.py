@@ -219,17 +219,23 @@ def _without_declaration(xml: str) -> str:
 
 def hub_metadata(entity_id: str, sso_url: str, signing_cert_pem: str,
                  federation_key_pem: str, federation_cert_pem: str,
-                 valid_until: datetime | None = None) -> str:
-    """The hub's metadata, signed with the federation's metadata signing key (the trust anchor)."""
+                 valid_until: datetime | None = None,
+                 extra_signing_certs: tuple[str, ...] = ()) -> str:
+    """The hub's metadata, signed with the federation's metadata signing key (the trust anchor).
+
+    `extra_signing_certs` are published beside the hub's signing certificate, as the hub does
+    while it rotates its own signing key.
+    """
     valid_until = valid_until or datetime.now(UTC) + timedelta(days=2)
+    signing = "".join(
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+        f"{strip_pem(cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        for cert in (signing_cert_pem, *extra_signing_certs))
     xml = (
         f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" '
         f'xmlns:saml="{C.NS_SAML}" ID="{new_id()}" entityID={quoteattr(entity_id)} '
         f'validUntil="{saml_time(valid_until)}">'
-        f'<md:IDPSSODescriptor protocolSupportEnumeration="{C.NS_SAMLP}">'
-        '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
-        f"{strip_pem(signing_cert_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
-        "</md:KeyDescriptor>"
+        f'<md:IDPSSODescriptor protocolSupportEnumeration="{C.NS_SAMLP}">{signing}'
         f'<md:SingleSignOnService Binding="{C.BINDING_HTTP_POST}" Location={quoteattr(sso_url)}/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
     )
