@@ -86,6 +86,7 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                      "name": "Test Borough services",
                      "client_secret": COUNCIL_CLIENT_SECRET,
                      "redirect_uris": [f"{ports.url('council')}/callback"],
+                     "post_logout_redirect_uris": [f"{ports.url('council')}/"],
                      "scopes": ["openid", "profile", "address"]}],
     }
     for dotted, value in overrides.items():

@@ -7,9 +7,10 @@ import requests
 from tests.forms import submit
 
 
-def sign_in(stack, choice: str | None = None) -> requests.Response:
+def sign_in(stack, choice: str | None = None, browser: requests.Session | None = None
+            ) -> requests.Response:
     """Does what a resident does with a browser without JavaScript, returning the last page."""
-    browser = requests.Session()
+    browser = browser or requests.Session()
     home = browser.get(stack.council_url, timeout=10)
     handoff = submit(browser, home)                      # "Sign in" → /authorize → hub hand-off
     assert 'id="hub-handoff"' in handoff.text
@@ -36,3 +37,13 @@ def test_level_1_resident_is_refused_when_council_requires_level_2(stack):
     # acr_values wins, therefore this resident signs in at LEVEL_1.
     page = sign_in(stack, "lee")
     assert "LEVEL_1" in page.text
+
+
+def test_signing_out_at_the_council_app_ends_the_broker_session_too(stack):
+    browser = requests.Session()
+    page = sign_in(stack, browser=browser)
+    signed_out = submit(browser, page, "sign-out")
+    assert signed_out.url.rstrip("/") == stack.council_url
+    assert "Jane Doe" not in signed_out.text
+    again = submit(browser, signed_out)  # "Sign in": the broker must go back to the hub
+    assert 'id="hub-handoff"' in again.text

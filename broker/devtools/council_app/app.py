@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template, request, session, url_for
@@ -89,12 +90,20 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
             "birthdate": userinfo.get("birthdate"),
             "level": level_name(claims.get("acr")),
         }
+        session["id_token"] = token["id_token"]
         return redirect(url_for("home"))
 
     @app.post("/logout")
     def logout():
+        """Signs out here and at the broker (RP-Initiated Logout), then comes back home."""
+        id_token = session.get("id_token")
         session.clear()
-        return redirect(url_for("home"))
+        if not id_token:
+            return redirect(url_for("home"))
+        end_session = oauth.broker.load_server_metadata()["end_session_endpoint"]
+        return redirect(add_params_to_uri(end_session, {
+            "id_token_hint": id_token, "post_logout_redirect_uri": f"{config.base_url}/",
+            "client_id": config.client_id}))
 
     register_matching_service(app, config.matching_token)  # plays the council's matching service
     return app
