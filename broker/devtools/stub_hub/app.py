@@ -97,7 +97,7 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
     app = Flask(__name__, template_folder="templates")
     app.config.update(SECRET_KEY=os.urandom(32), SESSION_COOKIE_NAME="stubhub_session")
     serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt="stub-hub-request")
-    install_security(app, secure_cookies=False, form_action="*")
+    install_security(app, secure_cookies=config.base_url.startswith("https://"), form_action="*")
     init_design(app, service_name=_l("Prove your identity"),
                 organisation=_l("Stub identity hub (development only)"), language_cookie="stubhub_lang")
 
