@@ -13,7 +13,7 @@ from functools import partial
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, request
 
 from broker.hub.metadata import MetadataError
 from broker.hub.requests import build_authn_request
@@ -31,7 +31,9 @@ from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
+from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
+from broker.web.page_cache import render_with_holes
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -147,9 +149,11 @@ def authorize():
     SIGNINS_STARTED.labels(client.config.council).inc()
     log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
              minimum.name)
-    return render_template("hub_handoff.html", destination=authn.destination,
-                           saml_request=authn.encoded, relay_state=flow.id,
-                           csp_nonce=g.get("csp_nonce", "")), 200, {"Cache-Control": "no-store"}
+    page = render_with_holes(
+        "hub_handoff.html", current_language(), destination=authn.destination,
+        saml_request=authn.encoded, relay_state=flow.id, csp_nonce=g.get("csp_nonce", ""),
+        language_switch_url=language_switch_url(("signin.authorize",)))
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 def _redirect(url: str):
