@@ -95,7 +95,13 @@ def _silent_failure(flow: Flow, outcome: Outcome):
     return "", 302, {"Location": _error_url(flow, error, description), "Cache-Control": "no-store"}
 
 
+def _contact_text(contact: dict[str, str]) -> str:
+    """The council's contact details from configuration, as one line for the page."""
+    return "; ".join(f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in contact.items())
+
+
 def _respond(flow: Flow, identity: VerifiedIdentity, outcome: Outcome, complete: Complete):
+    g.ui_locale = flow.ui_locale  # pages in the language the council app asked for
     client, council = _context(flow)
     if isinstance(outcome, Matched):
         log.info("sign-in matched: flow %s council %s by %s", flow.id[:8], council.id, outcome.how)
@@ -105,12 +111,9 @@ def _respond(flow: Flow, identity: VerifiedIdentity, outcome: Outcome, complete:
     if isinstance(outcome, NotFound):
         log.info("sign-in not matched: flow %s council %s", flow.id[:8], council.id)
         assert council.matching is not None
-        body = render_template(
-            "matching/not_found.html", page=PAGES["no-record"], name="no-record",
-            council=council.name, contact=council.matching.contact, lang=flow.ui_locale,
-            service_name=client.config.name,
-            continue_url=_error_url(flow, "access_denied", "no matching local account"))
-        return body, PAGES["no-record"].status, {"Cache-Control": "no-store"}
+        return render_page("no-record", service_name=client.config.name,
+                           contact=_contact_text(council.matching.contact),
+                           continue_url=_error_url(flow, "access_denied", "no matching local account"))
     if isinstance(outcome, Unavailable):
         return render_page("matching-unavailable", service_name=client.config.name,
                            continue_url=_error_url(flow, "temporarily_unavailable",
@@ -123,6 +126,7 @@ def _cycle3_page(flow: Flow, token: str, answer: str = "", error: bool = False, 
     assert council.matching is not None and council.matching.cycle3 is not None
     cycle3 = council.matching.cycle3
     lang = flow.ui_locale if flow.ui_locale in ("en", "cy") else "en"
+    g.ui_locale = lang
     body = render_template(
         "matching/cycle3.html", page=PAGES["cycle3"], name="cycle3", lang=lang, token=token,
         label=cycle3.label[lang], hint=cycle3.hint[lang], answer=answer,
@@ -150,6 +154,7 @@ def cycle3_answer():
     if raw is None:
         return render_page("session-expired")
     pending = PendingMatch.from_json_dict(raw)
+    g.ui_locale = pending.flow.ui_locale
     client, council = _context(pending.flow)
     if request.form.get("action") == "cancel":
         if state.take_pending_match(token) is None:
