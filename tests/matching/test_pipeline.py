@@ -1,0 +1,37 @@
+"""The pipeline on its own: outcomes that need no browser to specify."""
+
+from __future__ import annotations
+
+from broker.config import CouncilConfig
+from broker.devtools.stub_hub.identities import IDENTITIES
+from broker.identity import VerifiedIdentity
+from broker.matching.database import make_engine
+from broker.matching.links import LinkStore
+from broker.matching.pipeline import MatchingPipeline, NoMatchingConfigured, Unavailable
+from tests.matching.conftest import matching_config
+
+JANE = VerifiedIdentity("e" * 64, IDENTITIES["jane"].level, IDENTITIES["jane"].dataset,
+                        "https://idp.example", 0)
+
+
+def council(matching=None) -> CouncilConfig:
+    return CouncilConfig("test-borough", "Test Borough", "https://test-borough.example", None,
+                         matching)
+
+
+def never_called(_config):
+    raise AssertionError("the matching service must not be called")
+
+
+def test_council_with_matching_none_is_not_matched_and_nothing_is_called():
+    pipeline = MatchingPipeline(links=None, client_factory=never_called)
+    assert pipeline.start(council(), JANE, "m") == NoMatchingConfigured()
+
+
+def test_link_store_down_is_unavailable_and_the_service_is_not_called(tmp_path):
+    from broker.config import _Reader
+
+    matching = _Reader("test", tmp_path).matching(matching_config(), "councils.test-borough.matching.")
+    unreachable = LinkStore(make_engine("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"))
+    pipeline = MatchingPipeline(unreachable, client_factory=never_called)
+    assert pipeline.start(council(matching), JANE, "m") == Unavailable("link store")
