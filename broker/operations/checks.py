@@ -119,9 +119,11 @@ def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]
 def check_redis(config: BrokerConfig) -> Iterator[Problem]:
     import redis
 
+    from broker.state import connect
+
     try:
-        redis.Redis.from_url(config.redis.url, socket_connect_timeout=2, socket_timeout=2).ping()
-    except (redis.RedisError, ValueError) as exc:
+        connect(config.redis, allow_embedded=False)  # as the broker connects (TLS, ACL, Sentinel)
+    except (redis.RedisError, ValueError, OSError) as exc:
         severity = "warning" if config.redis.embedded_fallback and not config.production else "error"
         suffix = " (the demo will use its in-process store)" if severity == "warning" else ""
         yield Problem("redis.url", f"Redis not reachable at {_safe_url(config.redis.url)}: "

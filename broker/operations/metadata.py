@@ -29,9 +29,12 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def describe(metadata: HubMetadata | None, source: HubMetadataSource) -> list[str]:
-    """The lines `status` and `refresh` print."""
-    status = source.status()
+def describe(metadata: HubMetadata | None, source: HubMetadataSource, state: BrokerState
+             ) -> list[str]:
+    """The lines `status` and `refresh` print, read from the shared store without fetching
+    (HubMetadataSource.status() refreshes when due, which a status command must not do)."""
+    shared = state.get_hub_metadata()
+    recorded = state.get_hub_metadata_status() or {}
     lines = [f"source:          {source.source}"]
     if metadata is not None:
         lines += [f"hub entityID:    {metadata.entity_id}",
@@ -43,11 +46,13 @@ def describe(metadata: HubMetadata | None, source: HubMetadataSource) -> list[st
                                             if metadata.valid_until else "not given"))
     else:
         lines.append("hub entityID:    (no trusted metadata in the shared store)")
-    lines.append(f"last refresh:    {_when(status.fetched_at)}")
-    outcome = "ok" if status.last_error is None else (
-        f"failed at {_when(status.last_error_at)}: {status.last_error}")
-    lines.append(f"last outcome:    {outcome}")
-    lines.append(f"usable:          {'yes' if status.usable else 'no'}")
+    lines.append(f"last refresh:    {_when(shared['fetched_at'] if shared else None)}")
+    error = recorded.get("last_error")
+    outcome = "ok" if error is None else f"failed at {_when(recorded.get('last_error_at'))}: {error}"
+    lines.append(f"last outcome:    {outcome if shared or error else 'none yet'}")
+    usable = metadata is not None and (metadata.valid_until is None
+                                       or metadata.valid_until > datetime.now(UTC))
+    lines.append(f"usable:          {'yes' if usable else 'no'}")
     return lines
 
 
@@ -67,7 +72,7 @@ def status(config_path: str | None) -> int:
         except MetadataError as exc:
             print(f"broker: {config.source}: hub: the shared copy is not usable: {exc}",
                   file=sys.stderr)
-    for line in describe(metadata, source):
+    for line in describe(metadata, source, state):
         print(line)
     return 0 if metadata is not None else 2
 
@@ -76,7 +81,7 @@ def refresh(config_path: str | None) -> int:
     config = load_config(config_path)
     key = "hub.metadata_file" if config.hub.metadata_file else "hub.metadata_url"
     try:
-        source, _state = _source(config)
+        source, state = _source(config)
     except Exception as exc:  # noqa: BLE001 - redis.RedisError: say it in one line
         print(f"broker: {config.source}: redis.url: not reachable: {exc}", file=sys.stderr)
         return 2
@@ -90,6 +95,6 @@ def refresh(config_path: str | None) -> int:
         return 2
     finally:
         source_log.disabled = was_disabled
-    for line in describe(metadata, source):
+    for line in describe(metadata, source, state):
         print(line)
     return 0

@@ -167,3 +167,13 @@ def test_the_stack_configuration_is_copied_once_and_only_admin_may_edit_it():
     assert admin["profiles"] == ["tools"]  # not started by `docker compose up`
     assert "config:/app/var/config" in admin["volumes"]
     assert "demo-keys:/app/var/demo" in admin["volumes"]
+
+
+def test_the_brokers_trust_exactly_the_one_proxy_in_front_of_them(stack_environ):
+    assert load_config(STACK_CONFIG, stack_environ).proxy_trusted_hops == 1
+    assert "proxy_set_header X-Forwarded-For   $proxy_add_x_forwarded_for;" in NGINX
+
+
+def test_the_demo_app_may_return_to_its_home_page_after_signing_out(stack_environ):
+    client = load_config(STACK_CONFIG, stack_environ).clients["demo-council-app"]
+    assert client.post_logout_redirect_uris == ("https://council.localhost:8443/",)
