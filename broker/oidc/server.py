@@ -9,6 +9,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -44,6 +45,23 @@ class BrokerAuthorizationServer(AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return super().create_oauth2_request(request)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Authlib's Basic parser raises ValueError on "Authorization: Basic " with nothing
+        after it: that is a client that cannot authenticate (401), not a server error."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except ValueError:
+            raise InvalidClientError(description="malformed Authorization header") from None
+
+    def get_consent_grant(self, request=None, end_user=None):
+        """Authlib quotes request values in some error descriptions and raises ValueError when
+        they hold characters RFC 6749 5.2 forbids there (`"`, `\\`, non-ASCII): a hostile
+        parameter is an invalid request, not a server error."""
+        try:
+            return super().get_consent_grant(request, end_user)
+        except ValueError:
+            raise InvalidRequestError("a parameter holds characters that are not allowed") from None
 
 
 class Issuer(IssuerParameter):

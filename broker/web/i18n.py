@@ -9,6 +9,7 @@ view that knows the flow puts it in `g.ui_locale` before rendering.
 from __future__ import annotations
 
 from flask import g, request
+from werkzeug.exceptions import HTTPException
 
 LANGUAGES = ("en", "cy")
 DEFAULT_LANGUAGE = "en"
@@ -45,8 +46,12 @@ def choose_language(cookie_name: str) -> str:
     chosen = supported(request.args.get(SWITCH_PARAMETER))
     if chosen:
         return chosen
-    if request.values.get("ui_locales"):
-        return ui_locale_from(request.values.get("ui_locales"))
+    try:
+        ui_locales = request.values.get("ui_locales")
+    except HTTPException:  # a body too large to read: the 413 page must not read it again
+        ui_locales = None
+    if ui_locales:
+        return ui_locale_from(ui_locales)
     chosen = supported(request.cookies.get(cookie_name))
     if chosen:
         return chosen

@@ -207,7 +207,7 @@ class BrokerProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=6)
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
@@ -230,6 +230,9 @@ class ProcessStack:
     prefix: str
     config_path: Path
     brokers: list[BrokerProcess] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # hypothesis prints fixtures of a failing case: no keys in it
+        return f"ProcessStack({self.broker_url})"
 
     def at(self, url: str) -> ProcessStack:
         return dataclasses.replace(self, broker_url=url)
