@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
@@ -41,6 +42,20 @@ def sign(xml: str | bytes, key_pem: str, cert_pem: str, sign_alg: str = C.RSA_SH
     return signed.decode() if isinstance(signed, bytes) else signed
 
 
+_managers = threading.local()
+
+
+def _keys_manager(cert_pem: str) -> xmlsec.KeysManager:
+    """One KeysManager per certificate and thread: creating one loads the system's trusted
+    certificates (~80 ms), which dominated building a hub Response in load tests."""
+    cache = _managers.__dict__.setdefault("by_cert", {})
+    if cert_pem not in cache:
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_memory(cert_pem.encode(), xmlsec.KeyFormat.CERT_PEM, None))
+        cache[cert_pem] = manager
+    return cache[cert_pem]
+
+
 def encrypt_assertion(assertion_xml: str, cert_pem: str,
                       content_alg=xmlsec.Transform.AES128,
                       key_transport=xmlsec.Transform.RSA_OAEP) -> str:
@@ -49,8 +64,7 @@ def encrypt_assertion(assertion_xml: str, cert_pem: str,
         f'<saml:EncryptedAssertion xmlns:saml="{C.NS_SAML}">{assertion_xml}'
         "</saml:EncryptedAssertion>".encode())
     assertion = wrapper[0]
-    manager = xmlsec.KeysManager()
-    manager.add_key(xmlsec.Key.from_memory(cert_pem.encode(), xmlsec.KeyFormat.CERT_PEM, None))
+    manager = _keys_manager(cert_pem)
     template = xmlsec.template.encrypted_data_create(
         wrapper, content_alg, type=xmlsec.EncryptionType.ELEMENT, ns="xenc")
     xmlsec.template.encrypted_data_ensure_cipher_value(template)
