@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean assets translations
+.PHONY: demo test test-reliability lint bench clean assets translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: $(STAMP) assets
 test: $(STAMP) assets
 	scripts/ensure-chromium
 	scripts/with-test-services $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Faults, concurrency, hostile input and rate limits alone (also part of `make test`).
+test-reliability: $(STAMP) assets
+	scripts/with-test-services $(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check broker tests
