@@ -28,7 +28,7 @@ def demo(tmp_path):
         try:
             requests.get(council, timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting (first render)
             time.sleep(0.1)
     process.broker_url = f"http://127.0.0.1:{ports['BROKER']}"
     yield council, process
