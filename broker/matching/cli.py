@@ -47,7 +47,7 @@ def _links_command(args, action: str) -> int:
     store = LinkStore(engine)
     if action == "show":
         links = store.show(_operator(args), args.council, args.account, args.hashed_pid)
-        verb = "linked"
+        verb = "shown"
     else:
         if not args.account and not args.hashed_pid:
             print("broker: name --account or --hashed-pid to unlink", file=sys.stderr)
