@@ -27,6 +27,7 @@ from broker.matching.pipeline import (
     Outcome,
     Unavailable,
 )
+from broker.observability import MATCHING_OUTCOMES
 from broker.web.pages import PAGES, render_page
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def match_then_complete(flow: Flow, identity: VerifiedIdentity, complete: Comple
         if silent is not None:
             return silent
     if isinstance(outcome, NeedsCycle3):
+        record_outcome(council.id, outcome)
         token = secrets.token_urlsafe(32)
         _broker().state.save_pending_match(
             token, PendingMatch(flow, identity, council.id, match_id).to_json_dict(),
@@ -100,9 +102,25 @@ def _contact_text(contact: dict[str, str]) -> str:
     return "; ".join(f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in contact.items())
 
 
+def record_outcome(council_id: str, outcome: Outcome) -> None:
+    """broker_matching_outcomes_total: which cycle decided, and how."""
+    if isinstance(outcome, Matched):
+        cycle, result = outcome.how.removeprefix("cycle-"), "match"
+    elif isinstance(outcome, NeedsCycle3):
+        cycle, result = "1", "no-match"
+    elif isinstance(outcome, NotFound):
+        cycle, result = "final", "not-found"
+    elif isinstance(outcome, Unavailable):
+        cycle, result = "any", "unavailable"
+    else:
+        cycle, result = "none", "not-configured"
+    MATCHING_OUTCOMES.labels(council_id, cycle, result).inc()
+
+
 def _respond(flow: Flow, identity: VerifiedIdentity, outcome: Outcome, complete: Complete):
     g.ui_locale = flow.ui_locale  # pages in the language the council app asked for
     client, council = _context(flow)
+    record_outcome(council.id, outcome)
     if isinstance(outcome, Matched):
         log.info("sign-in matched: flow %s council %s by %s", flow.id[:8], council.id, outcome.how)
         return complete(flow, identity, local_account_id=outcome.local_account_id)
