@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
-from broker.oidc.clients import ClientRegistry
 from broker.observability import install_request_tracking
+from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
 from broker.oidc.sessions import SessionStore
 from broker.state import BrokerState, connect
