@@ -66,6 +66,20 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
                 yield Problem("saml.signing_next.key",
                               "private key does not match the certificate in saml.signing_next.cert")
     yield from _certificate("hub.trust_anchor", config.hub.trust_anchor_pem, now)
+    yield from check_oidc_keys(config, raw)
+
+
+def check_oidc_keys(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[Problem]:
+    """Each JWK loads as the provider will load it (the schema only checks its shape)."""
+    from broker.oidc.keys import SigningKeys
+
+    for index, item in enumerate(config.oidc.signing_keys):
+        try:
+            SigningKeys((item,))
+        except Exception as exc:  # noqa: BLE001 - joserfc raises several types for bad keys
+            shorthand = (raw.get("oidc") or {}).get("signing_keys") is None
+            key = "oidc.signing_key" if shorthand else f"oidc.signing_keys[{index}].file"
+            yield Problem(key, f"the JWK does not load: {exc}")
 
 
 def _certificate(key: str, pem: str, now: datetime) -> Iterator[Problem]:

@@ -177,3 +177,13 @@ def test_offline_skips_redis_but_still_checks_keys(operator_config, keys):
     path = operator_config(**{"redis.url": "redis://127.0.0.1:1/0", "saml.signing": {
         "key": str(keys / "hub-signing.key"), "cert": str(keys / "broker-saml-signing.crt")}})
     assert run_cli("check-config", "--offline", str(path)).returncode == 2
+
+
+def test_an_oidc_key_that_does_not_load_is_named(operator_config, tmp_path):
+    broken = tmp_path / "broken.jwk.json"
+    broken.write_text('{"kty": "EC", "crv": "P-256", "d": "AAAA", "x": "AAAA", "y": "AAAA"}')
+    path = operator_config(**{"oidc.signing_key": str(broken)})
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    [line] = problem_lines(result)
+    assert line.startswith(f"{path}: oidc.signing_key: the JWK does not load: ")
