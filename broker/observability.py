@@ -66,7 +66,7 @@ class JsonFormatter(logging.Formatter):
                 entry["flow_id"] = g.get("flow_id")
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
+                entry[key if key not in entry else f"extra_{key}"] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -234,7 +234,7 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSess
              identity.level_of_assurance.name)
     SIGNINS_COMPLETED.labels(client.config.council, identity.level_of_assurance.name).inc()
     audit("signin.completed", council=client.config.council, client=client.client_id,
-          level=identity.level_of_assurance.name, from_session=not started)
+          level_of_assurance=identity.level_of_assurance.name, from_session=not started)
     response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                     grant=grant)
     response.headers["Cache-Control"] = "no-store"

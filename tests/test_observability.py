@@ -195,3 +195,10 @@ def test_served_broker_logs_json_lines(served_broker):
     entries = [json.loads(line) for line in lines]
     assert any(entry.get("message") == "authorize: unknown client" and entry.get("request_id")
                for entry in entries)
+
+
+def test_an_extra_field_never_overwrites_the_log_level():
+    record = logging.LogRecord("broker.audit", logging.INFO, __file__, 1, "x", (), None)
+    record.level = "LEVEL_2"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "info" and entry["extra_level"] == "LEVEL_2"
