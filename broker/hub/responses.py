@@ -26,6 +26,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, KeyPair
+from broker.hub import saml_keys  # noqa: F401  (reuses the decryption keys manager)
 from broker.hub.metadata import HubMetadata
 from broker.hub.pid import hash_pid
 from broker.hub.saml_clock import clock_behind
