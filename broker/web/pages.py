@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2.errors import _HTTPException as OAuthHTTPException
-from flask import Blueprint, Flask, current_app, g, render_template, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 
 PAGE_LINK_MAX_AGE = 3600
+# Endpoints a council app's server calls: their errors are OAuth JSON, never a resident page.
+BACK_CHANNEL_ENDPOINTS = ("oidc.token", "oidc.pushed_authorization_request", "oidc.userinfo")
 
 
 def _l(message: str) -> str:
@@ -187,6 +189,10 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(StateUnavailable)
     def state_unavailable(exc):
         log.error("flow state unavailable: %s", exc)
+        if request.endpoint in BACK_CHANNEL_ENDPOINTS:  # a council app's server, not a resident
+            return jsonify(error="temporarily_unavailable",
+                           error_description="the sign-in service's state store is unavailable"), \
+                503, {"Cache-Control": "no-store", "Retry-After": "5"}
         return render_page("unavailable")
 
     @app.errorhandler(HTTPException)
