@@ -50,6 +50,9 @@ def gunicorn_options(bind: str, workers: int, timeout: int = 30) -> dict:
         "accesslog": None,
         "errorlog": "-",
         "preload_app": False,
+        # Gunicorn's control socket defaults to one path per user, which two broker instances on
+        # one host would share; the broker is operated through its CLI and signals instead.
+        "control_socket_disable": True,
     }
 
 

@@ -202,3 +202,9 @@ def test_an_extra_field_never_overwrites_the_log_level():
     record.level = "LEVEL_2"
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "info" and entry["extra_level"] == "LEVEL_2"
+
+
+def test_two_brokers_on_one_host_do_not_share_a_gunicorn_control_socket():
+    from broker.serve import gunicorn_options
+
+    assert gunicorn_options("127.0.0.1:1", 1)["control_socket_disable"] is True
