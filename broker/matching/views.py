@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 
 from flask import Blueprint, current_app, g, render_template, request
+from flask_babel import gettext
 
 from broker.identity import Flow, VerifiedIdentity
 from broker.matching.pending import PendingMatch
@@ -98,8 +99,10 @@ def _silent_failure(flow: Flow, outcome: Outcome):
 
 
 def _contact_text(contact: dict[str, str]) -> str:
-    """The council's contact details from configuration, as one line for the page."""
-    return "; ".join(f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in contact.items())
+    """The council's contact details from configuration, as one line in the page's language."""
+    labels = {"phone": gettext("Phone"), "email": gettext("Email"), "address": gettext("Address")}
+    return "; ".join(f"{labels.get(key, key.replace('_', ' ').capitalize())}: {value}"
+                     for key, value in contact.items())
 
 
 def record_outcome(council_id: str, outcome: Outcome) -> None:

@@ -36,3 +36,11 @@ def test_the_error_prefix_is_welsh_on_a_welsh_journey(matching_stack, matching_s
     response = answer_cycle3(stack, page, "12-AB")
     assert title(response).startswith("Gwall:")
     assert "Error:" not in response.text
+
+
+def test_the_councils_contact_labels_are_welsh_on_a_welsh_journey(matching_stack, matching_service):
+    stack = matching_stack()
+    match_answer(matching_service, NO_MATCH)
+    _attempt, page = acs_answer(stack, ui_locales="cy")
+    contact = lxml.html.fromstring(page.text).get_element_by_id("council-contact").text_content()
+    assert "Ffôn:" in contact and "Phone" not in contact
