@@ -124,7 +124,11 @@ class Resident:
         assert page.locator("html").get_attribute("lang") == language, name
         assert page.title().strip(), f"{name} has no title"
         assert page.locator("h1").count() == 1, f"{name} should have exactly one heading"
-        heading_font = page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily")
+        # A question page's h1 wraps its field's label (the Design System pattern): the label
+        # carries the heading's style then.
+        heading_font = page.evaluate(
+            "(() => { const h = document.querySelector('h1');"
+            " return getComputedStyle(h.querySelector('.govuk-label') || h).fontFamily; })()")
         assert "GDS Transport" in heading_font, f"{name} is not styled by GOV.UK Frontend"
         results = AXE.run(page, options=AXE_OPTIONS)
         assert results.violations_count == 0, f"{name} ({language}):\n{results.generate_report()}"

@@ -1,0 +1,114 @@
+"""The matching pages a resident can meet (cycle 3 question, its error state, record not found),
+in a real browser, in English and Welsh, with axe on each. The council app plays its council's
+matching and account-creation services, as in the demo."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from broker.app import create_app
+from broker.config import load_config
+from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
+from broker.devtools.council_app.matching import CYCLE3_DEMO_ANSWER
+from broker.devtools.demo import stub_hub_config
+from broker.devtools.stub_hub.app import create_stub_hub
+from tests.browser.conftest import choose_at_hub, start_sign_in
+from tests.conftest import (
+    COUNCIL_CLIENT_ID,
+    COUNCIL_CLIENT_SECRET,
+    Ports,
+    Stack,
+    _serve,
+    free_port,
+    write_config,
+)
+
+QUESTION = {"en": "What is your council tax reference?",
+            "cy": "Beth yw eich cyfeirnod treth gyngor?"}
+
+
+@pytest.fixture
+def stack(tmp_path_factory, keys_dir, redis_url) -> Iterator[Stack]:
+    """A stack per test (a fresh link store: a matched resident would be cycle 0 next time);
+    the council matches through the council app's demo services."""
+    ports = Ports(free_port(), free_port(), free_port())
+    council = ports.url("council")
+    prefix = f"test-browser-matching-{uuid.uuid4().hex[:12]}:"
+    directory = tmp_path_factory.mktemp("browser-matching")
+    matching = {
+        "service_url": f"{council}/matching/match", "timeout_seconds": 5,
+        "cycle3": {"attribute": "council_tax_reference",
+                   "label": QUESTION,
+                   "hint": {"en": "8 digits, on your council tax bill.",
+                            "cy": "8 digid, ar eich bil treth gyngor."},
+                   "pattern": "^[0-9]{8}$"},
+        "account_creation": {"url": f"{council}/matching/create-account",
+                             "attributes": ["first_name", "surname", "date_of_birth"]},
+        "contact": {"phone": "0300 000 0000", "email": "help@test-borough.example.gov.uk"},
+    }
+    config = load_config(write_config(
+        directory, keys_dir, ports, redis_url, prefix,
+        **{"councils.test-borough.matching": matching,
+           "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True}}),
+        environ={})
+    redis_client = redis.Redis.from_url(redis_url)
+    servers = [
+        _serve(create_app(config), ports.broker),
+        _serve(create_stub_hub(stub_hub_config(config, keys_dir, ports.url("hub"))), ports.hub),
+        _serve(create_council_app(CouncilAppConfig(
+            base_url=council, broker_issuer=config.issuer,
+            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+    ]
+    yield Stack(ports, config, None, None, redis_client, prefix)
+    for server in servers:
+        server.shutdown()
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
+
+
+def to_cycle3(resident, stack, identity: str, language: str):
+    window = resident()
+    start_sign_in(window, stack, language)
+    choose_at_hub(window, identity)
+    window.page.wait_for_url(re.compile(r"/saml/acs$"))
+    return window
+
+
+@pytest.mark.parametrize("language", ["en", "cy"])
+def test_cycle3_question_its_error_state_and_a_matching_answer(stack, resident, language):
+    window = to_cycle3(resident, stack, "sam", language)
+    page = window.page
+    assert window.heading() == QUESTION[language]
+    window.inspect("broker-cycle3", language)
+    page.locator("#answer").fill("12-AB")
+    page.locator("#continue").click()
+    page.wait_for_load_state("load")
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    # GOV.UK Frontend moves focus to the error summary, and its link leads to the field.
+    assert page.evaluate("document.activeElement.closest('.govuk-error-summary') !== null")
+    assert summary.locator("a").get_attribute("href") == "#answer"
+    assert page.title().startswith("Error:" if language == "en" else "Gwall:")
+    window.inspect("broker-cycle3-error", language)
+    page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
+    page.locator("#continue").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Sam Mover"
+
+
+@pytest.mark.parametrize("language", ["en", "cy"])
+def test_record_not_found_shows_the_councils_contacts_and_a_way_back(stack, resident, language):
+    window = to_cycle3(resident, stack, "lee", language)
+    page = window.page
+    page.locator("#answer").fill("12345678")
+    page.locator("#continue").click()
+    page.wait_for_load_state("load")
+    assert page.locator("#council-contact").is_visible()
+    window.inspect("broker-no-record", language)
+    page.locator("#continue").click()
+    page.wait_for_url(re.compile(re.escape(stack.council_url) + r"/callback\?error=access_denied"))
