@@ -132,37 +132,49 @@ def _serve(app, port: int):
     return server
 
 
+def start_stack(directory: Path, keys_dir: Path, redis_url: str, redis_client: redis.Redis,
+                config_changes=None, prefix_label: str = "test") -> tuple[Stack, list]:
+    """A broker, stub hub and council app on free ports; `config_changes(ports)` returns
+    write_config overrides. Returns the stack and its servers, for `stop_stack`."""
+    ports = Ports(free_port(), free_port(), free_port())
+    prefix = f"{prefix_label}-{uuid.uuid4().hex[:12]}:"
+    overrides = config_changes(ports) if config_changes else {}
+    config = load_config(write_config(directory, keys_dir, ports, redis_url, prefix, **overrides),
+                         environ={})
+    hub = stub_hub_config(config, keys_dir, ports.url("hub"))
+    broker_app = create_app(config)
+    servers = [
+        _serve(broker_app, ports.broker),
+        _serve(create_stub_hub(hub), ports.hub),
+        _serve(create_council_app(CouncilAppConfig(
+            base_url=ports.url("council"), broker_issuer=config.issuer,
+            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+    ]
+    return Stack(ports, config, hub, broker_app, redis_client, prefix), servers
+
+
+def stop_stack(stack: Stack, servers: list) -> None:
+    for server in servers:
+        server.shutdown()
+    for key in stack.redis.scan_iter(f"{stack.prefix}*"):
+        stack.redis.delete(key)
+
+
 @pytest.fixture
 def stack_factory(tmp_path, keys_dir, redis_url, redis_client):
     """Builds running stacks; `config_changes(ports)` returns write_config overrides."""
-    started: list[tuple[list, str]] = []
+    started: list[tuple[Stack, list]] = []
 
     def build(config_changes=None) -> Stack:
-        ports = Ports(free_port(), free_port(), free_port())
-        prefix = f"test-{uuid.uuid4().hex[:12]}:"
-        directory = tmp_path / prefix.rstrip(":")
+        directory = tmp_path / f"stack-{len(started)}"
         directory.mkdir()
-        overrides = config_changes(ports) if config_changes else {}
-        config = load_config(write_config(directory, keys_dir, ports, redis_url, prefix,
-                                          **overrides), environ={})
-        hub = stub_hub_config(config, keys_dir, ports.url("hub"))
-        broker_app = create_app(config)
-        servers = [
-            _serve(broker_app, ports.broker),
-            _serve(create_stub_hub(hub), ports.hub),
-            _serve(create_council_app(CouncilAppConfig(
-                base_url=ports.url("council"), broker_issuer=config.issuer,
-                client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
-        ]
-        started.append((servers, prefix))
-        return Stack(ports, config, hub, broker_app, redis_client, prefix)
+        stack, servers = start_stack(directory, keys_dir, redis_url, redis_client, config_changes)
+        started.append((stack, servers))
+        return stack
 
     yield build
-    for servers, prefix in started:
-        for server in servers:
-            server.shutdown()
-        for key in redis_client.scan_iter(f"{prefix}*"):
-            redis_client.delete(key)
+    for stack, servers in started:
+        stop_stack(stack, servers)
 
 
 @pytest.fixture

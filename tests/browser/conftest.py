@@ -8,7 +8,6 @@ screenshot is saved under test-artifacts/screenshots/ for people to look at.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +17,7 @@ import redis
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from broker.app import create_app
-from broker.config import load_config
-from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
-from broker.devtools.demo import stub_hub_config
-from broker.devtools.stub_hub.app import create_stub_hub
-from tests.conftest import (
-    COUNCIL_CLIENT_ID,
-    COUNCIL_CLIENT_SECRET,
-    Ports,
-    Stack,
-    _serve,
-    free_port,
-    write_config,
-)
+from tests.conftest import Stack, start_stack, stop_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,25 +45,10 @@ def stack(tmp_path_factory, keys_dir, redis_url) -> Iterator[Stack]:
     """One running stack per test module: each test opens its own browser context (no shared
     cookies) and every sign-in is its own flow, so tests stay independent while the suite
     avoids starting three servers per test."""
-    ports = Ports(free_port(), free_port(), free_port())
-    prefix = f"test-browser-{uuid.uuid4().hex[:12]}:"
-    redis_client = redis.Redis.from_url(redis_url)
-    config = load_config(write_config(tmp_path_factory.mktemp("browser"), keys_dir, ports,
-                                      redis_url, prefix), environ={})
-    hub = stub_hub_config(config, keys_dir, ports.url("hub"))
-    broker_app = create_app(config)
-    servers = [
-        _serve(broker_app, ports.broker),
-        _serve(create_stub_hub(hub), ports.hub),
-        _serve(create_council_app(CouncilAppConfig(
-            base_url=ports.url("council"), broker_issuer=config.issuer,
-            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
-    ]
-    yield Stack(ports, config, hub, broker_app, redis_client, prefix)
-    for server in servers:
-        server.shutdown()
-    for key in redis_client.scan_iter(f"{prefix}*"):
-        redis_client.delete(key)
+    stack, servers = start_stack(tmp_path_factory.mktemp("browser"), keys_dir, redis_url,
+                                 redis.Redis.from_url(redis_url), prefix_label="test-browser")
+    yield stack
+    stop_stack(stack, servers)
 
 
 @dataclass

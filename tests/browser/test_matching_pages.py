@@ -5,28 +5,14 @@ matching and account-creation services, as in the demo."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from broker.app import create_app
-from broker.config import load_config
-from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.council_app.matching import CYCLE3_DEMO_ANSWER
-from broker.devtools.demo import stub_hub_config
-from broker.devtools.stub_hub.app import create_stub_hub
 from tests.browser.conftest import choose_at_hub, start_sign_in
-from tests.conftest import (
-    COUNCIL_CLIENT_ID,
-    COUNCIL_CLIENT_SECRET,
-    Ports,
-    Stack,
-    _serve,
-    free_port,
-    write_config,
-)
+from tests.conftest import Stack, start_stack, stop_stack
 
 QUESTION = {"en": "What is your council tax reference?",
             "cy": "Beth yw eich cyfeirnod treth gyngor?"}
@@ -36,39 +22,29 @@ QUESTION = {"en": "What is your council tax reference?",
 def stack(tmp_path_factory, keys_dir, redis_url) -> Iterator[Stack]:
     """A stack per test (a fresh link store: a matched resident would be cycle 0 next time);
     the council matches through the council app's demo services."""
-    ports = Ports(free_port(), free_port(), free_port())
-    council = ports.url("council")
-    prefix = f"test-browser-matching-{uuid.uuid4().hex[:12]}:"
     directory = tmp_path_factory.mktemp("browser-matching")
-    matching = {
-        "service_url": f"{council}/matching/match", "timeout_seconds": 5,
-        "cycle3": {"attribute": "council_tax_reference",
-                   "label": QUESTION,
-                   "hint": {"en": "8 digits, on your council tax bill.",
-                            "cy": "8 digid, ar eich bil treth gyngor."},
-                   "pattern": "^[0-9]{8}$"},
-        "account_creation": {"url": f"{council}/matching/create-account",
-                             "attributes": ["first_name", "surname", "date_of_birth"]},
-        "contact": {"phone": "0300 000 0000", "email": "help@test-borough.example.gov.uk"},
-    }
-    config = load_config(write_config(
-        directory, keys_dir, ports, redis_url, prefix,
-        **{"councils.test-borough.matching": matching,
-           "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True}}),
-        environ={})
-    redis_client = redis.Redis.from_url(redis_url)
-    servers = [
-        _serve(create_app(config), ports.broker),
-        _serve(create_stub_hub(stub_hub_config(config, keys_dir, ports.url("hub"))), ports.hub),
-        _serve(create_council_app(CouncilAppConfig(
-            base_url=council, broker_issuer=config.issuer,
-            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
-    ]
-    yield Stack(ports, config, None, None, redis_client, prefix)
-    for server in servers:
-        server.shutdown()
-    for key in redis_client.scan_iter(f"{prefix}*"):
-        redis_client.delete(key)
+
+    def with_matching(ports) -> dict:
+        council = ports.url("council")
+        return {
+            "councils.test-borough.matching": {
+                "service_url": f"{council}/matching/match", "timeout_seconds": 5,
+                "cycle3": {"attribute": "council_tax_reference", "label": QUESTION,
+                           "hint": {"en": "8 digits, on your council tax bill.",
+                                    "cy": "8 digid, ar eich bil treth gyngor."},
+                           "pattern": "^[0-9]{8}$"},
+                "account_creation": {"url": f"{council}/matching/create-account",
+                                     "attributes": ["first_name", "surname", "date_of_birth"]},
+                "contact": {"phone": "0300 000 0000",
+                            "email": "help@test-borough.example.gov.uk"},
+            },
+            "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True},
+        }
+
+    stack, servers = start_stack(directory, keys_dir, redis_url, redis.Redis.from_url(redis_url),
+                                 with_matching, prefix_label="test-browser-matching")
+    yield stack
+    stop_stack(stack, servers)
 
 
 def to_cycle3(resident, stack, identity: str, language: str):
