@@ -161,17 +161,19 @@ def served_broker(tmp_path, keys_dir, redis_url):
                                 "--workers", "2"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    yield url, process
-    process.terminate()
-    process.wait(timeout=30)
+    try:  # the server is stopped even when it never became ready
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_metrics_add_up_across_gunicorn_workers(served_broker):
