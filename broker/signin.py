@@ -120,10 +120,14 @@ def authorize():
         return _redirect(oidc_error_url(params, error_code, error.description or error_code))
 
     ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
+
+    def new_flow(authn_request_id: str) -> Flow:
+        return Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
+                    authorize_params=params, authn_request_id=authn_request_id,
+                    minimum_level=minimum, created_at=int(now), ui_locale=ui_locale)
+
     if reusable:
-        flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
-                    authorize_params=params, authn_request_id="", minimum_level=minimum,
-                    created_at=int(now), ui_locale=ui_locale)
+        flow = new_flow(authn_request_id="")
         council = broker.config.councils[client.config.council]
         set_flow(flow.id)
         SIGNINS_STARTED.labels(client.config.council).inc()
@@ -141,9 +145,7 @@ def authorize():
             service_name=client.config.name)
     authn = build_authn_request(broker.config.saml, hub, minimum,
                                 force_authn="login" in prompt or max_age is not None)
-    flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
-                authorize_params=params, authn_request_id=authn.id, minimum_level=minimum,
-                created_at=int(now), ui_locale=ui_locale)
+    flow = new_flow(authn_request_id=authn.id)
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     set_flow(flow.id)
     SIGNINS_STARTED.labels(client.config.council).inc()

@@ -103,6 +103,17 @@ def _link(row) -> Link:
                 created_at=row.created_at, last_seen_at=row.last_seen_at)
 
 
+def _selecting(statement, council_id: str, local_account_id: str | None,
+               hashed_pid: str | None):
+    """The links of one council, narrowed to an account and/or a hashed PID when given."""
+    statement = statement.where(account_links.c.council_id == council_id)
+    if local_account_id is not None:
+        statement = statement.where(account_links.c.local_account_id == local_account_id)
+    if hashed_pid is not None:
+        statement = statement.where(account_links.c.hashed_pid == hashed_pid)
+    return statement
+
+
 class LinkStore:
     """Typed access to the link table; every method is one short transaction."""
 
@@ -153,11 +164,7 @@ class LinkStore:
 
     def find(self, council_id: str, local_account_id: str | None = None,
              hashed_pid: str | None = None) -> list[Link]:
-        statement = select(account_links).where(account_links.c.council_id == council_id)
-        if local_account_id is not None:
-            statement = statement.where(account_links.c.local_account_id == local_account_id)
-        if hashed_pid is not None:
-            statement = statement.where(account_links.c.hashed_pid == hashed_pid)
+        statement = _selecting(select(account_links), council_id, local_account_id, hashed_pid)
         with self.engine.connect() as connection:
             return [_link(row) for row in connection.execute(statement.order_by(account_links.c.id))]
 
@@ -174,11 +181,7 @@ class LinkStore:
         """The operator's `broker links unlink`: removes the links and audits each, atomically."""
         if local_account_id is None and hashed_pid is None:
             raise ValueError("name a local account id or a hashed PID to unlink")
-        statement = delete(account_links).where(account_links.c.council_id == council_id)
-        if local_account_id is not None:
-            statement = statement.where(account_links.c.local_account_id == local_account_id)
-        if hashed_pid is not None:
-            statement = statement.where(account_links.c.hashed_pid == hashed_pid)
+        statement = _selecting(delete(account_links), council_id, local_account_id, hashed_pid)
         with self.engine.begin() as connection:
             removed = [_link(row) for row in connection.execute(statement.returning(*account_links.c))]
             for link in removed:
