@@ -59,6 +59,8 @@ class HubConfig:
     metadata_file: Path | None
     trust_anchor_pem: str
     refresh_seconds: int
+    # How long a process uses its own copy of the shared metadata before reading Redis again.
+    local_copy_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,10 @@ class RateLimitConfig:
 
     enabled: bool = True
     sections: tuple[tuple[str, RateLimitRules], ...] = tuple(RATE_LIMIT_DEFAULTS.items())
+    # Each process settles its count of a limit with Redis every max(1, limit × this) hits (and
+    # at least every second): 0 settles every hit (exact, one round trip per limit per request).
+    # N processes may let through up to N × batch more than a limit (broker/ratelimit_storage.py).
+    batch_fraction: float = 0.05
 
     def rules(self, section: str) -> RateLimitRules:
         return dict(self.sections)[section]
@@ -390,12 +396,18 @@ class _Reader:
                                         f"not a limit like 120/minute: {value!r}") from None
                 rules[scope] = value
             sections.append((section, RateLimitRules(**rules)))
-        unknown = set(raw) - set(RATE_LIMIT_DEFAULTS) - {"enabled"}
+        unknown = set(raw) - set(RATE_LIMIT_DEFAULTS) - {"enabled", "batch_fraction"}
         if unknown:
             raise self.fail(f"rate_limits.{sorted(unknown)[0]}",
-                            f"unknown section; use {', '.join(RATE_LIMIT_DEFAULTS)} or enabled")
+                            f"unknown section; use {', '.join(RATE_LIMIT_DEFAULTS)}, enabled "
+                            "or batch_fraction")
+        batch_fraction = self.get(raw, "batch_fraction", "rate_limits.", (int, float),
+                                  default=RateLimitConfig.batch_fraction)
+        if isinstance(batch_fraction, bool) or not 0 <= batch_fraction <= 0.5:
+            raise self.fail("rate_limits.batch_fraction",
+                            f"must be a number from 0 to 0.5, got {batch_fraction!r}")
         return RateLimitConfig(enabled=self.get(raw, "enabled", "rate_limits.", bool, default=True),
-                               sections=tuple(sections))
+                               sections=tuple(sections), batch_fraction=float(batch_fraction))
 
     def trusted_hops(self, raw: Mapping[str, Any]) -> int:
         hops = self.get(raw, "trusted_hops", "proxy.", int, default=0)
@@ -485,6 +497,7 @@ class _Reader:
             metadata_url=metadata_url, metadata_file=metadata_file,
             trust_anchor_pem=self.pem(raw, "trust_anchor", "hub.", "CERTIFICATE"),
             refresh_seconds=self.get(raw, "refresh_seconds", "hub.", int, default=3600),
+            local_copy_seconds=self.get(raw, "local_copy_seconds", "hub.", int, default=10),
         )
 
     def oidc(self, raw: Mapping[str, Any]) -> OidcConfig:

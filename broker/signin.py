@@ -231,14 +231,15 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSess
             params, error.error or "invalid_request", error.description or "invalid request"),
             service_name=client.config.name)
     session.clients[client.client_id] = resident.sub
-    broker.sessions.save(session)
+    with broker.state.batched_writes():  # the session and the code: one round trip
+        broker.sessions.save(session)
+        response = server.create_authorization_response(oauth_request, grant_user=resident,
+                                                        grant=grant)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
              identity.level_of_assurance.name)
     SIGNINS_COMPLETED.labels(client.config.council, identity.level_of_assurance.name).inc()
     audit("signin.completed", council=client.config.council, client=client.client_id,
           level_of_assurance=identity.level_of_assurance.name, from_session=not started)
-    response = server.create_authorization_response(oauth_request, grant_user=resident,
-                                                    grant=grant)
     response.headers["Cache-Control"] = "no-store"
     if started:
         set_session_cookie(response, session, broker.config)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -79,6 +82,7 @@ class BrokerState:
     def __init__(self, client: redis.Redis, prefix: str):
         self.redis = client
         self.prefix = prefix
+        self._local = threading.local()
 
     def _key(self, kind: str, ident: str) -> str:
         return f"{self.prefix}{kind}:{ident}"
@@ -90,9 +94,31 @@ class BrokerState:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
 
+    @contextmanager
+    def batched_writes(self) -> Iterator[None]:
+        """Writes that need no answer (SETs with a TTL) made inside go to Redis in one round trip
+        when the block ends, and not at all when it raises. One request runs on one thread."""
+        if getattr(self._local, "pipeline", None) is not None:
+            yield
+            return
+        pipeline = self._local.pipeline = self.redis.pipeline(transaction=False)
+        try:
+            yield
+        finally:
+            self._local.pipeline = None
+        if len(pipeline):
+            self._call_pipeline(pipeline)
+
+    def _set(self, key: str, value: str | bytes, ttl: int) -> None:
+        pipeline = getattr(self._local, "pipeline", None)
+        if pipeline is not None:
+            pipeline.set(key, value, ex=ttl)
+        else:
+            self._call("set", key, value, ex=ttl)
+
     # Flows: written at /authorize, taken once at the assertion consumer service.
     def save_flow(self, flow: Flow, ttl: int) -> None:
-        self._call("set", self._key("flow", flow.id), json.dumps(flow.to_json_dict()), ex=ttl)
+        self._set(self._key("flow", flow.id), json.dumps(flow.to_json_dict()), ttl)
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
@@ -100,7 +126,7 @@ class BrokerState:
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("code", code), json.dumps(data), ex=ttl)
+        self._set(self._key("code", code), json.dumps(data), ttl)
 
     def take_code(self, code: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("code", code))
@@ -144,7 +170,7 @@ class BrokerState:
 
     # Broker sessions: idle timeout by TTL, absolute lifetime by the stored creation time.
     def save_session(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("session", session_id), json.dumps(data), ex=max(ttl, 1))
+        self._set(self._key("session", session_id), json.dumps(data), max(ttl, 1))
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("session", session_id))
@@ -156,8 +182,14 @@ class BrokerState:
 
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
-        return bool(self._call("set", self._key(f"seen:{kind}", ident), b"1", nx=True,
-                               ex=max(ttl, 1)))
+        return self.first_sightings([(kind, ident, ttl)])[0]
+
+    def first_sightings(self, sightings: list[tuple[str, str, int]]) -> list[bool]:
+        """(kind, id, ttl) each marked seen in one round trip; True where this was the first."""
+        pipeline = self.redis.pipeline(transaction=False)
+        for kind, ident, ttl in sightings:
+            pipeline.set(self._key(f"seen:{kind}", ident), b"1", nx=True, ex=max(ttl, 1))
+        return [bool(result) for result in self._call_pipeline(pipeline)]
 
     # Hub metadata: one verified copy shared by every process (kept until its validUntil), a
     # claim so that one process at a time fetches it, and the outcome of the last refresh.

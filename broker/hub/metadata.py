@@ -125,7 +125,9 @@ class HubMetadataSource:
     lapses after RETRY_SECONDS, so a hub outage costs one fetch a minute, not one per request.
 
     Each process re-verifies the shared XML against the trust anchor once per distinct copy, so
-    a value written into Redis by anything else is never believed on its own say-so.
+    a value written into Redis by anything else is never believed on its own say-so. Between
+    reads of the shared copy a process uses its own for `local_copy_seconds`: the metadata
+    changes a few times a year, a sign-in happens many times a second.
     """
 
     RETRY_SECONDS = 60
@@ -138,6 +140,7 @@ class HubMetadataSource:
         self._lock = threading.Lock()
         self._parsed: tuple[str, HubMetadata] | None = None  # (xml, verified metadata)
         self._local_error: tuple[str, float] | None = None
+        self._local_copy: tuple[float, dict] | None = None  # (read at, shared copy)
 
     @property
     def source(self) -> str:
@@ -177,6 +180,7 @@ class HubMetadataSource:
             self.state.save_hub_metadata(xml, now, ttl)
             self.state.save_hub_metadata_status({"last_error": None, "last_error_at": None},
                                                 ttl=max(ttl, self.config.refresh_seconds))
+            self._local_copy = (now, {"xml": xml, "fetched_at": now})
         self._local_error = None
         log.info("hub metadata refreshed from %s (valid until %s)", self.source,
                  metadata.valid_until.isoformat() if metadata.valid_until else "unspecified")
@@ -192,18 +196,24 @@ class HubMetadataSource:
             except StateUnavailable:
                 pass
 
-    def _shared(self) -> dict | None:
+    def _shared(self, fresh: bool = False) -> dict | None:
         if self.state is None:
             return None if self._parsed is None else {
                 "xml": self._parsed[0], "fetched_at": self._parsed[1].fetched_at}
-        return self.state.get_hub_metadata()
+        now = self.clock()
+        local = self._local_copy
+        if not fresh and local is not None and 0 <= now - local[0] < self.config.local_copy_seconds:
+            return local[1]
+        shared = self.state.get_hub_metadata()
+        self._local_copy = (now, shared) if shared is not None else None
+        return shared
 
     def current(self) -> HubMetadata:
         """The trusted metadata to use now; MetadataError when there is none still valid."""
         try:
             shared = self._shared()
             if self._stale(shared) and self._claim_refresh():
-                shared = self._shared()  # another process may have just refreshed it
+                shared = self._shared(fresh=True)  # another process may have just refreshed it
                 if self._stale(shared):
                     try:
                         metadata = self.refresh()
@@ -211,7 +221,7 @@ class HubMetadataSource:
                         return metadata
                     except MetadataError:
                         pass  # the claim lapses after RETRY_SECONDS: the next retry
-                    shared = self._shared()
+                    shared = self._shared(fresh=True)
                 else:
                     self._release_claim()
             elif shared is None:
@@ -232,10 +242,10 @@ class HubMetadataSource:
         """No copy at all, and another process holds the claim: it is fetching one now (at cold
         start every sign-in arrives here at once). Wait for its fetch, not fail the sign-in."""
         deadline = time.monotonic() + sum(METADATA_TIMEOUT) + 1
-        shared = self._shared()
+        shared = self._shared(fresh=True)
         while shared is None and time.monotonic() < deadline:
             time.sleep(0.05)
-            shared = self._shared()
+            shared = self._shared(fresh=True)
         return shared
 
     def _stale(self, shared: dict | None) -> bool:

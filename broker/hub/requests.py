@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from broker.config import SamlConfig
 from broker.hub.metadata import HubMetadata, _attr
+from broker.hub.saml_signing import sign_after_issuer
 from broker.identity import LevelOfAssurance
 
 
@@ -51,8 +51,5 @@ def build_authn_request(saml: SamlConfig, hub: HubMetadata, minimum_level: Level
         "</saml2p:RequestedAuthnContext>"
         "</saml2p:AuthnRequest>"
     )
-    signed = OneLogin_Saml2_Utils.add_sign(xml, saml.signing.key_pem, saml.signing.cert_pem,
-                                           sign_algorithm=C.RSA_SHA256,
-                                           digest_algorithm=C.SHA256)
-    signed_text = signed.decode() if isinstance(signed, bytes) else signed
-    return AuthnRequest(id=request_id, xml=signed_text, destination=hub.sso_url)
+    signed = sign_after_issuer(xml, saml.signing.key_pem, saml.signing.cert_pem)
+    return AuthnRequest(id=request_id, xml=signed, destination=hub.sso_url)

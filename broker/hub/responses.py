@@ -87,8 +87,25 @@ class ResponseRejected(Exception):
     """The message is not a valid answer from the hub to this flow; never becomes a sign-in."""
 
 
+_SETTINGS: dict[tuple, OneLogin_Saml2_Settings] = {}
+
+
 def saml_settings(config: BrokerConfig, hub: HubMetadata, decryption: KeyPair
                   ) -> OneLogin_Saml2_Settings:
+    """python3-saml's settings for one hub metadata and decryption key, built once: building
+    them re-validates and re-formats every certificate and key, and a Response only reads them."""
+    key = (config.saml.entity_id, config.acs_url, hub.entity_id, hub.sso_url, hub.signing_certs,
+           decryption.cert_pem, decryption.key_pem)
+    settings = _SETTINGS.get(key)
+    if settings is None:
+        if len(_SETTINGS) >= 16:  # metadata or keys rotated many times: start again
+            _SETTINGS.clear()
+        settings = _SETTINGS[key] = _build_settings(config, hub, decryption)
+    return settings
+
+
+def _build_settings(config: BrokerConfig, hub: HubMetadata, decryption: KeyPair
+                    ) -> OneLogin_Saml2_Settings:
     return OneLogin_Saml2_Settings({
         "strict": True,
         "debug": False,
@@ -152,8 +169,8 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     status = _status(document)
     if status[0] != C.STATUS_SUCCESS:
         _verify_response_signature(document, hub)
-        _check_not_replayed(state, "response", document.get("ID"), config.saml.clock_skew_seconds
-                            + 3600)
+        _check_not_replayed(state, config.saml.clock_skew_seconds + 3600,
+                            response=document.get("ID"))
         return _failure_from_status(status)
 
     _check_encryption_algorithms(document)
@@ -183,8 +200,7 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
                           f"asserted {level.name}, flow required {flow.minimum_level.name}")
 
     ttl = int(not_on_or_after - now) + skew
-    _check_not_replayed(state, "response", document.get("ID"), ttl)
-    _check_not_replayed(state, "assertion", assertion.get("ID"), ttl)
+    _check_not_replayed(state, ttl, response=document.get("ID"), assertion=assertion.get("ID"))
 
     name_id = assertion.find("saml:Subject/saml:NameID", NS)
     pid = _simple_value(name_id, "NameID")
@@ -336,11 +352,15 @@ def _check_conditions(assertion: etree._Element, config: BrokerConfig, now: floa
         raise ResponseRejected("Audience is not our entityID")
 
 
-def _check_not_replayed(state: BrokerState, kind: str, ident: str | None, ttl: int) -> None:
-    if not ident:
-        raise ResponseRejected(f"{kind} has no ID")
-    if not state.first_sighting(kind, ident, ttl):
-        raise ResponseRejected(f"{kind} {ident} was already used")
+def _check_not_replayed(state: BrokerState, ttl: int, **ids: str | None) -> None:
+    """Marks every id seen (one round trip); any seen before rejects the message."""
+    for kind, ident in ids.items():
+        if not ident:
+            raise ResponseRejected(f"{kind} has no ID")
+    firsts = state.first_sightings([(kind, ident, ttl) for kind, ident in ids.items()])
+    for (kind, ident), first in zip(ids.items(), firsts, strict=True):
+        if not first:
+            raise ResponseRejected(f"{kind} {ident} was already used")
 
 
 def _level_of_assurance(assertion: etree._Element) -> LevelOfAssurance | HubFailure:

@@ -82,3 +82,32 @@ def test_request_goes_by_an_auto_submitting_post_form_with_a_visible_continue_bu
                            (b.get("style") or "").replace(" ", "") for b in buttons)
     scripts = " ".join(page.xpath("//script/text()"))
     assert ".submit()" in scripts
+
+
+def test_signing_with_the_kept_key_gives_exactly_python3_samls_signature(stack):
+    """broker.hub.saml_signing keeps the parsed key between messages; the signed bytes must be
+    those of python3-saml's add_sign (RSA PKCS#1 v1.5 is deterministic), on every thread."""
+    import threading
+
+    from broker.hub.requests import build_authn_request
+    from broker.hub.saml_signing import sign_after_issuer
+
+    saml = stack.config.saml
+    hub = stack.broker_app.extensions["broker"].hub_metadata.current()
+    unsigned = build_authn_request(saml, hub, LevelOfAssurance.LEVEL_2).xml
+    unsigned = etree.tostring(_without_signature(etree.fromstring(unsigned)), encoding="unicode")
+    expected = OneLogin_Saml2_Utils.add_sign(unsigned, saml.signing.key_pem, saml.signing.cert_pem,
+                                             sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256)
+    expected = expected.decode() if isinstance(expected, bytes) else expected
+    results = [sign_after_issuer(unsigned, saml.signing.key_pem, saml.signing.cert_pem)
+               for _ in range(2)]
+    thread = threading.Thread(target=lambda: results.append(
+        sign_after_issuer(unsigned, saml.signing.key_pem, saml.signing.cert_pem)))
+    thread.start()
+    thread.join()
+    assert results == [expected] * 3
+
+
+def _without_signature(request: etree._Element) -> etree._Element:
+    request.remove(request.find("ds:Signature", NS))
+    return request

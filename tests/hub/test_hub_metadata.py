@@ -262,3 +262,34 @@ def test_status_refreshes_when_due_so_readiness_probes_keep_the_schedule(keys, h
     clock.now += hub_config.refresh_seconds + 1
     assert source.status().fetched_at == clock.now
     assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_each_process_reads_the_shared_copy_once_per_local_copy_interval(keys, hub_config,
+                                                                         shared_state):
+    """A sign-in must not cost a Redis read for metadata that changes a few times a year; a
+    copy another process put in Redis reaches this one within `local_copy_seconds`."""
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    clock = Clock()
+    config = replace(hub_config, local_copy_seconds=10)
+    reads = []
+    read = shared_state.get_hub_metadata
+    shared_state.get_hub_metadata = lambda: reads.append(1) or read()
+    source = process(config, shared_state, clock)
+    first = source.current()
+    reads.clear()
+    for _ in range(50):
+        assert source.current().signing_certs == first.signing_certs
+    assert reads == []
+
+    _key, next_cert = self_signed_pair("hub signing key, next generation")
+    rotated = saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
+                                keys["federation_key"], keys["federation_cert"],
+                                valid_until=datetime.now(UTC) + timedelta(days=2),
+                                extra_signing_certs=(next_cert,))
+    shared_state.save_hub_metadata(rotated, clock.now, 600)  # another process's refresh
+    clock.now += 5
+    assert len(source.current().signing_certs) == 1
+    clock.now += 5
+    assert len(source.current().signing_certs) == 2
+    assert len(reads) == 1

@@ -22,6 +22,13 @@ from tests.hub_messages import Forgery, forge
 
 
 @pytest.fixture
+def stack(stack_factory):
+    """Reads the shared hub metadata at every request (`hub.local_copy_seconds: 0`), so that a
+    copy put in Redis by a test, as another process's refresh would, is used at once."""
+    return stack_factory(lambda ports: {"hub.local_copy_seconds": 0})
+
+
+@pytest.fixture
 def new_pair(tmp_path):
     key_pem, cert_pem = self_signed_pair("broker key, next generation")
     (tmp_path / "new.key").write_text(key_pem)
