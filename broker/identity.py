@@ -8,7 +8,7 @@ alone and lets a reader see exactly what crosses the boundary.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -110,9 +110,19 @@ class VerifiedIdentity:
     persistent_id: str = field(default="", repr=False)
 
     def to_json_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["level_of_assurance"] = self.level_of_assurance.name
-        return _dates_to_text(data)
+        # Written field by field: dataclasses.asdict's deep copy was a tenth of a sign-in's CPU.
+        mds = self.matching_dataset
+        return {"hashed_pid": self.hashed_pid, "level_of_assurance": self.level_of_assurance.name,
+                "matching_dataset": {
+                    "first_names": [_value_json(v) for v in mds.first_names],
+                    "middle_names": [_value_json(v) for v in mds.middle_names],
+                    "surnames": [_value_json(v) for v in mds.surnames],
+                    "dates_of_birth": [_value_json(v) for v in mds.dates_of_birth],
+                    "gender": _value_json(mds.gender) if mds.gender is not None else None,
+                    "current_addresses": [_address_json(a) for a in mds.current_addresses],
+                    "previous_addresses": [_address_json(a) for a in mds.previous_addresses]},
+                "issuer": self.issuer, "authenticated_at": self.authenticated_at,
+                "persistent_id": self.persistent_id}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> VerifiedIdentity:
@@ -144,14 +154,20 @@ def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _dates_to_text(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _dates_to_text(v) for k, v in node.items()}
-    if isinstance(node, list | tuple):
-        return [_dates_to_text(v) for v in node]
-    if isinstance(node, date):
-        return node.isoformat()
-    return node
+def _text(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _value_json(value: MatchingValue) -> dict[str, Any]:
+    return {"value": value.value, "verified": value.verified,
+            "valid_from": _text(value.valid_from), "valid_to": _text(value.valid_to)}
+
+
+def _address_json(address: Address) -> dict[str, Any]:
+    return {"lines": list(address.lines), "post_code": address.post_code,
+            "international_post_code": address.international_post_code, "uprn": address.uprn,
+            "verified": address.verified, "valid_from": _text(address.valid_from),
+            "valid_to": _text(address.valid_to)}
 
 
 @dataclass
@@ -171,9 +187,11 @@ class Flow:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["minimum_level"] = self.minimum_level.name
-        return data
+        return {"id": self.id, "client_id": self.client_id,
+                "authorize_params": dict(self.authorize_params),
+                "authn_request_id": self.authn_request_id,
+                "minimum_level": self.minimum_level.name, "created_at": self.created_at,
+                "ui_locale": self.ui_locale, "extra": dict(self.extra)}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Flow:

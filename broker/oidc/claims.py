@@ -9,7 +9,7 @@ may ever receive is further limited by its configuration (`claims` in the client
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,7 +77,10 @@ class SignedInResident:
         return self.sub
 
     def to_json_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"sub": self.sub, "acr": self.acr, "auth_time": self.auth_time,
+                "amr": list(self.amr), "sid": self.sid, "claims": self.claims,
+                "verified_claims": self.verified_claims,
+                "local_account_id": self.local_account_id}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> SignedInResident:
