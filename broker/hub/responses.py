@@ -26,10 +26,13 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, KeyPair
-from broker.hub import saml_keys  # noqa: F401  (reuses the decryption keys manager)
+from broker.hub import (
+    saml_keys,  # noqa: F401  (reuses the decryption keys manager)
+    saml_xpath,  # noqa: F401  (compiled XPath for python3-saml's checks)
+)
 from broker.hub.metadata import HubMetadata
 from broker.hub.pid import hash_pid
-from broker.hub.saml_clock import clock_behind
+from broker.hub.saml_clock import clock_behind, parse_saml_time
 from broker.hub.saml_schema import verify_protocol_schema  # noqa: F401  (installs the ida types)
 from broker.identity import (
     Address,
@@ -377,7 +380,7 @@ def _level_of_assurance(assertion: etree._Element) -> LevelOfAssurance | HubFail
 
 def _time(value: str) -> float:
     try:
-        return float(OneLogin_Saml2_Utils.parse_SAML_to_time(value))
+        return float(parse_saml_time(value))
     except Exception:
         raise ResponseRejected(f"not a SAML time: {value!r}") from None
 

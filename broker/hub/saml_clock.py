@@ -14,20 +14,38 @@ utilities class is replaced by a subclass), and the offset is per thread and zer
 
 from __future__ import annotations
 
+import calendar
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from onelogin.saml2 import response as _response_module
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 _offset = threading.local()
+_SAML_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                        r"(?:\.[0-9]*)?Z?")
+
+
+def parse_saml_time(text: str) -> int:
+    """python3-saml's `parse_SAML_to_time` (seconds, fraction dropped, same errors) without its
+    three strptime attempts, which cost a tenth of a millisecond per time in every Response.
+    What the pattern does not cover goes to the library's own function."""
+    match = _SAML_TIME.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return OneLogin_Saml2_Utils.parse_SAML_to_time(text)
+    moment = datetime(*(int(part) for part in match.groups()))  # ValueError as strptime's
+    return calendar.timegm(moment.utctimetuple())
 
 
 class _SkewedUtils(OneLogin_Saml2_Utils):
     @staticmethod
     def now() -> int:
         return OneLogin_Saml2_Utils.now() - getattr(_offset, "seconds", 0)
+
+    parse_SAML_to_time = staticmethod(parse_saml_time)
 
 
 _response_module.OneLogin_Saml2_Utils = _SkewedUtils
