@@ -7,6 +7,7 @@ process; a second use also revokes the access tokens the first use obtained (RFC
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,11 @@ class ProofKeyForCodeExchange(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+    def generate_authorization_code(self) -> str:
+        """288 random bits from the OS in one call (Authlib's default draws 48 characters one
+        by one, a tenth of the token request's CPU)."""
+        return secrets.token_urlsafe(36)
 
     def validate_authorization_request(self):
         redirect_uri = super().validate_authorization_request()

@@ -36,6 +36,18 @@ def test_id_token_carries_every_required_claim(oidc_stack):
     assert header["alg"] == "ES256"
 
 
+def test_codes_and_access_tokens_are_at_least_256_random_bits(oidc_stack):
+    codes, tokens = set(), set()
+    for _ in range(3):
+        attempt, params = sign_in(oidc_stack)
+        token = redeem(oidc_stack, params["code"], attempt.verifier, attempt.redirect_uri).json()
+        codes.add(params["code"])
+        tokens.add(token["access_token"])
+    for value in codes | tokens:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", value), value  # base64url of >= 32 bytes
+    assert len(codes) == len(tokens) == 3
+
+
 def test_a_second_use_of_a_code_fails_and_revokes_the_first_access_token(oidc_stack):
     attempt, params = sign_in(oidc_stack)
     first = redeem(oidc_stack, params["code"], attempt.verifier, attempt.redirect_uri).json()
