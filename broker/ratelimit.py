@@ -14,6 +14,12 @@ Per client at the ACS: the hub's POST names no client, and finding it means taki
 the ACS is limited per IP only; the per-client limit at /authorize already bounds how many flows
 a client can start.
 
+Counting costs (almost) no Redis round trip per request: each process counts in memory and
+settles with Redis in batches of 1/20 of the limit (`rate_limits.batch_fraction`), so with N
+broker processes a limit L may let through up to L + N × (batch − 1) requests in a window, while
+small limits (batch 1) stay exact. Windows are aligned on the clock (a "per minute" window is a
+calendar minute). The counting, its trade-off and its costs are in broker/ratelimit_storage.py.
+
 When Redis is down the limiter falls back to counting in process memory (each process on its
 own) rather than refusing or failing every request: the outage itself is answered by the
 "service unavailable" page of the step that needs Redis.
@@ -29,6 +35,7 @@ from flask import Flask, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from broker import ratelimit_storage
 from broker.config import BrokerConfig
 
 log = logging.getLogger(__name__)
@@ -87,10 +94,11 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool) 
         return None
     limiter = Limiter(
         key_func=_ip_key, app=app,
-        storage_uri="memory://" if embedded_store else config.redis.url,
+        storage_uri="memory://" if embedded_store else f"{ratelimit_storage.STORAGE_SCHEME}://",
         storage_options={} if embedded_store else {
+            "client": _redis_client(app, config),
             "key_prefix": f"{config.redis.key_prefix}ratelimit",
-            "socket_connect_timeout": 2, "socket_timeout": 2},
+            "batch_fraction": limits.batch_fraction},
         strategy="fixed-window", swallow_errors=True, in_memory_fallback_enabled=True,
         headers_enabled=False,
     )
@@ -119,6 +127,18 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool) 
         return response
 
     return limiter
+
+
+def _redis_client(app: Flask, config: BrokerConfig):
+    """The broker's own Redis client (its timeouts, Sentinel, TLS, round-trip metric), or a new
+    one for an app that has none."""
+    state = getattr(app.extensions.get("broker"), "state", None)
+    client = getattr(state, "redis", None)
+    if client is None:
+        from broker.state import connect
+
+        client = connect(config.redis, allow_embedded=False)
+    return client
 
 
 def _retry_after(limiter: Limiter) -> int:
