@@ -1,4 +1,4 @@
-"""A `limits` storage for flask-limiter that counts in process memory and settles with Redis in
+"""A `limits` storage that counts in process memory and settles with Redis in
 batches, so that a rate limit costs (almost) no Redis round trip per request while every broker
 process still shares one count.
 
@@ -93,8 +93,8 @@ class _Count:
 
 
 class BatchedRedisStorage(Storage):
-    """flask-limiter storage: `Limiter(storage_uri="broker+batched://", storage_options={
-    "client": redis_client, "key_prefix": "...", "batch_fraction": 0.05})`."""
+    """`BatchedRedisStorage(client=redis_client, key_prefix="...", batch_fraction=0.05)`, for
+    limits' fixed-window strategy (broker.ratelimit)."""
 
     STORAGE_SCHEME = [STORAGE_SCHEME]
 
@@ -125,7 +125,7 @@ class BatchedRedisStorage(Storage):
     def redis_key(self, key: str, window: int) -> str:
         return f"{self.key_prefix}:{key}@{window}"
 
-    # --- the Storage interface flask-limiter's fixed-window strategy uses ---------------------
+    # --- the Storage interface limits' fixed-window strategy uses ------------------------------
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         if os.getpid() != self._pid:  # forked after use: the parent's pending hits are not ours

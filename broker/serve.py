@@ -38,7 +38,9 @@ def gunicorn_options(bind: str, workers: int, timeout: int = 30) -> dict:
         "bind": bind,
         "workers": workers,
         "worker_class": "gthread",
-        "threads": int(os.environ.get("BROKER_THREADS", "4")),
+        # Two threads: one can wait on a council's matching service while the other works;
+        # more cost CPU in switching between threads (docs/operations.md).
+        "threads": int(os.environ.get("BROKER_THREADS", "2")),
         # A hung request (a stuck hub or council service) must not hold a worker for ever.
         "timeout": timeout,
         # On SIGTERM, in-flight sign-ins get this long to finish.
