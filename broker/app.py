@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
+from broker.hub.saml_schema import verify_protocol_schema
 from broker.observability import install_request_tracking
 from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
@@ -45,6 +46,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
 
+    verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
     app = Flask(__name__, template_folder="web/templates")
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
                       SESSION_COOKIE_NAME="broker_flask", SESSION_COOKIE_HTTPONLY=True)

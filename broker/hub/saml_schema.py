@@ -13,6 +13,7 @@ module-level name for the XML utilities is replaced by a subclass).
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import onelogin.saml2
@@ -26,9 +27,22 @@ _LIBRARY_SCHEMAS = Path(onelogin.saml2.__file__).parent / "schemas"
 _OUR_SCHEMAS = Path(__file__).parent / "schemas"
 
 
-@functools.cache
+_compiling = threading.Lock()
+
+
 def verify_protocol_schema() -> etree.XMLSchema:
-    """SAML protocol 2.0 + the ida attribute value types, compiled once per process."""
+    """SAML protocol 2.0 + the ida attribute value types, compiled once per process.
+
+    Compiled under a lock, and at start-up by `create_app`: libxml2 sets up its built-in schema
+    types on the first compilation, and two threads doing that at once leave the process
+    unable to compile or use any schema again ("xmlSchemaPValAttrNodeValue, the given type is
+    not a built-in type"), so every later sign-in of that worker would be rejected."""
+    with _compiling:
+        return _compile_protocol_schema()
+
+
+@functools.cache
+def _compile_protocol_schema() -> etree.XMLSchema:
     wrapper = (
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
         'targetNamespace="urn:uk:gov:broker:schema-bundle">'
