@@ -425,7 +425,9 @@ class Bench:
         self.hub_server = make_server("127.0.0.1", self.hub_port, create_stub_hub(self.hub),
                                       threaded=True)
         threading.Thread(target=self.hub_server.serve_forever, daemon=True).start()
-        env = {**os.environ, "BROKER_CONFIG": str(config_path), "BROKER_LOG_LEVEL": "WARNING",
+        # Production's log level (INFO: sign-in and audit lines as JSON), written to a file.
+        env = {**os.environ, "BROKER_CONFIG": str(config_path),
+               "BROKER_LOG_LEVEL": os.environ.get("BROKER_LOG_LEVEL", "INFO"),
                "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "metrics")}
         (self.tmp / "metrics").mkdir()
         self.broker_log = self.tmp / "broker.log"
