@@ -754,12 +754,14 @@ def overall_budget(results: list[dict], summary: dict) -> dict:
         overall[name] = {**check(worst, rule), "measured": worst,
                          "range": [min(known), max(known)] if known else None}
     load = max(r["other_processes_cores_busy"] for r in results)
-    scaling = {k: v for k, v in summary.items() if k.startswith("scaling_2_over_1")}
+    scaling = {k: v for k, v in summary.items()
+               if k.startswith("scaling_2_over_1") and not k.endswith("_each_round")}
     if scaling:
         worst = min(scaling.values())
         overall["scaling_2_over_1_workers"] = {**check(worst, (">=", SCALING_BUDGET)),
                                                "by_clients": scaling, "other_load_cores": load}
-    flat = {k: v for k, v in summary.items() if k.startswith("cpu_ratio_")}
+    flat = {k: v for k, v in summary.items()
+            if k.startswith("cpu_ratio_") and not k.endswith("_each_round")}
     if flat:
         worst = max(flat.values(), key=lambda ratio: abs(ratio - 1))
         overall["flat_from_1_to_1000_clients"] = {
@@ -816,6 +818,13 @@ def print_summary(results: list[dict], summary: dict) -> None:
               f"| {step['token']} | {step['userinfo']} | {r['driver_cpu_ms_per_signin']} "
               f"| {r['redis_commands_per_signin']} | {r['redis_round_trips_per_signin']} "
               f"| {total['p50']} / {total['p99']} | {r['other_processes_cores_busy']} |")
+    for name, ratios in summary.items():
+        if name.endswith("_each_round"):
+            print(f"  {name.removesuffix('_each_round')}: median {summary[name[:-11]]} of the "
+                  f"rounds' ratios {ratios}")
+    print("  sign-ins per second per core the broker used: " + ", ".join(
+        f"{r['workers']}w/{r['clients']}c {r['signins_per_second'] / r['broker_cores_busy']:.0f}"
+        for r in results if r.get("broker_cores_busy")))
     print("\nBudget (issue #8; each figure at its worst over the configurations):")
     for name, entry in summary["budget"].items():
         print(f"  {name:<34} {str(entry['measured']):>8}  budget {entry['budget']:<40} "
@@ -880,22 +889,29 @@ def main(argv: list[str] | None = None) -> int:
             "round", "signins_per_second", "broker_cpu_ms_per_signin", "broker_cores_busy",
             "other_processes_cores_busy", "hypervisor_steal_cores")} for r in runs]
         results.append(chosen)
-    by = {(r["workers"], r["clients"]): r for r in results}
     summary: dict = {"benchmark": "signin", "started": started, "git": git_version(),
                      "driver": "phased, one thread, raw keep-alive sockets spread over workers",
                      "load_average_before": round(load_before, 2),
                      "load_average_after": round(os.getloadavg()[0], 2), "results": results}
+    def paired(numerator: tuple[int, int], denominator: tuple[int, int], field: str,
+               name: str) -> None:
+        """The median over rounds of the ratio within each round: both sides of a ratio ran
+        minutes apart at most, so slow drifts of the machine's speed cancel out."""
+        ratios = [round(a[field] / b[field], 2)
+                  for a, b in zip(rounds[numerator], rounds[denominator], strict=True)]
+        summary[name] = round(statistics.median(ratios), 2)
+        summary[f"{name}_each_round"] = ratios
+
     for clients in args.clients:
-        if (1, clients) in by and (2, clients) in by:
-            summary[f"scaling_2_over_1_workers_clients_{clients}"] = round(
-                by[(2, clients)]["signins_per_second"] / by[(1, clients)]["signins_per_second"], 2)
+        if (1, clients) in rounds and (2, clients) in rounds:
+            paired((2, clients), (1, clients), "signins_per_second",
+                   f"scaling_2_over_1_workers_clients_{clients}")
     if len(args.clients) > 1:
         low, high = min(args.clients), max(args.clients)
         for workers in args.workers:
-            if (workers, low) in by and (workers, high) in by:
-                summary[f"cpu_ratio_clients_{high}_over_{low}_workers_{workers}"] = round(
-                    by[(workers, high)]["broker_cpu_ms_per_signin"]
-                    / by[(workers, low)]["broker_cpu_ms_per_signin"], 2)
+            if (workers, low) in rounds and (workers, high) in rounds:
+                paired((workers, high), (workers, low), "broker_cpu_ms_per_signin",
+                       f"cpu_ratio_clients_{high}_over_{low}_workers_{workers}")
     summary["budget"] = overall_budget(results, summary)
     print_summary(results, summary)
     line = json.dumps(summary)
