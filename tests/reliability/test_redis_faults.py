@@ -151,8 +151,9 @@ def test_a_frozen_redis_never_hangs_a_worker(outage_stack):
     redis_server.resume()
     assert answer.status_code == 503 and new.response.status_code == 503
     assert no_stack_trace(answer) and no_stack_trace(new.response)
-    # Each request waits out one 2 s socket timeout, no retries: far below gunicorn's 30 s.
-    assert elapsed < 10
+    # Each request waits out at most a few 2 s socket timeouts (the rate limiter's settlement,
+    # then the step's own state), never a retry loop: far below gunicorn's 30 s.
+    assert elapsed < 16
     assert "WORKER TIMEOUT" not in stack.brokers[0].log()
 
 
