@@ -99,7 +99,7 @@ def test_a_redis_that_refuses_connections_costs_a_request_no_waiting(outage_stac
     new = authorize(stack)
     elapsed = time.monotonic() - started
     assert answer.status_code == 503 and new.response.status_code == 503
-    assert elapsed < 3
+    assert elapsed < 5  # no back-off: a retry loop with back-off waited about 8 s
 
 
 def test_token_request_during_the_outage_gets_an_oauth_error_not_a_500(outage_stack):
