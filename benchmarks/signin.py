@@ -850,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--batch", type=int, default=200,
                         help="sign-ins taken through all four phases together (codes live 60 s)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="runs of every configuration, interleaved; the median is reported")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 1000])
