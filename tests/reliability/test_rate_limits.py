@@ -153,6 +153,7 @@ def test_rate_limits_can_be_switched_off(stack_factory):
     ({"acs": {"per_client": "10/minute"}}, "rate_limits.acs.per_client"),
     ({"userinfo": {"per_ip": "10/minute"}}, "rate_limits.userinfo"),
     ({"token": {"per_client": 10}}, "rate_limits.token.per_client"),
+    ({"batch_fraction": 2}, "rate_limits.batch_fraction"),
 ])
 def test_a_bad_rate_limit_setting_is_named_at_start_up(tmp_path, keys_dir, rate_limits, key):
     from tests.conftest import Ports
@@ -330,16 +331,6 @@ def test_the_limit_and_window_are_read_from_limits_keys():
     assert parse_limit_key(parse("120/minute").key_for("LIMITER", "ip:a/b", "scope")) == (120, 60)
     assert parse_limit_key(parse("5 per 2 hours").key_for("x")) == (5, 7200)
     assert parse_limit_key("something/else") is None
-
-
-def test_a_bad_batch_fraction_is_named_at_start_up(tmp_path, keys_dir):
-    from tests.conftest import Ports
-
-    path = write_config(tmp_path, keys_dir, Ports(8000, 8001, 8002), "redis://127.0.0.1:1/0", "x:",
-                        rate_limits={"batch_fraction": 2})
-    with pytest.raises(ConfigError) as error:
-        load_config(path, environ={})
-    assert error.value.key == "rate_limits.batch_fraction"
 
 
 def test_beyond_the_key_cap_new_keys_are_counted_in_redis_only(monkeypatch, redis_client):

@@ -88,17 +88,22 @@ def test_new_sign_in_during_the_outage_gets_the_unavailable_page(outage_stack):
     assert no_stack_trace(attempt.response)
 
 
+def answers_during_the_fault(stack, attempt, fault) -> tuple[requests.Response, requests.Response,
+                                                              float]:
+    """After `fault()`: the hub's answer to `attempt`, a new /authorize, and their seconds."""
+    fault()
+    started = time.monotonic()
+    answer = answer_hub(stack, attempt)
+    new = authorize(stack).response
+    return answer, new, time.monotonic() - started
+
+
 def test_a_redis_that_refuses_connections_costs_a_request_no_waiting(outage_stack):
     """Each request fails at once to the unavailable page: no retry loop, no back-off wait."""
     redis_server, stack = outage_stack
     complete_sign_in(stack)
-    attempt = authorize(stack)
-    redis_server.stop()
-    started = time.monotonic()
-    answer = answer_hub(stack, attempt)
-    new = authorize(stack)
-    elapsed = time.monotonic() - started
-    assert answer.status_code == 503 and new.response.status_code == 503
+    answer, new, elapsed = answers_during_the_fault(stack, authorize(stack), redis_server.stop)
+    assert answer.status_code == 503 and new.status_code == 503
     assert elapsed < 5  # no back-off: a retry loop with back-off waited about 8 s
 
 
@@ -142,15 +147,10 @@ def test_readyz_reports_the_outage_and_the_recovery(outage_stack):
 
 def test_a_frozen_redis_never_hangs_a_worker(outage_stack):
     redis_server, stack = outage_stack
-    attempt = authorize(stack)
-    redis_server.pause()
-    started = time.monotonic()
-    answer = answer_hub(stack, attempt)
-    new = authorize(stack)
-    elapsed = time.monotonic() - started
+    answer, new, elapsed = answers_during_the_fault(stack, authorize(stack), redis_server.pause)
     redis_server.resume()
-    assert answer.status_code == 503 and new.response.status_code == 503
-    assert no_stack_trace(answer) and no_stack_trace(new.response)
+    assert answer.status_code == 503 and new.status_code == 503
+    assert no_stack_trace(answer) and no_stack_trace(new)
     # Each request waits out at most a few 2 s socket timeouts (the rate limiter's settlement,
     # then the step's own state), never a retry loop: far below gunicorn's 30 s.
     assert elapsed < 16
