@@ -6,6 +6,7 @@ with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL}_PORT.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -55,7 +56,14 @@ def demo_environ(settings: dict, environ=os.environ) -> dict:
     for name in ("broker", "hub", "council"):
         env.setdefault(f"BROKER_DEMO_{name.upper()}_URL", settings["urls"][name])
     env["BROKER_DEMO_KEYS"] = str(settings["keys"].resolve())
+    env["BROKER_DEMO_INSTANCE"] = demo_instance(settings["keys"])
     return env
+
+
+def demo_instance(keys: Path) -> str:
+    """A short name for this demo's key folder, in its Redis key prefix: two checkouts on one
+    machine (each with its own demo keys) then never read each other's state."""
+    return hashlib.sha256(str(keys.resolve()).encode()).hexdigest()[:10]
 
 
 def run_demo() -> int:
