@@ -18,7 +18,7 @@ L2 = LevelOfAssurance.LEVEL_2
 def test_migrations_bring_an_empty_database_to_the_latest_revision(database_url):
     engine = make_engine(database_url)
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert {"account_links", "audit_events"} <= set(inspect(engine).get_table_names())
 
 
@@ -26,7 +26,7 @@ def test_migrating_twice_changes_nothing(database_url):
     engine = make_engine(database_url)
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_unknown_person_has_no_link(link_store):
