@@ -30,6 +30,14 @@ def test_db_upgrade_creates_the_schema(tmp_path, keys_dir, database_url, capsys)
     assert "revision 0002" in capsys.readouterr().out
 
 
+def test_links_show_prints_a_dash_for_a_link_without_an_account_id(tmp_path, keys_dir,
+                                                                   database_url, capsys):
+    path, store = upgraded(tmp_path, keys_dir, database_url)
+    store.link("test-borough", PID, None, LevelOfAssurance.LEVEL_2)
+    assert main(["links", "show", path, "--council", "test-borough", "--operator", "ops"]) == 0
+    assert f"test-borough\t-\t{PID}\tLEVEL_2" in capsys.readouterr().out
+
+
 def test_links_show_prints_the_councils_links_and_is_audited(tmp_path, keys_dir, database_url,
                                                              capsys):
     path, store = upgraded(tmp_path, keys_dir, database_url)

@@ -33,6 +33,7 @@ class ReceivedRequest:
 class SampleMatchingService:
     """What the service was sent, in order (tests read it), and the Flask app that serves it."""
 
+    url: str = ""  # where it listens, once served
     received: list[ReceivedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
