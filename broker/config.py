@@ -87,6 +87,7 @@ class OidcConfig:
         return next(k.jwk for k in self.signing_keys if k.signs)
 
 
+DATASET_SCHEMAS = ("legacy", "universal")
 ACCOUNT_CREATION_ATTRIBUTES = ("first_name", "middle_name", "surname", "date_of_birth",
                                "current_address", "address_history", "cycle_3")
 
@@ -112,6 +113,9 @@ class MatchingConfig:
     account_creation_url: str | None
     account_creation_attributes: tuple[str, ...]
     contact: dict[str, str]
+    # Which of Verify's JSON schemas the council's service was built to: "legacy" (the default,
+    # the adapter's without European identities) or "universal".
+    dataset_schema: str = "legacy"
 
 
 @dataclass(frozen=True)
@@ -457,6 +461,10 @@ class _Reader:
             if name not in ACCOUNT_CREATION_ATTRIBUTES:
                 raise self.fail(f"{prefix}account_creation.attributes",
                                 f"unknown attribute {name!r}; use {', '.join(ACCOUNT_CREATION_ATTRIBUTES)}")
+        dataset_schema = self.get(raw, "dataset_schema", prefix, default="legacy")
+        if dataset_schema not in DATASET_SCHEMAS:
+            raise self.fail(f"{prefix}dataset_schema",
+                            f"must be one of {', '.join(DATASET_SCHEMAS)}, got {dataset_schema!r}")
         contact = self.get(raw, "contact", prefix, dict)
         if not contact or not all(isinstance(v, str) for v in contact.values()):
             raise self.fail(f"{prefix}contact", "must give the council's contact details as text")
@@ -469,6 +477,7 @@ class _Reader:
                                           default=None) if creation else None,
             account_creation_attributes=attributes,
             contact={str(k): v for k, v in contact.items()},
+            dataset_schema=dataset_schema,
         )
 
     def saml(self, raw: Mapping[str, Any]) -> SamlConfig:
