@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import yaml
 
 from broker.identity import LevelOfAssurance
-from broker.sealing import DataKey, Sealer, decode_secret
+from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
@@ -423,7 +423,10 @@ class _Reader:
                     secret = self.get(item, "key", prefix)
                     if not secret:
                         raise self.fail(f"{prefix}key", "is empty (is its environment variable set?)")
-                    key = DataKey(str(self.get(item, "id", prefix)), decode_secret(secret))
+                    key_id = str(self.get(item, "id", prefix))
+                    if not KEY_ID.match(key_id):
+                        raise self.fail(f"{prefix}id", "must be 1-64 letters, digits, '.', '_' or '-'")
+                    key = DataKey(key_id, decode_secret(secret))
             except ValueError as exc:
                 raise self.fail(f"{prefix}{'file' if item.get('file') else 'key'}", str(exc)) from None
             keys.append(DataKeyConfig(key, self.get(item, "encrypts", prefix, bool, default=True)))
