@@ -11,6 +11,7 @@ opened reads as absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 # Replay-cache marks and the hub's public metadata: no personal data, and `broker metadata
 # status` reads them. Every other kind, including any added later, is sealed.
 READABLE_KINDS = frozenset({"seen", "hub-metadata"})
+# Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
+# key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
+SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match"})
 
 
 class StateUnavailable(Exception):
@@ -97,7 +101,13 @@ class BrokerState:
         self._local = threading.local()
 
     def _key(self, kind: str, ident: str) -> str:
+        if kind in SECRET_ID_KINDS:
+            ident = hashlib.sha256(ident.encode()).hexdigest()
         return f"{self.prefix}{kind}:{ident}"
+
+    def key_for(self, kind: str, ident: str) -> str:
+        """The Redis key name of one item, for operators and tests."""
+        return self._key(kind, ident)
 
     def _sealed(self, key: str) -> bool:
         return key[len(self.prefix):].partition(":")[0] not in READABLE_KINDS

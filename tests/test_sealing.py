@@ -85,6 +85,17 @@ def test_what_was_sealed_reads_back_unchanged(state):
     assert state.get_access_token("token-1") is None
 
 
+def test_key_names_hold_a_hash_of_each_cookie_token_and_code_never_the_secret(state, redis_client,
+                                                                            prefix):
+    secret = "cookie-value-an-attacker-could-present"
+    state.save_session(secret, session_data(), 60)
+    state.save_code(secret, {}, 60)
+    state.save_access_token(secret, {}, 60)
+    names = [key.decode() for key in redis_client.scan_iter(f"{prefix}*")]
+    assert len(names) == 3 and not any(secret in name for name in names)
+    assert state.get_session(secret) == session_data()
+
+
 def test_replay_marks_and_hub_metadata_stay_readable_for_operators(state, redis_client, prefix):
     assert state.first_sighting("assertion", "_a1", 60)
     state.save_hub_metadata("<md/>", 1.0, 60)
@@ -96,7 +107,7 @@ def test_replay_marks_and_hub_metadata_stay_readable_for_operators(state, redis_
 
 def test_a_tampered_value_is_refused_and_reads_as_absent(state, redis_client, prefix):
     state.save_session("session-1", session_data(), 60)
-    key = f"{prefix}session:session-1"
+    key = state.key_for("session", "session-1")
     value = bytearray(redis_client.get(key))
     value[-20] ^= 0x01
     redis_client.set(key, bytes(value))
@@ -105,14 +116,14 @@ def test_a_tampered_value_is_refused_and_reads_as_absent(state, redis_client, pr
 
 def test_a_value_moved_to_another_key_is_refused(state, redis_client, prefix):
     state.save_session("victim", session_data(), 60)
-    redis_client.copy(f"{prefix}session:victim", f"{prefix}session:attacker")
+    redis_client.copy(state.key_for("session", "victim"), state.key_for("session", "attacker"))
     assert state.get_session("attacker") is None
     assert state.get_session("victim") == session_data()
 
 
 def test_a_value_moved_to_another_kind_of_key_is_refused(state, redis_client, prefix):
     state.save_code("code-1", {"user": {"sub": "x"}}, 60)
-    redis_client.copy(f"{prefix}code:code-1", f"{prefix}token:code-1")
+    redis_client.copy(state.key_for("code", "code-1"), state.key_for("token", "code-1"))
     assert state.get_access_token("code-1") is None
 
 
@@ -120,15 +131,15 @@ def test_a_value_whose_key_id_is_changed_is_refused(state, redis_client, prefix,
     other = DataKey("test-key-2", data_key.secret)  # same secret, another id
     relabelled = BrokerState(redis_client, prefix, sealer(data_key, other, seals=data_key))
     state.save_session("session-1", session_data(), 60)
-    key = f"{prefix}session:session-1"
+    key = state.key_for("session", "session-1")
     redis_client.set(key, redis_client.get(key).replace(b":test-key-1:", b":test-key-2:", 1))
     assert relabelled.get_session("session-1") is None
 
 
 def test_a_plain_value_written_into_redis_is_never_accepted(state, redis_client, prefix):
     """Write access to Redis must not let anyone plant a signed-in resident."""
-    redis_client.set(f"{prefix}session:forged", json.dumps(session_data()))
-    redis_client.set(f"{prefix}pending-match:forged", json.dumps({"user": "x"}))
+    redis_client.set(state.key_for("session", "forged"), json.dumps(session_data()))
+    redis_client.set(state.key_for("pending-match", "forged"), json.dumps({"user": "x"}))
     assert state.get_session("forged") is None
     assert state.take_pending_match("forged") is None
 
@@ -145,7 +156,7 @@ def test_a_refused_value_is_counted_and_logged_without_its_content(state, redis_
     from broker.observability import SEALED_VALUES_REFUSED
 
     before = SEALED_VALUES_REFUSED.labels("session")._value.get()
-    redis_client.set(f"{prefix}session:s", json.dumps(session_data()))
+    redis_client.set(state.key_for("session", "s"), json.dumps(session_data()))
     assert state.get_session("s") is None
     assert SEALED_VALUES_REFUSED.labels("session")._value.get() == before + 1
     assert "could not be opened" in caplog.text and SECRET_NAME not in caplog.text
@@ -164,7 +175,7 @@ def test_during_a_rotation_values_sealed_with_either_key_open(redis_client, pref
     BrokerState(redis_client, prefix, sealer(data_key)).save_session("old", session_data(), 60)
     rotated = BrokerState(redis_client, prefix, sealer(data_key, new, seals=new))
     rotated.save_session("new", session_data(), 60)
-    assert redis_client.get(f"{prefix}session:new").startswith(b"sealed:v1:test-key-2:")
+    assert redis_client.get(rotated.key_for("session", "new")).startswith(b"sealed:v1:test-key-2:")
     assert rotated.get_session("old") == rotated.get_session("new") == session_data()
 
 

@@ -81,6 +81,10 @@ def encodings(text: str) -> set[bytes]:
     return forms
 
 
+def key(stack, kind: str, ident: str) -> str:
+    return stack.broker_app.extensions["broker"].state.key_for(kind, ident)
+
+
 def redis_contents(stack) -> list[bytes]:
     contents = []
     for key in stack.redis.scan_iter(f"{stack.prefix}*"):
@@ -167,7 +171,7 @@ def test_no_personal_detail_is_readable_in_redis_at_any_step_of_any_path(matchin
     tokens = finish(stack, attempt, attempt.response, everything, "single sign-on")
 
     # Logout ends the session; nothing of it is left.
-    session_key = f"{stack.prefix}session:{browser.cookies['broker_session']}"
+    session_key = key(stack, "session", browser.cookies['broker_session'])
     assert stack.redis.exists(session_key)
     logout = browser.get(f"{stack.broker_url}/logout", timeout=10, allow_redirects=False,
                          params={"id_token_hint": tokens["id_token"]})
@@ -241,11 +245,11 @@ def test_a_key_rotation_in_the_middle_of_a_sign_in_lets_it_complete(rotating_sta
     restart_with("generate")  # every process can open what the new key will seal
     browser = requests.Session()
     attempt = authorize(stack, session=browser)
-    old_key = stack.redis.get(f"{stack.prefix}flow:{attempt.relay_state}").split(b":")[2]
+    old_key = stack.redis.get(key(stack, "flow", attempt.relay_state)).split(b":")[2]
     restart_with("rotate")  # the flow was sealed with the old key, the rest with the new one
     page = hub_answer(stack, attempt, resident, browser)
     assert 'id="cycle3"' in page.text
-    new_key = stack.redis.get(f"{stack.prefix}pending-match:{pending_token(page)}").split(b":")[2]
+    new_key = stack.redis.get(key(stack, "pending-match", pending_token(page))).split(b":")[2]
     assert new_key != old_key
     finish(stack, attempt, cycle3(stack, page, browser), resident.details, "after rotation")
 
@@ -274,7 +278,7 @@ def tamper(stack, key: str) -> None:
 def test_a_tampered_flow_gives_the_resident_the_start_again_page(matching_stack, matching_service):
     stack = matching_stack()
     attempt = authorize(stack)
-    tamper(stack, f"{stack.prefix}flow:{attempt.relay_state}")
+    tamper(stack, key(stack, "flow", attempt.relay_state))
     response = hub_answer(stack, attempt, Resident.make(0), requests.Session())
     assert response.status_code != 500 and 'data-page="session-expired"' in response.text
 
@@ -283,8 +287,8 @@ def test_a_flow_moved_to_another_flows_key_is_refused(matching_stack, matching_s
     """An attacker with Redis access copies their own flow over the victim's relay state."""
     stack = matching_stack()
     victim, attacker = authorize(stack), authorize(stack)
-    stack.redis.copy(f"{stack.prefix}flow:{attacker.relay_state}",
-                     f"{stack.prefix}flow:{victim.relay_state}", replace=True)
+    stack.redis.copy(key(stack, "flow", attacker.relay_state),
+                     key(stack, "flow", victim.relay_state), replace=True)
     response = hub_answer(stack, victim, Resident.make(0), requests.Session())
     assert 'data-page="session-expired"' in response.text
 
@@ -295,7 +299,7 @@ def test_a_tampered_cycle3_wait_gives_the_start_again_page(matching_stack, match
     browser = requests.Session()
     attempt = authorize(stack, session=browser)
     page = hub_answer(stack, attempt, Resident.make(0), browser)
-    tamper(stack, f"{stack.prefix}pending-match:{pending_token(page)}")
+    tamper(stack, key(stack, "pending-match", pending_token(page)))
     response = cycle3(stack, page, browser)
     assert response.status_code != 500 and 'data-page="session-expired"' in response.text
     assert len(calls_to(matching_service)) == 1
@@ -307,7 +311,7 @@ def test_a_tampered_code_is_an_invalid_grant_for_the_council_app(matching_stack,
     browser = requests.Session()
     attempt = authorize(stack, session=browser)
     code = query(hub_answer(stack, attempt, Resident.make(0), browser).headers["Location"])["code"]
-    tamper(stack, f"{stack.prefix}code:{code}")
+    tamper(stack, key(stack, "code", code))
     response = redeem(stack, code, attempt.verifier, attempt.redirect_uri)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
@@ -319,7 +323,7 @@ def test_a_tampered_access_token_is_an_invalid_token_at_userinfo(matching_stack,
     attempt = authorize(stack, session=browser)
     code = query(hub_answer(stack, attempt, Resident.make(0), browser).headers["Location"])["code"]
     token = redeem(stack, code, attempt.verifier, attempt.redirect_uri).json()["access_token"]
-    tamper(stack, f"{stack.prefix}token:{token}")
+    tamper(stack, key(stack, "token", token))
     response = requests.get(f"{stack.broker_url}/userinfo", timeout=10,
                             headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and 'error="invalid_token"' in response.headers[
@@ -334,12 +338,30 @@ def test_a_session_moved_to_another_cookie_signs_nobody_in(matching_stack, match
     attempt = authorize(stack, session=victim)
     hub_answer(stack, attempt, Resident.make(0), victim)
     attacker_id = "attacker-chosen-session-id"
-    stack.redis.copy(f"{stack.prefix}session:{victim.cookies['broker_session']}",
-                     f"{stack.prefix}session:{attacker_id}")
+    stack.redis.copy(key(stack, "session", victim.cookies['broker_session']),
+                     key(stack, "session", attacker_id))
     attacker = requests.Session()
     attacker.cookies.set("broker_session", attacker_id)
     again = authorize(stack, session=attacker, prompt="none")
     assert query(again.response.headers["Location"])["error"] == "login_required"
-    tamper(stack, f"{stack.prefix}session:{victim.cookies['broker_session']}")
+    tamper(stack, key(stack, "session", victim.cookies['broker_session']))
     again = authorize(stack, session=victim, prompt="none")
     assert query(again.response.headers["Location"])["error"] == "login_required"
+
+
+def test_no_key_name_gives_away_a_cookie_token_or_code_to_present_to_the_broker(
+        matching_stack, matching_service):
+    """Key names are readable by whoever reads Redis: a session id there would be a way in."""
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, NO_MATCH, MATCH)
+    browser = requests.Session()
+    attempt = authorize(stack, session=browser)
+    page = hub_answer(stack, attempt, Resident.make(7), browser)
+    waiting = [attempt.relay_state, pending_token(page)]
+    assert_nothing_readable(stack, waiting, "waiting on cycle 3")
+    response = cycle3(stack, page, browser)
+    code = query(response.headers["Location"])["code"]
+    tokens = redeem(stack, code, attempt.verifier, attempt.redirect_uri).json()
+    secrets_ = [browser.cookies["broker_session"], code, tokens["access_token"], *waiting]
+    assert_nothing_readable(stack, secrets_, "signed in")
+    assert stack.redis.exists(key(stack, "session", browser.cookies["broker_session"]))
