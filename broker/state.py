@@ -188,9 +188,10 @@ class BrokerState:
                           code_id: str | None = None) -> None:
         """The token and, for a replayed code to revoke it, which code obtained it: one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        token_key, code_token_key = self._key("token", token), self._key("code-token", code_id)
+        token_key = self._key("token", token)
         pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
         if code_id:
+            code_token_key = self._key("code-token", code_id)
             pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
         self._call_pipeline(pipe)
 
