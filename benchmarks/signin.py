@@ -330,6 +330,7 @@ def write_config(directory: Path, keys: Path, broker_url: str, hub_url: str, red
         "hub": {"metadata_url": f"{hub_url}/saml/metadata",
                 "trust_anchor": str(keys / "federation-metadata-signing.crt")},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
+        "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         # Limits stay on (their Redis work is part of the cost) but high: one driver, one IP.
         "rate_limits": {"enabled": True,
                         "authorize": {"per_ip": "1000000/minute", "per_client": "1000000/minute"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis
@@ -15,7 +16,10 @@ from broker.observability import install_request_tracking
 from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
 from broker.oidc.sessions import SessionStore
+from broker.sealing import Sealer
 from broker.state import BrokerState, connect
+
+log = logging.getLogger(__name__)
 
 MAX_CONTENT_LENGTH = 512 * 1024
 
@@ -54,7 +58,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
         redis_client = connect(config.redis, allow_embedded=not config.production)
     broker = Broker(
         config=config,
-        state=BrokerState(redis_client, config.redis.key_prefix),
+        state=BrokerState(redis_client, config.redis.key_prefix, data_sealer(config)),
         clients=ClientRegistry(config.clients),
         signing_keys=SigningKeys(config.oidc.signing_keys),
         hub_metadata=HubMetadataSource(config.hub, BrokerState(redis_client, config.redis.key_prefix)),
@@ -80,6 +84,17 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     register_error_pages(app)
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app
+
+
+def data_sealer(config: BrokerConfig) -> Sealer:
+    """The configured data keys; in development without any, one for this process only."""
+    sealer = config.sealer()
+    if sealer is None:  # production refuses to load without data_keys
+        log.warning("no data_keys configured: personal data in Redis is sealed with a key that "
+                    "lasts as long as this process (development only; several processes or a "
+                    "restart cannot read each other's sign-ins)")
+        sealer = Sealer.ephemeral()
+    return sealer
 
 
 def build_matching(config: BrokerConfig):

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import yaml
 
 from broker.identity import LevelOfAssurance
+from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
@@ -199,6 +200,18 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True)
+class DataKeyConfig:
+    """A data key that opens what Redis holds; the one with `encrypts` also seals (ADR 0009)."""
+
+    key: DataKey
+    encrypts: bool
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     source: str
     mode: str
@@ -214,6 +227,8 @@ class BrokerConfig:
     rate_limits: RateLimitConfig = RateLimitConfig()
     # Proxies in front of the broker whose X-Forwarded-For is trusted (0: use the peer address).
     proxy_trusted_hops: int = 0
+    # Seal personal data in Redis; empty only in development (a key for the process's lifetime).
+    data_keys: tuple[DataKeyConfig, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -222,6 +237,13 @@ class BrokerConfig:
     @property
     def acs_url(self) -> str:
         return f"{self.issuer}/saml/acs"
+
+    def sealer(self) -> Sealer | None:
+        """What seals and opens Redis values; None when no data key is configured."""
+        if not self.data_keys:
+            return None
+        return Sealer(tuple(k.key for k in self.data_keys),
+                      next(k.id for k in self.data_keys if k.encrypts))
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -373,7 +395,53 @@ class _Reader:
             database=self.database(self.get(raw, "database", "", dict, default={})),
             rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
             proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
+            data_keys=self.data_keys(self.get(raw, "data_keys", "", list, default=[]), mode),
         )
+
+    def data_keys(self, raw: list[Any], mode: str) -> tuple[DataKeyConfig, ...]:
+        """`- file: key.jwk.json` (a JWK of type oct with a kid), or `- id: … key: ${NAME}`
+        (base64 of 32 bytes, from the environment); `encrypts: false` on all but one."""
+        import json
+
+        if not raw and mode == "production":
+            raise self.fail("data_keys", "is required in production (it seals personal data in "
+                            "Redis): `broker keys generate data` writes one")
+        keys: list[DataKeyConfig] = []
+        for i, item in enumerate(raw):
+            prefix = f"data_keys[{i}]."
+            if not isinstance(item, Mapping):
+                raise self.fail(f"data_keys[{i}]", "must be a mapping with `file`, or `id` and `key`")
+            try:
+                if item.get("file") is not None:
+                    if item.get("key") is not None:
+                        raise self.fail(f"{prefix}key", "give either `file` or `key`, not both")
+                    path = self.path(item, "file", prefix)
+                    try:
+                        jwk = json.loads(path.read_text(encoding="utf-8"))
+                    except ValueError as exc:
+                        raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK: {exc}") from None
+                    if not isinstance(jwk, dict):
+                        raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK")
+                    key = DataKey.from_jwk(jwk)
+                else:
+                    secret = self.get(item, "key", prefix)
+                    if not secret:
+                        raise self.fail(f"{prefix}key", "is empty (is its environment variable set?)")
+                    key_id = str(self.get(item, "id", prefix))
+                    if not KEY_ID.match(key_id):
+                        raise self.fail(f"{prefix}id", "must be 1-64 letters, digits, '.', '_' or '-'")
+                    key = DataKey(key_id, decode_secret(secret))
+            except ValueError as exc:
+                raise self.fail(f"{prefix}{'file' if item.get('file') else 'key'}", str(exc)) from None
+            keys.append(DataKeyConfig(key, self.get(item, "encrypts", prefix, bool, default=True)))
+        ids = [k.id for k in keys]
+        for i, key_id in enumerate(ids):
+            if key_id in ids[:i]:
+                raise self.fail(f"data_keys[{i}]", f"duplicate key id {key_id!r}")
+        if keys and sum(k.encrypts for k in keys) != 1:
+            raise self.fail("data_keys", "exactly one key must encrypt; mark the others "
+                            "`encrypts: false`")
+        return tuple(keys)
 
     def rate_limits(self, raw: Mapping[str, Any]) -> RateLimitConfig:
         from limits import parse_many

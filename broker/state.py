@@ -2,10 +2,16 @@
 
 The broker keeps no flow state in process memory, so any broker process can handle any step of
 a sign-in (see docs/adr/0001-flow-state-in-redis.md). Everything written here has a TTL.
+
+Every value is sealed (broker/sealing.py, ADR 0009) on its way to Redis and opened on its way
+back, in `_call` and `_set`, the primitives every command passes through; only the kinds in
+`READABLE_KINDS`, which hold no personal data, are stored as they are. A value that cannot be
+opened reads as absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -18,9 +24,17 @@ import redis
 
 from broker.config import RedisConfig
 from broker.identity import Flow
-from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS
+from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS, SEALED_VALUES_REFUSED
+from broker.sealing import SealedValueRefused, Sealer
 
 log = logging.getLogger(__name__)
+
+# Replay-cache marks and the hub's public metadata: no personal data, and `broker metadata
+# status` reads them. Every other kind, including any added later, is sealed.
+READABLE_KINDS = frozenset({"seen", "hub-metadata"})
+# Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
+# key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
+SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match"})
 
 
 class StateUnavailable(Exception):
@@ -79,20 +93,57 @@ def connect(config: RedisConfig, *, allow_embedded: bool) -> redis.Redis:
 class BrokerState:
     """Typed access to the broker's Redis keys; one place for names, TTLs and atomicity."""
 
-    def __init__(self, client: redis.Redis, prefix: str):
+    def __init__(self, client: redis.Redis, prefix: str, sealer: Sealer | None = None):
+        """Without a sealer only the READABLE_KINDS can be used (replay caches, hub metadata)."""
         self.redis = client
         self.prefix = prefix
+        self.sealer = sealer
         self._local = threading.local()
 
     def _key(self, kind: str, ident: str) -> str:
+        if kind in SECRET_ID_KINDS:
+            ident = hashlib.sha256(ident.encode()).hexdigest()
         return f"{self.prefix}{kind}:{ident}"
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def key_for(self, kind: str, ident: str) -> str:
+        """The Redis key name of one item, for operators and tests."""
+        return self._key(kind, ident)
+
+    def _sealed(self, key: str) -> bool:
+        return key[len(self.prefix):].partition(":")[0] not in READABLE_KINDS
+
+    def _seal(self, key: str, value: str | bytes) -> str | bytes:
+        if not self._sealed(key):
+            return value
+        if self.sealer is None:
+            raise RuntimeError("BrokerState has no data key to seal personal data with")
+        return self.sealer.seal(key, value.encode() if isinstance(value, str) else value)
+
+    def _open(self, key: str, raw: bytes | None) -> bytes | None:
+        if raw is None or not self._sealed(key):
+            return raw
         try:
-            return getattr(self.redis, method)(*args, **kwargs)
+            if self.sealer is None:
+                raise SealedValueRefused("no data key configured")
+            return self.sealer.open(key, raw)
+        except SealedValueRefused as exc:
+            kind = key[len(self.prefix):].partition(":")[0]
+            SEALED_VALUES_REFUSED.labels(kind).inc()
+            log.warning("a stored %s could not be opened, treated as absent: %s", kind, exc)
+            return None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One Redis command; a SET's value is sealed and a GET's or GETDEL's opened here."""
+        if method == "set":
+            args = (args[0], self._seal(args[0], args[1]), *args[2:])
+        try:
+            result = getattr(self.redis, method)(*args, **kwargs)
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
+        if method in ("get", "getdel"):
+            return self._open(args[0], result)
+        return result
 
     @contextmanager
     def batched_writes(self) -> Iterator[None]:
@@ -112,7 +163,7 @@ class BrokerState:
     def _set(self, key: str, value: str | bytes, ttl: int) -> None:
         pipeline = getattr(self._local, "pipeline", None)
         if pipeline is not None:
-            pipeline.set(key, value, ex=ttl)
+            pipeline.set(key, self._seal(key, value), ex=ttl)
         else:
             self._call("set", key, value, ex=ttl)
 
@@ -137,9 +188,11 @@ class BrokerState:
                           code_id: str | None = None) -> None:
         """The token and, for a replayed code to revoke it, which code obtained it: one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self._key("token", token), json.dumps(data), ex=ttl)
+        token_key = self._key("token", token)
+        pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
         if code_id:
-            pipe.set(self._key("code-token", code_id), token, ex=ttl)
+            code_token_key = self._key("code-token", code_id)
+            pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
         self._call_pipeline(pipe)
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:

@@ -97,6 +97,7 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
         "hub": {"metadata_url": f"{ports.url('hub')}/saml/metadata",
                 "trust_anchor": str(keys / "federation-metadata-signing.crt")},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
+        "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         "councils": {"test-borough": {"name": "Test Borough Council",
                                       "entity_id": "https://test-borough.example.gov.uk",
                                       "service_url": ports.url("council")}},
