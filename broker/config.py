@@ -201,7 +201,7 @@ class RateLimitConfig:
 
 @dataclass(frozen=True)
 class DataKeyConfig:
-    """A data key that opens what Redis holds; the one with `encrypts` also seals (ADR 0009)."""
+    """A data key that opens what Redis holds; the one with `encrypts` also seals (ADR 0010)."""
 
     key: DataKey
     encrypts: bool

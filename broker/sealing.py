@@ -1,4 +1,4 @@
-"""Sealing: authenticated encryption of what the broker keeps in Redis (ADR 0009).
+"""Sealing: authenticated encryption of what the broker keeps in Redis (ADR 0010).
 
 A verified identity, a Matching Dataset, a PID, a cycle 3 answer or the claims waiting for
 `/token` and `/userinfo` must not be readable by whoever can read Redis, its replicas, its RDB

@@ -3,7 +3,7 @@
 The broker keeps no flow state in process memory, so any broker process can handle any step of
 a sign-in (see docs/adr/0001-flow-state-in-redis.md). Everything written here has a TTL.
 
-Every value is sealed (broker/sealing.py, ADR 0009) on its way to Redis and opened on its way
+Every value is sealed (broker/sealing.py, ADR 0010) on its way to Redis and opened on its way
 back, in `_call` and `_set`, the primitives every command passes through; only the kinds in
 `READABLE_KINDS`, which hold no personal data, are stored as they are. A value that cannot be
 opened reads as absent.

@@ -1,4 +1,4 @@
-"""Sealing of Redis values (broker/sealing.py, ADR 0009): what an attacker with read or write
+"""Sealing of Redis values (broker/sealing.py, ADR 0010): what an attacker with read or write
 access to Redis can do with the values, against the real Redis, and how data keys are configured."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""No readable personal data in Redis (issue 19, ADR 0009): residents with distinctive details
+"""No readable personal data in Redis (issue 19, ADR 0010): residents with distinctive details
 signed in through every path, Redis scanned at every step; rotation in the middle of a sign-in;
 tampered and moved values ending on the "start again" page or a standard OAuth error."""
 
