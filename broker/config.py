@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import yaml
 
 from broker.identity import LevelOfAssurance
+from broker.web.branding import Brand, Text, neutral_brand, read_brand
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
@@ -127,6 +128,12 @@ class CouncilConfig:
     entity_id: str
     service_url: str | None
     matching: MatchingConfig | None = None  # None: `matching: none`, only verified claims
+    branding: Brand | None = None  # None only for configs built by hand: see `brand`
+
+    @property
+    def brand(self) -> Brand:
+        return self.branding or Brand(key=f"councils/{self.id}", name=Text(self.name, self.name),
+                                      url=self.service_url)
 
 
 AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
@@ -210,6 +217,8 @@ class BrokerConfig:
     rate_limits: RateLimitConfig = RateLimitConfig()
     # Proxies in front of the broker whose X-Forwarded-For is trusted (0: use the peer address).
     proxy_trusted_hops: int = 0
+    # The neutral brand of pages that belong to no council's journey.
+    branding: Brand = field(default_factory=neutral_brand)
 
     @property
     def production(self) -> bool:
@@ -369,6 +378,9 @@ class _Reader:
             database=self.database(self.get(raw, "database", "", dict, default={})),
             rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
             proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
+            branding=read_brand(raw.get("branding"), "branding.", key="deployment",
+                                default_name=neutral_brand().name, default_url=None,
+                                base=self.base, fail=self.fail),
         )
 
     def rate_limits(self, raw: Mapping[str, Any]) -> RateLimitConfig:
@@ -545,12 +557,17 @@ class _Reader:
         councils = {}
         for council_id, item in raw.items():
             prefix = f"councils.{council_id}."
+            name = self.get(item, "name", prefix)
+            service_url = self.url(item, "service_url", prefix, default=None)
             councils[council_id] = CouncilConfig(
                 id=council_id,
-                name=self.get(item, "name", prefix),
+                name=name,
                 entity_id=self.get(item, "entity_id", prefix),
-                service_url=self.url(item, "service_url", prefix, default=None),
+                service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
+                branding=read_brand(item.get("branding"), f"{prefix}branding.",
+                                    key=f"councils/{council_id}", default_name=Text(name, name),
+                                    default_url=service_url, base=self.base, fail=self.fail),
             )
         return councils
 

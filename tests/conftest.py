@@ -166,7 +166,9 @@ def start_stack(directory: Path, keys_dir: Path, redis_url: str, redis_client: r
         _serve(create_stub_hub(hub), ports.hub),
         _serve(create_council_app(CouncilAppConfig(
             base_url=ports.url("council"), broker_issuer=config.issuer,
-            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET,
+            council_name=config.councils["test-borough"].name,
+            brand=config.councils["test-borough"].brand)), ports.council),
     ]
     return Stack(ports, config, hub, broker_app, redis_client, prefix), servers
 
