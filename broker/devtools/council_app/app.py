@@ -13,7 +13,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from broker.devtools.council_app.matching import register_matching_service
+from broker.devtools.council_app.matching import RECORDS, register_matching_service
 from broker.devtools.stub_hub.app import refuse_production
 from broker.identity import LevelOfAssurance
 from broker.web.brand_pages import BrandBook
@@ -64,10 +64,20 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
                        "token_endpoint_auth_method": "client_secret_basic", "timeout": 10},
     )
 
+    existing_accounts = {record.account_id for record in RECORDS}
+
     @app.get("/")
     def home():
-        return render_template("home.html", council=config.council_name,
-                               resident=session.get("resident"))
+        """The account page shows what matching produced: what a council watching the demo
+        wants to see (an existing record, a new account, or no local account)."""
+        resident = session.get("resident")
+        account = resident and resident.get("local_account_id")
+        matching = None
+        if resident:
+            matching = ("none" if not account else
+                        "existing" if account in existing_accounts else "new")
+        return render_template("home.html", council=config.council_name, resident=resident,
+                               matching=matching)
 
     @app.post("/login")
     def login():
