@@ -71,7 +71,7 @@ class Brand:
 
 def neutral_brand() -> Brand:
     """The deployment's brand when the operator configures none."""
-    return Brand(key=DEPLOYMENT, name=Text("Council sign-in", "Mewngofnodi i'r cyngor"))
+    return Brand(key=DEPLOYMENT, name=Text("Council sign-in", "Mewngofnodi i’r cyngor"))
 
 
 def relative_luminance(colour: str) -> float:
