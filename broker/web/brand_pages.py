@@ -111,6 +111,12 @@ def install_brands(app: Flask, book: BrandBook) -> None:
             return css, 200, {**cache, "Content-Type": "text/css; charset=utf-8"}
         abort(404)
 
+    @bp.get("/favicon.ico")
+    def favicon():
+        """No GOV.UK crown icon: a brand's page names its logo as icon; browsers that ask here
+        anyway get nothing (not a rendered "page not found")."""
+        return "", 204, {"Cache-Control": "public, max-age=86400"}
+
     app.register_blueprint(bp)
 
     if book.remembered_council_cookie:

@@ -41,7 +41,8 @@ def brand_of(html: str) -> dict[str, str | None]:
     name = document.xpath('//*[@id="brand-name"]')
     return {"key": header.get("data-brand"), "name": name[0].text_content().strip() if name else None,
             "logo": logo[0].get("src") if logo else None, "alt": logo[0].get("alt") if logo else None,
-            "css": next(iter(document.xpath('//link[contains(@href, "/brand/")]/@href')), None)}
+            "css": next(iter(document.xpath(
+                '//link[@rel="stylesheet"][contains(@href, "/brand/")]/@href')), None)}
 
 
 def assert_no_govuk_identity(html: str) -> None:
@@ -249,3 +250,11 @@ def test_the_expired_page_without_a_remembered_council_offers_no_way_back(stack)
                              data={"SAMLResponse": "x", "RelayState": "unknown"}, timeout=10)
     assert 'data-page="session-expired"' in response.text
     assert 'id="way-back"' not in response.text and 'id="continue"' not in response.text
+
+
+def test_the_icon_is_the_brands_logo_never_govuks_crown(stack):
+    page = authorize(stack).response.text
+    document = lxml.html.fromstring(page)
+    assert document.xpath('//link[@rel="icon"]/@href') == [brand_of(page)["logo"]]
+    favicon = requests.get(f"{stack.broker_url}/favicon.ico", timeout=10)
+    assert favicon.status_code == 204 and favicon.content == b""
