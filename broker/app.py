@@ -46,6 +46,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
     from broker.ratelimit import install_rate_limits
+    from broker.web.brand_pages import BrandBook
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
@@ -72,8 +73,11 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
+    brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
+                       remembered_council_cookie="broker_council")
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",))
+                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",),
+                home_url=None, brands=brands)
 
     install_request_tracking(app)
     app.register_blueprint(ops.bp)

@@ -18,6 +18,7 @@ import yaml
 
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
+from broker.web.branding import Brand, Text, neutral_brand, read_brand
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
@@ -132,6 +133,12 @@ class CouncilConfig:
     entity_id: str
     service_url: str | None
     matching: MatchingConfig | None = None  # None: `matching: none`, only verified claims
+    branding: Brand | None = None  # None only for configs built by hand: see `brand`
+
+    @property
+    def brand(self) -> Brand:
+        return self.branding or Brand(key=f"councils/{self.id}", name=Text(self.name, self.name),
+                                      url=self.service_url)
 
 
 AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
@@ -229,6 +236,8 @@ class BrokerConfig:
     proxy_trusted_hops: int = 0
     # Seal personal data in Redis; empty only in development (a key for the process's lifetime).
     data_keys: tuple[DataKeyConfig, ...] = ()
+    # The neutral brand of pages that belong to no council's journey.
+    branding: Brand = field(default_factory=neutral_brand)
 
     @property
     def production(self) -> bool:
@@ -396,6 +405,9 @@ class _Reader:
             rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
             proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
             data_keys=self.data_keys(self.get(raw, "data_keys", "", list, default=[]), mode),
+            branding=read_brand(raw.get("branding"), "branding.", key="deployment",
+                                default_name=neutral_brand().name, default_url=None,
+                                base=self.base, fail=self.fail),
         )
 
     def data_keys(self, raw: list[Any], mode: str) -> tuple[DataKeyConfig, ...]:
@@ -622,12 +634,17 @@ class _Reader:
         councils = {}
         for council_id, item in raw.items():
             prefix = f"councils.{council_id}."
+            name = self.get(item, "name", prefix)
+            service_url = self.url(item, "service_url", prefix, default=None)
             councils[council_id] = CouncilConfig(
                 id=council_id,
-                name=self.get(item, "name", prefix),
+                name=name,
                 entity_id=self.get(item, "entity_id", prefix),
-                service_url=self.url(item, "service_url", prefix, default=None),
+                service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
+                branding=read_brand(item.get("branding"), f"{prefix}branding.",
+                                    key=f"councils/{council_id}", default_name=Text(name, name),
+                                    default_url=service_url, base=self.base, fail=self.fail),
             )
         return councils
 

@@ -31,6 +31,7 @@ from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
+from broker.web.brand_pages import use_council_brand
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
 from broker.web.page_cache import render_with_holes
@@ -89,6 +90,7 @@ def authorize():
     if client is None:
         log.info("authorize: unknown client")
         return render_page("invalid-request")
+    use_council_brand(client.config.council)
     if params.get("request_uri"):
         pushed = broker.state.take_pushed_request(params["request_uri"])
         if pushed is None or pushed["client_id"] != client.client_id:
@@ -178,6 +180,7 @@ def assertion_consumer_service():
     g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
     client = broker.clients.get(flow.client_id)
     council = broker.config.councils[client.config.council]
+    use_council_brand(council.id)
     params = flow.authorize_params
 
     def failure_page(name: str, error: str, description: str):

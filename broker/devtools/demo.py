@@ -21,6 +21,7 @@ from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
 
 DEMO_CLIENT_ID = "demo-council-app"
 DEMO_CLIENT_SECRET = "demo-council-secret"
+DEMO_COUNCIL = "demo-borough"
 
 
 def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubConfig:
@@ -35,6 +36,12 @@ def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubC
         broker_signing_cert_pem=broker.saml.signing.cert_pem,
         broker_encryption_cert_pem=broker.saml.encryption[0].cert_pem,
     )
+
+
+def demo_council_look(config: BrokerConfig) -> dict:
+    """The demo council app shows its council as the broker does (name, logo, colour)."""
+    council = config.councils.get(DEMO_COUNCIL)
+    return {"council_name": council.name, "brand": council.brand} if council else {}
 
 
 def demo_settings(environ=os.environ) -> dict:
@@ -79,7 +86,8 @@ def run_demo() -> int:
         "hub": create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"])),
         "council": create_council_app(CouncilAppConfig(
             base_url=settings["urls"]["council"], broker_issuer=config.issuer,
-            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)),
+            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+            **demo_council_look(config))),
     }
     servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
                for name, app in apps.items()]

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_babel import gettext
 
 from broker.identity import Flow, VerifiedIdentity
@@ -29,6 +31,7 @@ from broker.matching.pipeline import (
     Unavailable,
 )
 from broker.observability import MATCHING_OUTCOMES
+from broker.web.brand_pages import use_council_brand
 from broker.web.pages import PAGES, render_page
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ def _error_url(flow: Flow, error: str, description: str) -> str:
 def _context(flow: Flow):
     broker = _broker()
     client = broker.clients.get(flow.client_id)
+    use_council_brand(client.config.council)
     return client, broker.config.councils[client.config.council]
 
 
@@ -148,6 +152,8 @@ def _cycle3_page(flow: Flow, token: str, answer: str = "", error: bool = False, 
     cycle3 = council.matching.cycle3
     lang = flow.ui_locale if flow.ui_locale in ("en", "cy") else "en"
     g.ui_locale = lang
+    g.language_switch_url = url_for("matching.cycle3_language", token=token,
+                                    lang="en" if lang == "cy" else "cy")
     body = render_template(
         "matching/cycle3.html", page=PAGES["cycle3"], name="cycle3", lang=lang, token=token,
         label=cycle3.label[lang], hint=cycle3.hint[lang], answer=answer,
@@ -196,6 +202,26 @@ def cycle3_answer():
         return render_page("session-expired")  # a second submit of the same page
     outcome = _pipeline().answer_cycle3(council, pending.identity, pending.match_id, answer)
     return _respond(pending.flow, pending.identity, outcome, complete_sign_in)
+
+
+@bp.get("/matching/cycle3")
+def cycle3_language():
+    """The cycle 3 page again in the language the resident switched to; the sign-in keeps it."""
+    state = _broker().state
+    token, lang = request.args.get("token", ""), request.args.get("lang", "")
+    raw = state.get_pending_match(token) if _valid_token(token) else None
+    if raw is None or lang not in ("en", "cy"):
+        return render_page("session-expired")
+    pending = PendingMatch.from_json_dict(raw)
+    flow = replace(pending.flow, ui_locale=lang)
+    # Never beyond the longest a waiting sign-in can live: the flow's TTL to reach the ACS,
+    # then the same again on this page.
+    ttl = _broker().config.oidc.flow_ttl_seconds
+    remaining = min(ttl, flow.created_at + 2 * ttl - int(time.time()))
+    if remaining <= 0:
+        return render_page("session-expired")
+    state.save_pending_match(token, replace(pending, flow=flow).to_json_dict(), ttl=remaining)
+    return _cycle3_page(flow, token)
 
 
 @bp.get("/matching/cycle3/back")

@@ -222,6 +222,7 @@ def test_the_command_line_writes_its_audit_event_to_standard_error(operator_conf
 def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tmp_path, keys):
     """The example configuration, with its keys present, through a whole rotation."""
     shutil.copy(ROOT / "config" / "example.yaml", tmp_path / "broker.yaml")
+    shutil.copytree(ROOT / "config" / "brand", tmp_path / "brand")  # the example council's logo
     key_dir = tmp_path / "keys"
     for name, source in (("saml-signing", "broker-saml-signing"),
                          ("saml-encryption", "broker-saml-encryption"),
