@@ -84,17 +84,20 @@ def _converters(hint: Any, encoding: bool) -> Convert:
         if len(args) != 2 or args[1] is not Ellipsis:
             raise UnsupportedType(f"only `tuple[X, ...]` is supported, not {hint!r}")
         item = _converters(args[0], encoding)
+        if item is _identity:
+            return list if encoding else tuple
         if encoding:
             return lambda values: [item(v) for v in values]
-        return lambda values: tuple(item(v) for v in values)
+        return lambda values: tuple([item(v) for v in values])
     if origin is list:
         item = _converters(args[0], encoding)
-        return lambda values: [item(v) for v in values]
+        return list if item is _identity else (lambda values: [item(v) for v in values])
     if origin is dict:
         if args[0] is not str:
             raise UnsupportedType(f"only dicts with str keys are supported, not {hint!r}")
         item = _converters(args[1], encoding)
-        return lambda values: {k: item(v) for k, v in values.items()}
+        return dict if item is _identity else (lambda values: {k: item(v)
+                                                               for k, v in values.items()})
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _encoder(hint) if encoding else _decoder(hint)
     raise UnsupportedType(f"no JSON form for {hint!r}")
@@ -107,8 +110,17 @@ def _dataclass_converter(cls: type, encoding: bool) -> Convert:
     fields = [(f.name, _converters(hints[f.name], encoding), f)
               for f in dataclasses.fields(cls) if f.init]
     if encoding:
-        return lambda record: {name: convert(getattr(record, name))
-                               for name, convert, _field in fields}
+        plain = [name for name, convert, _field in fields if convert is _identity]
+        converted = [(name, convert) for name, convert, _field in fields
+                     if convert is not _identity]
+
+        def write(record: Any) -> dict[str, Any]:
+            data = {name: getattr(record, name) for name in plain}
+            for name, convert in converted:
+                data[name] = convert(getattr(record, name))
+            return data
+
+        return write
 
     def read(data: dict[str, Any]) -> Any:
         values = {}

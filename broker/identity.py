@@ -97,9 +97,10 @@ class VerifiedIdentity:
     """What the hub told us about a resident, already bound to one council.
 
     `hashed_pid` is per council (see `hub.pid.hash_pid`); it is what matching, links and the
-    OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side:
-    it is kept only in the broker session in Redis, so that a later sign-in at another council
-    can derive that council's hashed PID without a new trip to the hub. Never log it.
+    OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side,
+    in Redis only (the sign-in in progress, then the broker session), so that a later sign-in
+    at another council can derive that council's hashed PID without a new trip to the hub.
+    Never log it. Stored only through `broker.codec`, which carries every field.
     """
 
     hashed_pid: str
