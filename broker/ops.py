@@ -13,7 +13,6 @@ from broker.observability import PresentStateCollector
 bp = Blueprint("ops", __name__)
 
 
-
 @bp.get("/healthz")
 def healthz():
     """The process is alive and answering; says nothing about its dependencies."""

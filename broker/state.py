@@ -27,6 +27,19 @@ __all__ = ["BrokerState", "StateUnavailable", "connect"]
 log = logging.getLogger(__name__)
 
 
+def _record(cls: type, raw: bytes | None, kind: str):
+    """A stored record read back; one written by an older release in another form counts as
+    absent (the resident starts again) rather than failing the request."""
+    if not raw:
+        return None
+    try:
+        return decode(cls, json.loads(raw))
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("a stored %s could not be read (%s): treated as absent", kind,
+                    type(exc).__name__)
+        return None
+
+
 class CountingConnection(redis.connection.Connection):
     """Counts writes to Redis: one per command, or one per pipeline (a round trip each)."""
 
@@ -122,7 +135,7 @@ class BrokerState:
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
-        return decode(Flow, json.loads(raw)) if raw else None
+        return _record(Flow, raw, "flow")
 
     # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
     def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
@@ -130,7 +143,7 @@ class BrokerState:
 
     def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
         raw = self._call("getdel", self._key("verified-signin", token))
-        return decode(VerifiedSignIn, json.loads(raw)) if raw else None
+        return _record(VerifiedSignIn, raw, "verified sign-in")
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
@@ -258,8 +271,8 @@ class BrokerState:
 
     def get_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("get", self._key("pending-match", token))
-        return decode(PendingMatch, json.loads(raw)) if raw else None
+        return _record(PendingMatch, raw, "pending match")
 
     def take_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("getdel", self._key("pending-match", token))
-        return decode(PendingMatch, json.loads(raw)) if raw else None
+        return _record(PendingMatch, raw, "pending match")

@@ -63,13 +63,24 @@ class SessionStore:
             return None
         now = time.time() if now is None else now
         data = self.state.get_session(session_id)
-        if data is None:
+        session = self._read(session_id, data)
+        if session is None:
             return None
-        session = dataclasses.replace(decode(BrokerSession, data), id=session_id)
         if self._ttl(session, now) <= 0:
             self.state.take_session(session_id)
             return None
         return session
+
+    @staticmethod
+    def _read(session_id: str, data: dict | None) -> BrokerSession | None:
+        """The key is the id; a session stored by an older release in another form is no
+        session (the resident signs in again), never a failed request."""
+        if not data:
+            return None
+        try:
+            return decode(BrokerSession, {**data, "id": session_id})
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def new(self, identity: VerifiedIdentity, now: float | None = None) -> BrokerSession:
         """A session for a fresh hub sign-in; stored by the caller's `save` once complete."""
@@ -94,9 +105,8 @@ class SessionStore:
     def end(self, session_id: str) -> BrokerSession | None:
         """Deletes the session and revokes what it granted: its access tokens at once, its
         codes when they are redeemed. The caller notifies its apps (back-channel logout)."""
-        data = self.state.take_session(session_id)
-        if not data:
+        session = self._read(session_id, self.state.take_session(session_id))
+        if session is None:
             return None
-        session = dataclasses.replace(decode(BrokerSession, data), id=session_id)
         self.state.end_session_grants(session.sid, self.grants_ttl_seconds)
         return session

@@ -24,7 +24,6 @@ REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 
-
 def discovery_document(broker) -> dict:
     issuer = broker.config.issuer
     return {

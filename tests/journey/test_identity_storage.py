@@ -147,3 +147,27 @@ def test_a_stored_record_missing_a_required_field_is_refused():
     del written["hashed_pid"]
     with pytest.raises(ValueError, match="hashed_pid"):
         decode(VerifiedIdentity, written)
+
+
+def test_a_session_written_by_the_previous_release_is_still_read(state, redis_client):
+    """Rolling deploys: the hand-written JSON of the release before used the same names."""
+    import json
+
+    old = {"sid": "sid-1", "created_at": 2_000_000_000, "clients": {"app": "sub"},
+           "identity": {"hashed_pid": "ab", "level_of_assurance": "LEVEL_2", "issuer": "idp",
+                        "authenticated_at": 2_000_000_000, "persistent_id": "pid",
+                        "matching_dataset": {
+                            "first_names": [{"value": "Jo", "verified": True,
+                                             "valid_from": "2001-02-03", "valid_to": None}],
+                            "middle_names": [], "surnames": [], "dates_of_birth": [],
+                            "gender": None, "current_addresses": [], "previous_addresses": []}}}
+    redis_client.set(f"{state.prefix}session:old-session", json.dumps(old), ex=60)
+    sessions = SessionStore(state, idle_seconds=600, absolute_seconds=3600)
+    session = sessions.load("old-session", now=2_000_000_001)
+    assert session.identity.persistent_id == "pid" and session.clients == {"app": "sub"}
+    assert session.identity.matching_dataset.first_names[0].valid_from == date(2001, 2, 3)
+
+
+def test_a_record_in_an_unknown_form_is_no_record_rather_than_an_error(state, redis_client):
+    redis_client.set(f"{state.prefix}pending-match:{'q' * 43}", b'{"flow": {}}', ex=60)
+    assert state.get_pending_match("q" * 43) is None
