@@ -278,6 +278,14 @@ def test_cycle3_form_never_fails_on_random_input(client, form, back_token):
     timed(lambda: client.get("/matching/cycle3/back", query_string={"token": back_token}))
 
 
+@FUZZ
+@given(token=tricky, binding=st.from_regex(r"[A-Za-z0-9_=.-]{0,80}", fullmatch=True))
+def test_the_continuation_after_the_acs_never_fails_on_random_input(client, token, binding):
+    client.set_cookie("broker_binding", binding)
+    response = timed(lambda: client.get("/signin/continue", query_string={"token": token}))
+    assert response.status_code == 400 and 'data-page="session-expired"' in response.text
+
+
 # --- request size limits -------------------------------------------------------------------------
 
 OVERSIZED = "x" * (MAX_CONTENT_LENGTH + 1)
