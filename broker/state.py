@@ -22,10 +22,14 @@ from urllib.parse import unquote, urlparse
 
 import redis
 
+from broker.codec import decode, encode
 from broker.config import RedisConfig
-from broker.identity import Flow
+from broker.errors import StateUnavailable
+from broker.identity import Flow, PendingMatch, VerifiedSignIn
 from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS, SEALED_VALUES_REFUSED
 from broker.sealing import SealedValueRefused, Sealer
+
+__all__ = ["BrokerState", "StateUnavailable", "connect"]
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +38,21 @@ log = logging.getLogger(__name__)
 READABLE_KINDS = frozenset({"seen", "hub-metadata"})
 # Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
 # key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
-SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match"})
+SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
+                             "verified-signin"})
 
 
-class StateUnavailable(Exception):
-    """Redis could not be reached; the sign-in cannot continue but nothing is corrupted."""
+def _record(cls: type, raw: bytes | None, kind: str):
+    """A stored record read back; one written by an older release in another form counts as
+    absent (the resident starts again) rather than failing the request."""
+    if not raw:
+        return None
+    try:
+        return decode(cls, json.loads(raw))
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("a stored %s could not be read (%s): treated as absent", kind,
+                    type(exc).__name__)
+        return None
 
 
 class CountingConnection(redis.connection.Connection):
@@ -169,11 +183,19 @@ class BrokerState:
 
     # Flows: written at /authorize, taken once at the assertion consumer service.
     def save_flow(self, flow: Flow, ttl: int) -> None:
-        self._set(self._key("flow", flow.id), json.dumps(flow.to_json_dict()), ttl)
+        self._set(self._key("flow", flow.id), json.dumps(encode(flow)), ttl)
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
-        return Flow.from_json_dict(json.loads(raw)) if raw else None
+        return _record(Flow, raw, "flow")
+
+    # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
+    def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
+        self._set(self._key("verified-signin", token), json.dumps(encode(signin)), max(ttl, 1))
+
+    def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
+        raw = self._call("getdel", self._key("verified-signin", token))
+        return _record(VerifiedSignIn, raw, "verified sign-in")
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
@@ -185,14 +207,18 @@ class BrokerState:
 
     # Access tokens: opaque, looked up at /userinfo.
     def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
-                          code_id: str | None = None) -> None:
-        """The token and, for a replayed code to revoke it, which code obtained it: one round trip."""
+                          code_id: str | None = None, sid: str | None = None) -> None:
+        """The token, which code obtained it (for a replayed code to revoke it) and which broker
+        session it belongs to (for logout to revoke it): one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         token_key = self._key("token", token)
         pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
         if code_id:
             code_token_key = self._key("code-token", code_id)
             pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
+        if sid:  # the token's key name (a hash), never the token itself
+            pipe.sadd(self._key("session-tokens", sid), token_key)
+            pipe.expire(self._key("session-tokens", sid), ttl)  # every token lives `ttl`
         self._call_pipeline(pipe)
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:
@@ -232,6 +258,21 @@ class BrokerState:
     def take_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("session", session_id))
         return json.loads(raw) if raw else None
+
+    def end_session_grants(self, sid: str, ttl: int) -> None:
+        """Logout: the session's access tokens are deleted, and its codes not yet redeemed are
+        refused (`session_ended`) for as long as any of them could live."""
+        key = self._key("session-tokens", sid)
+        tokens = self._call("smembers", key)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._key("ended-session", sid), b"1", ex=max(ttl, 1))
+        for token_key in tokens:
+            pipe.delete(token_key)
+        pipe.delete(key)
+        self._call_pipeline(pipe)
+
+    def session_ended(self, sid: str) -> bool:
+        return bool(self._call("exists", self._key("ended-session", sid)))
 
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
@@ -276,15 +317,16 @@ class BrokerState:
         except redis.RedisError:
             return False
 
-    # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.matching.views).
+    # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.journey).
     # Holds the Matching Dataset, so it lives no longer than a flow and is taken once.
-    def save_pending_match(self, token: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("pending-match", token), json.dumps(data), ex=max(ttl, 1))
+    def save_pending_match(self, token: str, pending: PendingMatch, ttl: int) -> None:
+        self._call("set", self._key("pending-match", token), json.dumps(encode(pending)),
+                   ex=max(ttl, 1))
 
-    def get_pending_match(self, token: str) -> dict[str, Any] | None:
+    def get_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("get", self._key("pending-match", token))
-        return json.loads(raw) if raw else None
+        return _record(PendingMatch, raw, "pending match")
 
-    def take_pending_match(self, token: str) -> dict[str, Any] | None:
+    def take_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("getdel", self._key("pending-match", token))
-        return json.loads(raw) if raw else None
+        return _record(PendingMatch, raw, "pending match")

@@ -15,7 +15,7 @@ from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from broker.state import StateUnavailable
+from broker.errors import StateUnavailable
 from broker.web.brand_pages import current_council_id, remembered_council, use_council_brand
 from broker.web.design import current_language
 from broker.web.i18n import SWITCH_PARAMETER, other_language
@@ -86,6 +86,11 @@ PAGES = {
         _l("Your sign-in has expired or is not recognised"),
         _l("This can happen if you used the back button, waited too long, or opened the "
            "page in another tab."),
+        _l("Go back to the council service and start signing in again."), 400),
+    "other-browser": Page(
+        _l("Finish signing in from the browser you started in"),
+        _l("This sign-in was started in a different browser or window, so it cannot be "
+           "finished here. You have not been signed in."),
         _l("Go back to the council service and start signing in again."), 400),
     "invalid-request": Page(
         _l("Sorry, this sign-in link is not valid"),

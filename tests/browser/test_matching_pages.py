@@ -51,7 +51,7 @@ def to_cycle3(resident, stack, identity: str, language: str):
     window = resident()
     start_sign_in(window, stack, language)
     choose_at_hub(window, identity)
-    window.page.wait_for_url(re.compile(r"/saml/acs$"))
+    window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
     return window
 
 

@@ -51,8 +51,11 @@ def cycle3_form(response) -> dict[str, str]:
 def answer_cycle3(stack, page, answer: str, action: str = "continue") -> requests.Response:
     fields = cycle3_form(page)
     fields.update(answer=answer, action=action)
-    return requests.post(f"{stack.broker_url}/matching/cycle3", data=fields, allow_redirects=False,
-                         timeout=10)
+    browser = page.browser  # the browser the page is in: the flow is bound to it
+    response = browser.post(f"{stack.broker_url}/matching/cycle3", data=fields,
+                            allow_redirects=False, timeout=10)
+    response.browser = browser
+    return response
 
 
 # Cycle 1 and cycle 0
@@ -307,7 +310,7 @@ def test_back_on_the_cycle3_page_returns_to_the_council_app(matching_stack, matc
     match_answer(matching_service, NO_MATCH)
     attempt, page = acs_answer(stack)
     back = lxml.html.fromstring(page.text).xpath('//*[@id="back"]/@href')[0]
-    response = requests.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
+    response = page.browser.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
     assert response.status_code == 302
     assert response.headers["Location"].startswith(attempt.redirect_uri)
     assert query(response.headers["Location"])["error"] == "access_denied"
@@ -488,8 +491,7 @@ def signed_in_browser(stack) -> requests.Session:
     browser = requests.Session()
     attempt = authorize(stack, session=browser)
     answer = hub_messages.success(stack, attempt.authn_request_id, "jane")
-    response = browser.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10,
-                            data={"SAMLResponse": answer, "RelayState": attempt.relay_state})
+    response = post_to_acs(stack, answer, attempt.relay_state, session=browser)
     assert response.status_code == 302, response.text
     return browser
 
