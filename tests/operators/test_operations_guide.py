@@ -76,7 +76,8 @@ def test_the_guides_council_app_without_its_secret_in_the_environment_is_refused
                               "clients": snippet["clients"]})
     result = run_cli("check-config", str(path))
     assert result.returncode == 2
-    assert "clients[0].client_secret: is required" in result.stderr
+    assert ("clients[0].client_secret: environment variable NORTH_BOROUGH_COUNCIL_TAX_SECRET "
+            "is not set") in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["oidc-es256", "saml-signing", "saml-encryption"])
