@@ -62,8 +62,9 @@ def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None =
     try:
         OneLogin_Saml2_Utils.validate_metadata_sign(root, cert=trust_anchor_pem,
                                                     raise_exceptions=True)
-    except Exception as exc:
-        raise MetadataError(f"metadata signature does not verify: {exc}") from None
+    except Exception:  # python3-saml's text speaks of a "SAML Response"
+        raise MetadataError("metadata signature does not verify against the trust anchor "
+                            "(hub.trust_anchor)") from None
     if not root.get("validUntil"):
         # Without it, a copy captured once would stay believable for ever, even after the hub
         # has rotated away from a compromised key.
@@ -172,8 +173,11 @@ class HubMetadataSource:
             xml = self._read().decode("utf-8")
             metadata = self._verified(xml, now)
         except (MetadataError, requests.RequestException, OSError, UnicodeDecodeError) as exc:
-            self._record_failure(str(exc), now)
-            raise MetadataError(str(exc)) from None
+            from broker.http_failures import describe_request_failure
+
+            reason = describe_request_failure(exc, self.source)
+            self._record_failure(reason, now)
+            raise MetadataError(reason) from None
         if self.state is not None:
             ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
                    else self.config.refresh_seconds * 24)
