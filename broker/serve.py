@@ -166,6 +166,7 @@ def serve(path: str | None, bind: str, workers: int) -> int:
         from broker.observability import configure_logging
 
         configure_logging(os.environ.get("BROKER_LOG_LEVEL", "INFO"))
+        logging.captureWarnings(True)  # a library's warning is a JSON line like any other
         try:
             config = checked_config(path)
         except StartupRefused as exc:
