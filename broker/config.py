@@ -242,15 +242,15 @@ def load_config(path: str | os.PathLike[str] | None = None,
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
-    from broker.config_keys import ReadKeys
+    from broker.config_keys import ReadKeys, plain
 
-    read = ReadKeys(source, raw)
+    read = ReadKeys(source, raw)  # the keys the reader asks for are the known ones
     try:
         config = _Reader(source, Path(path).resolve().parent).broker(read.tree)
     except ConfigError as exc:
         raise read.explain(exc) from None
     read.refuse_unknown()
-    return config
+    return plain(config)
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> ConfigError:

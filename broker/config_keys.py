@@ -10,6 +10,7 @@ contact details) or never opened (an inline JWKS handed on whole) is data, and i
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,18 @@ class ReadMapping(dict):
         self.asked.add(key)
         return super().__contains__(key)
 
+    def pop(self, key, *default):
+        self.asked.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key, default=None):
+        self.asked.add(key)
+        return super().setdefault(key, default)
+
+    def copy(self):
+        self._everything()
+        return dict(super().items())
+
     def _everything(self):
         self.iterated = True
         self.asked.update(super().keys())
@@ -61,6 +74,22 @@ class ReadMapping(dict):
     def values(self):
         self._everything()
         return super().values()
+
+
+def plain(value: Any) -> Any:
+    """The loaded configuration with every ReadMapping it kept (an inline JWKS, say) turned back
+    into a dict, so nothing after loading records reads or meets an unfamiliar type."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in dict.items(value)}
+    if type(value) is tuple:
+        return tuple(plain(item) for item in value)
+    if type(value) is list:
+        return [plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                   if f.init}
+        return dataclasses.replace(value, **changed)
+    return value
 
 
 def _wrap(node: Any) -> Any:

@@ -221,3 +221,14 @@ def test_check_config_and_serve_both_refuse_an_unknown_key(tmp_path, keys_dir):
     assert serve.returncode == 2
     assert [json.loads(line)["message"] for line in serve.stderr.splitlines()] == [
         f"start refused: {expected}"]
+
+
+def test_the_loaded_configuration_holds_plain_dicts(tmp_path, keys_dir):
+    jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+    path = config_file(tmp_path, keys_dir, clients=[{
+        "client_id": "jwt-app", "council": "test-borough", "jwks": jwks,
+        "token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a.example/cb"]}])
+    client = load_config(path, environ={}).clients["jwt-app"]
+    assert type(client.jwks) is dict and type(client.jwks["keys"][0]) is dict
+    assert yaml.safe_dump(client.jwks)
