@@ -556,6 +556,8 @@ class _Reader:
             return jwk
 
         if raw.get("signing_keys") is not None:
+            if raw.get("signing_key") is not None:  # one of them would be silently ignored
+                raise self.fail("oidc.signing_key", "give signing_keys or signing_key, not both")
             keys = tuple(SigningKeyConfig(private_jwk(item, "file", f"oidc.signing_keys[{i}]."),
                                           self.get(item, "signs", f"oidc.signing_keys[{i}].", bool,
                                                    default=True))

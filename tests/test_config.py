@@ -232,3 +232,14 @@ def test_the_loaded_configuration_holds_plain_dicts(tmp_path, keys_dir):
     client = load_config(path, environ={}).clients["jwt-app"]
     assert type(client.jwks) is dict and type(client.jwks["keys"][0]) is dict
     assert yaml.safe_dump(client.jwks)
+
+
+def test_signing_keys_and_the_one_key_shorthand_together_are_refused(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"oidc.signing_keys": [
+        {"file": str(keys_dir / "broker-oidc-signing.jwk.json")}]})
+    raw = yaml.safe_load(path.read_text())
+    raw["oidc"]["signing_key"] = str(keys_dir / "broker-oidc-signing.jwk.json")
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: oidc.signing_key: give signing_keys or signing_key, not both"
