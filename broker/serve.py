@@ -73,7 +73,13 @@ class BrokerServer(BaseApplication):
     def load(self):
         from broker.app import create_app
 
-        return create_app(self.config_object)
+        try:
+            return create_app(self.config_object)
+        except Exception:
+            # Logged here as a JSON line; gunicorn would add a plain-text line of its own. The
+            # exit status is gunicorn's "worker failed to boot", which stops the master.
+            log.exception("a worker could not start the broker", extra={"event": "worker.boot-failed"})
+            raise SystemExit(3) from None
 
 
 def gunicorn_options(bind: str, workers: int, timeout: int = 30) -> dict:

@@ -8,6 +8,7 @@ The tests of this module share one served broker and run in order: the last one 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -91,7 +92,7 @@ def served(tmp_path_factory, keys_dir, redis_url) -> Iterator[Served]:
     # lets the test see the folder the broker makes for its metrics.
     temp = directory / "tmp"
     temp.mkdir()
-    environ = {key: value for key, value in __import__("os").environ.items()
+    environ = {key: value for key, value in os.environ.items()
                if not key.startswith("BROKER_") and key != "PROMETHEUS_MULTIPROC_DIR"}
     environ.update(BROKER_CONFIG=str(path), TMPDIR=str(temp))
     upgrade = subprocess.run([BROKER, "db", "upgrade"], env=environ, capture_output=True,
@@ -201,3 +202,18 @@ def test_at_stop_every_line_written_was_json_and_no_metrics_folder_is_left(serve
         "gunicorn's own lines are among them"
     assert any(message.startswith("Handling signal: term") for message in messages)
     assert served.metrics_folders() == []
+
+
+def test_a_worker_that_cannot_start_is_reported_in_json_and_stops_the_master(tmp_path, keys_dir):
+    port = free_port()
+    path = write_config(tmp_path, keys_dir, Ports(port, free_port(), free_port()),
+                        "redis://127.0.0.1:1/0", "unreachable:")
+    environ = {key: value for key, value in os.environ.items()
+               if not key.startswith("BROKER_") and key != "PROMETHEUS_MULTIPROC_DIR"}
+    environ.update(BROKER_CONFIG=str(path), TMPDIR=str(tmp_path))
+    result = subprocess.run([BROKER, "serve", "--port", str(port), "--workers", "1"], env=environ,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3  # gunicorn's "worker failed to boot"
+    entries = [json.loads(line) for line in (result.stdout + result.stderr).splitlines()]
+    assert any(entry.get("event") == "worker.boot-failed" for entry in entries)
+    assert list(tmp_path.glob("broker-metrics-*")) == []
