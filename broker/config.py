@@ -268,16 +268,55 @@ def load_config(path: str | os.PathLike[str] | None = None,
     except FileNotFoundError:
         raise ConfigError(source, "(file)", "no such file") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise _yaml_error(source, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, "(file)", "must be a mapping of keys")
+    overridden = {dotted for env_name, dotted in ENV_OVERRIDES.items() if environ.get(env_name)}
+    _refuse_unset_variables(source, raw, environ, overridden)
     raw = _interpolate(raw, environ)
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
-    return _Reader(source, Path(path).resolve().parent).broker(raw)
+    from broker.config_keys import ReadKeys, plain
+
+    read = ReadKeys(source, raw)  # the keys the reader asks for are the known ones
+    try:
+        config = _Reader(source, Path(path).resolve().parent).broker(read.tree)
+    except ConfigError as exc:
+        raise read.explain(exc) from None
+    read.refuse_unknown()
+    return plain(config)
+
+
+def _yaml_error(source: str, exc: yaml.YAMLError) -> ConfigError:
+    """Names the line where the mistake is: an unclosed quote or bracket is reported by PyYAML at
+    the end of the file, so the line where it was opened is the one to name."""
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    if context is not None and mark is not None and "end of stream" in problem:
+        text = f"{getattr(exc, 'context', '')} opened here is never closed ({problem})"
+        return ConfigError(source, f"line {context.line + 1}", f"not valid YAML: {text.strip()}")
+    where = f"line {mark.line + 1}" if mark else "(file)"
+    return ConfigError(source, where, f"not valid YAML: {problem}")
+
+
+def _refuse_unset_variables(source: str, node: Any, environ: Mapping[str, str],
+                            overridden: set[str], key: str = "") -> None:
+    """A ${NAME} with no default whose variable is unset names the variable, instead of letting
+    an empty string fail a later, less telling check."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            _refuse_unset_variables(source, value, environ, overridden,
+                                    f"{key}.{name}" if key else str(name))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _refuse_unset_variables(source, value, environ, overridden, f"{key}[{index}]")
+    elif isinstance(node, str) and key not in overridden:
+        for match in _ENV_REFERENCE.finditer(node):
+            if match.group(2) is None and not environ.get(match.group(1)):
+                raise ConfigError(source, key, f"environment variable {match.group(1)} is not set "
+                                               f"(write ${{{match.group(1)}:-}} if it may be empty)")
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -316,6 +355,7 @@ class _Reader:
         dotted = f"{prefix}{key}"
         if not isinstance(raw, Mapping):
             raise self.fail(prefix.rstrip("."), "must be a mapping")
+        getattr(raw, "mark_schema", lambda: None)()
         if key not in raw or raw[key] is None:
             if default is ...:
                 raise self.fail(dotted, "is required")
@@ -567,6 +607,8 @@ class _Reader:
         skew = self.get(raw, "clock_skew_seconds", "saml.", int, default=30)
         if not 0 <= skew <= 300:
             raise self.fail("saml.clock_skew_seconds", "must be between 0 and 300")
+        if raw.get("signing_next"):  # its private key is optional here; check-config matches it
+            self.get(raw["signing_next"], "key", "saml.signing_next.", default=None)
         return SamlConfig(
             entity_id=self.get(raw, "entity_id", "saml."),
             signing=self.key_pair(self.get(raw, "signing", "saml.", dict), "saml.signing."),
@@ -603,6 +645,8 @@ class _Reader:
             return jwk
 
         if raw.get("signing_keys") is not None:
+            if raw.get("signing_key") is not None:  # one of them would be silently ignored
+                raise self.fail("oidc.signing_key", "give signing_keys or signing_key, not both")
             keys = tuple(SigningKeyConfig(private_jwk(item, "file", f"oidc.signing_keys[{i}]."),
                                           self.get(item, "signs", f"oidc.signing_keys[{i}].", bool,
                                                    default=True))

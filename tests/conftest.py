@@ -118,6 +118,8 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                      "post_logout_redirect_uris": [f"{ports.url('council')}/"],
                      "scopes": ["openid", "profile", "address"]}],
     }
+    if "oidc.signing_keys" in overrides:  # the list replaces the one-key shorthand
+        del data["oidc"]["signing_key"]
     for dotted, value in overrides.items():
         node = data
         *parents, last = dotted.split(".")

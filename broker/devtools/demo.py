@@ -14,7 +14,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from broker.config import BrokerConfig, load_config
+from broker.config import BrokerConfig, ConfigError, load_config
 from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
@@ -35,6 +35,7 @@ def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubC
         broker_acs_url=broker.acs_url,
         broker_signing_cert_pem=broker.saml.signing.cert_pem,
         broker_encryption_cert_pem=broker.saml.encryption[0].cert_pem,
+        mode=broker.mode,
     )
 
 
@@ -42,6 +43,24 @@ def demo_council_look(config: BrokerConfig) -> dict:
     """The demo council app shows its council as the broker does (name, logo, colour)."""
     council = config.councils.get(DEMO_COUNCIL)
     return {"council_name": council.name, "brand": council.brand} if council else {}
+
+
+def configured_mode(path: str | os.PathLike[str], environ=os.environ) -> str:
+    """The mode of a broker configuration, for a stand-in that needs nothing else from it (the
+    demo council app): BROKER_MODE, else the file's `mode`."""
+    import yaml
+
+    if environ.get("BROKER_MODE"):
+        return environ["BROKER_MODE"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(str(path), "(file)", "no such file") from None
+    except yaml.YAMLError:
+        raise ConfigError(str(path), "(file)", "not valid YAML (`broker check-config` says where)"
+                          ) from None
+    return str(raw.get("mode", "development")) if isinstance(raw, dict) else "development"
 
 
 def demo_settings(environ=os.environ) -> dict:

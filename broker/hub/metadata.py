@@ -198,8 +198,11 @@ class HubMetadataSource:
             xml = self._read().decode("utf-8")
             metadata = self._verified(xml, now)
         except (MetadataError, requests.RequestException, OSError, UnicodeDecodeError) as exc:
-            self._record_failure(str(exc), now)
-            raise MetadataError(str(exc)) from None
+            from broker.http_failures import describe_request_failure
+
+            reason = describe_request_failure(exc, self.source)
+            self._record_failure(reason, now)
+            raise MetadataError(reason) from None
         if self.state is not None:
             ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
                    else self.config.refresh_seconds * 24)

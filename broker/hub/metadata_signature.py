@@ -99,7 +99,8 @@ def verify_root_signature(root: etree._Element, key: xmlsec.Key) -> None:
     try:
         context.verify(signature)
     except xmlsec.Error:
-        raise SignatureRefused("metadata signature does not verify") from None
+        raise SignatureRefused("metadata signature does not verify against the trust anchor "
+                               "(hub.trust_anchor)") from None
 
 
 def signing_certificate(signature: etree._Element) -> str | None:

@@ -12,7 +12,8 @@ commands move a rotation one step each and edit the configuration file in place 
 
 The broker reads its configuration at start-up, so each step takes effect as each broker process
 restarts; the waits between steps (docs/operations.md) let every process and every party that
-caches our keys catch up. Each change is an audit event on the `broker.audit` logger.
+caches our keys catch up. Each change is an audit event on the `broker.audit` logger and, in
+the durable trail, a row of the link store's `audit_events` (broker/operations/audit_trail.py).
 """
 
 from __future__ import annotations
@@ -140,6 +141,14 @@ class KeyManager:
         self.days = days
         self.now = now or datetime.now(UTC)
         self.stamp = self.now.strftime("%Y%m%d%H%M%S")
+        self._trail = None
+
+    def open_audit_trail(self):
+        """Before a change: a change the trail could not record is not made."""
+        from broker.operations.audit_trail import AuditTrail
+
+        self._trail = AuditTrail(self.config)
+        return self._trail
 
     # Listing ---------------------------------------------------------------------------------
 
@@ -388,6 +397,8 @@ class KeyManager:
         audit.info("%s %s: %s", event, kind, "; ".join(messages), extra={
             "event": event, "key_kind": kind, "config": str(self.path), "operator": self.operator,
             "changes": messages})
+        if self._trail is not None:
+            self._trail.record(self.operator, event, f"{kind} in {self.path}: {'; '.join(messages)}")
 
 
 def _plain(node: Any) -> Any:
@@ -536,7 +547,17 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
             for row in manager.list():
                 print(row.row(now))
             return 0
+        from broker.operations.audit_trail import AuditTrailUnavailable
+
+        try:
+            trail = manager.open_audit_trail()
+        except AuditTrailUnavailable as exc:
+            raise KeyCommandError(*str(exc).split(": ", 1)) from None
         messages = getattr(manager, action)(kind)
+        if not trail.durable:
+            print(f"broker: {manager.path}: database.url: warning: no audit trail there (run "
+                  "`broker db upgrade` to keep key changes in it); this change is recorded on the "
+                  "broker.audit log only", file=sys.stderr)
     except KeyCommandError as exc:
         print(f"broker: {config_path or os.environ.get('BROKER_CONFIG')}: {exc}", file=sys.stderr)
         return 2

@@ -368,3 +368,38 @@ def test_a_first_install_generates_a_data_key_file(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     key = DataKey.from_jwk(json.loads(path.read_text()))
     assert key.id in result.stdout and "data_keys" in result.stdout
+
+
+def test_key_commands_leave_their_audit_events_in_the_link_stores_trail(operator_config):
+    path = operator_config()
+    assert run_cli("db", "upgrade", str(path)).returncode == 0
+    for step in ("generate", "rotate"):
+        result = run_cli("keys", step, "oidc-es256", str(path), "--operator", "alice")
+        assert result.returncode == 0, result.stderr
+        assert "no audit trail" not in result.stderr
+    from broker.config import load_config
+    from broker.matching.database import make_engine
+    from broker.matching.links import LinkStore
+
+    events = LinkStore(make_engine(load_config(path, environ={}).database.url)).audit_events()
+    assert [(e.actor, e.action, e.council_id) for e in events] == [
+        ("alice", "key.generated", "(all councils)"), ("alice", "key.rotated", "(all councils)")]
+    assert events[0].detail.startswith(f"oidc-es256 in {path}: published in the JWKS:")
+
+
+def test_a_key_command_is_refused_when_a_matching_brokers_trail_is_not_ready(operator_config):
+    path = operator_config(**{"councils.test-borough.matching": {
+        "service_url": "https://matching.example.test/match", "contact": {"phone": "0300"}}})
+    before = path.read_text()
+    result = run_cli("keys", "generate", "oidc-es256", str(path))
+    assert result.returncode == 2
+    assert "database.url: the audit trail has no schema yet: run `broker db upgrade`" in result.stderr
+    assert path.read_text() == before
+
+
+def test_without_a_link_store_a_key_command_says_its_event_is_only_on_the_log(operator_config):
+    path = operator_config()
+    result = run_cli("keys", "generate", "oidc-es256", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "database.url: warning: no audit trail there" in result.stderr
+    assert not (path.parent / "links.sqlite3").exists()
