@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from broker.errors import ConfigError
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
 from broker.web.branding import Brand, Text, neutral_brand, read_brand
@@ -28,14 +29,6 @@ ENV_OVERRIDES = {
     "BROKER_HUB_METADATA_URL": "hub.metadata_url",
     "BROKER_DATABASE_URL": "database.url",
 }
-
-
-class ConfigError(Exception):
-    """A configuration problem, rendered as `file: key: problem`."""
-
-    def __init__(self, source: str, key: str, problem: str):
-        super().__init__(f"{source}: {key}: {problem}")
-        self.source, self.key, self.problem = source, key, problem
 
 
 @dataclass(frozen=True)
