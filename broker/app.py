@@ -33,6 +33,7 @@ class Broker:
     authorization_server: object = None
     resource_protector: object = None
     matching: object = None  # broker.matching.pipeline.MatchingPipeline
+    one_login: object = None  # broker.onelogin.callback.OneLoginClient, with upstream one_login
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
@@ -41,6 +42,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
+    from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
@@ -64,6 +66,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
     broker.matching = build_matching(config)
+    broker.one_login = build_one_login(config)
     app.extensions["broker"] = broker
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
@@ -77,9 +80,20 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(signin.bp)
     app.register_blueprint(hub_views.bp)
     app.register_blueprint(matching_views.bp)
+    app.register_blueprint(onelogin_views.bp)
     register_error_pages(app)
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app
+
+
+def build_one_login(config: BrokerConfig):
+    """The One Login client when it is the upstream; nothing is fetched until first used."""
+    if config.one_login is None:
+        return None
+    from broker.onelogin.callback import OneLoginClient
+    from broker.onelogin.provider import OneLoginProvider
+
+    return OneLoginClient(config.one_login, OneLoginProvider(config.one_login))
 
 
 def build_matching(config: BrokerConfig):

@@ -137,6 +137,12 @@ def authorize():
         return match_then_complete(flow, session.identity_for(council.entity_id),
                                    partial(complete_sign_in, session=session))
 
+    if broker.config.upstream == "one_login":  # the One Login leg instead of the hub's form
+        from broker.onelogin.views import hand_off
+
+        return hand_off(new_flow(authn_request_id=""), minimum,
+                        force_login="login" in prompt or max_age is not None,
+                        service_name=client.config.name)
     try:
         hub = broker.hub_metadata.current()
     except MetadataError:

@@ -1,0 +1,60 @@
+"""A broker whose upstream is the stub One Login, on real ports beside the usual stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
+from broker.onelogin.client_auth import public_jwks
+from tests.conftest import Stack, _serve, free_port
+
+ONE_LOGIN_CLIENT_ID = "broker-one-login-client"
+
+
+@dataclass
+class OneLoginStack:
+    stack: Stack
+    stub: StubOneLoginConfig
+
+    def __getattr__(self, name):
+        return getattr(self.stack, name)
+
+
+def one_login_settings(keys_dir, stub_url: str) -> dict:
+    return {"upstream": {"kind": "one_login"},
+            "one_login": {"discovery_url": f"{stub_url}/.well-known/openid-configuration",
+                          "client_id": ONE_LOGIN_CLIENT_ID,
+                          "signing_keys": [{"file": str(keys_dir / "broker-onelogin-client.jwk.json")}],
+                          "identity_issuer": f"{stub_url}/identity/",
+                          "did_url": f"{stub_url}/.well-known/did.json"}}
+
+
+@pytest.fixture
+def one_login_stack_factory(stack_factory, keys_dir):
+    servers = []
+
+    def build(more_changes=None) -> OneLoginStack:
+        port = free_port()
+        stub_url = f"http://127.0.0.1:{port}"
+
+        def changes(ports):
+            return {**one_login_settings(keys_dir, stub_url),
+                    **(more_changes(ports) if more_changes else {})}
+
+        stack = stack_factory(changes)
+        stub = StubOneLoginConfig(base_url=stub_url, client_id=ONE_LOGIN_CLIENT_ID,
+                                  redirect_uris=(stack.config.one_login_redirect_uri,),
+                                  client_jwks=public_jwks(stack.config.one_login))
+        servers.append(_serve(create_stub_onelogin(stub), port))
+        return OneLoginStack(stack, stub)
+
+    yield build
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def one_login_stack(one_login_stack_factory) -> OneLoginStack:
+    return one_login_stack_factory()
