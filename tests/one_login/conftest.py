@@ -58,3 +58,32 @@ def one_login_stack_factory(stack_factory, keys_dir):
 @pytest.fixture
 def one_login_stack(one_login_stack_factory) -> OneLoginStack:
     return one_login_stack_factory()
+
+
+def answer_at_one_login(stack, session, attempt, choice: str = "jane"):
+    """Follows /authorize's redirect to the stub One Login and picks `choice`; returns the
+    response of One Login's redirect back to the broker (the callback URL, not followed)."""
+    from tests.forms import form_fields
+
+    assert attempt.response.status_code == 302, attempt.response.text
+    chooser = session.get(attempt.response.headers["Location"], timeout=10)
+    _method, action, fields = form_fields(chooser.text, "choose")
+    fields["choice"] = choice
+    answer = session.post(f"{stack.stub.base_url}{action}", data=fields, allow_redirects=False,
+                          timeout=10)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["Location"]
+
+
+def sign_in_for_code(stack, choice: str = "jane", session=None, **authorize_params):
+    """/authorize, One Login's answer and the broker's callback: the council app's parameters."""
+    import requests
+
+    from tests.oidc_client import authorize, query
+
+    session = session or requests.Session()
+    attempt = authorize(stack, session=session, **authorize_params)
+    callback = answer_at_one_login(stack, session, attempt, choice)
+    done = session.get(callback, allow_redirects=False, timeout=10)
+    assert done.status_code == 302, done.text
+    return attempt, query(done.headers["Location"])

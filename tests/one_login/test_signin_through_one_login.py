@@ -3,9 +3,16 @@ broker → council app, as a browser without JavaScript does it."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import requests
 
+from broker.identity import LevelOfAssurance
 from tests.forms import submit
+from tests.oidc_client import authorize, query, redeem
+from tests.oidc_client import sign_in as verify_sign_in
+from tests.one_login.conftest import answer_at_one_login, sign_in_for_code
 
 
 def sign_in(stack, choice: str | None = None, browser: requests.Session | None = None
@@ -29,3 +36,108 @@ def test_p1_identity_signs_in_at_level_1(one_login_stack):
     page = sign_in(one_login_stack, "lee")
     assert "Lee One" in page.text
     assert "LEVEL_1" in page.text
+
+
+def userinfo(stack, attempt, params) -> dict:
+    tokens = redeem(stack, params["code"], attempt.verifier, attempt.redirect_uri).json()
+    return requests.get(f"{stack.broker_url}/userinfo", timeout=10, headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).json()
+
+
+@pytest.mark.parametrize("resident", ["jane", "dmitri"])
+def test_council_app_gets_the_same_claims_as_through_verify(one_login_stack, stack_factory,
+                                                            resident):
+    attempt, params = sign_in_for_code(one_login_stack, resident)
+    through_one_login = userinfo(one_login_stack, attempt, params)
+    verify_stack = stack_factory()
+    attempt, params = verify_sign_in(verify_stack, identity=resident)
+    through_verify = userinfo(verify_stack, attempt, params)
+    for claims in (through_one_login, through_verify):
+        claims.pop("sub")
+    assert through_one_login == through_verify
+
+
+def test_subjects_are_pairwise_per_council_and_stable(one_login_stack_factory):
+    def other_council(ports):
+        return {"councils.test-borough.entity_id": "https://other-borough.example.gov.uk"}
+
+    first, second = one_login_stack_factory(), one_login_stack_factory(other_council)
+    subs = []
+    for stack in (first, first, second):
+        attempt, params = sign_in_for_code(stack, "jane")
+        subs.append(userinfo(stack, attempt, params)["sub"])
+    assert subs[0] == subs[1]
+    assert subs[0] != subs[2]
+
+
+def test_pages_follow_the_council_apps_welsh_to_one_login_and_back(one_login_stack):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session, ui_locales="cy")
+    assert query(attempt.response.headers["Location"])["ui_locales"] == "cy"
+    callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
+    page = session.get(callback, timeout=10)
+    assert '<html lang="cy"' in page.text
+    assert 'data-page="authn-failed"' in page.text
+
+
+def test_one_login_is_asked_for_identity_at_the_councils_level(one_login_stack):
+    attempt = authorize(one_login_stack, acr_values=LevelOfAssurance.LEVEL_2.uri)
+    asked = query(attempt.response.headers["Location"])
+    assert json.loads(asked["vtr"]) == ["Cl.Cm.P2"]
+    assert set(json.loads(asked["claims"])["userinfo"]) >= {
+        "https://vocab.account.gov.uk/v1/coreIdentityJWT", "https://vocab.account.gov.uk/v1/address"}
+    assert asked["redirect_uri"] == f"{one_login_stack.broker_url}/onelogin/callback"
+    assert asked["state"] and asked["nonce"] and asked["state"] != asked["nonce"]
+
+
+def test_p1_identity_is_refused_when_the_council_needs_level_2(one_login_stack):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session, acr_values=LevelOfAssurance.LEVEL_2.uri)
+    callback = answer_at_one_login(one_login_stack, session, attempt, "lee")
+    page = session.get(callback, allow_redirects=False, timeout=10)
+    assert 'data-page="level-not-met"' in page.text
+    assert "error=access_denied" in page.text.replace("&amp;", "&")
+
+
+def test_a_replayed_callback_is_refused(one_login_stack):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = answer_at_one_login(one_login_stack, session, attempt, "jane")
+    assert session.get(callback, allow_redirects=False, timeout=10).status_code == 302
+    again = session.get(callback, allow_redirects=False, timeout=10)
+    assert 'data-page="session-expired"' in again.text
+
+
+def test_a_callback_in_another_browser_is_refused(one_login_stack):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = answer_at_one_login(one_login_stack, session, attempt, "jane")
+    elsewhere = requests.get(callback, allow_redirects=False, timeout=10)
+    assert 'data-page="session-expired"' in elsewhere.text
+    assert "code=" not in elsewhere.headers.get("Location", "")
+
+
+@pytest.mark.parametrize(("choice", "page", "error"), [
+    ("access-denied", "authn-failed", "access_denied"),
+    ("not-proven", "authn-failed", "access_denied"),
+    ("temporarily-unavailable", "hub-error", "temporarily_unavailable"),
+])
+def test_one_login_failures_show_the_hubs_pages(one_login_stack, choice, page, error):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = answer_at_one_login(one_login_stack, session, attempt, choice)
+    shown = session.get(callback, allow_redirects=False, timeout=10)
+    assert f'data-page="{page}"' in shown.text
+    assert f"error={error}" in shown.text.replace("&amp;", "&")
+
+
+def test_readiness_reports_one_login_documents(one_login_stack):
+    report = requests.get(f"{one_login_stack.broker_url}/readyz", timeout=10).json()
+    assert report["checks"]["one_login"]["ok"] is True
+    assert "hub_metadata" not in report["checks"]
+
+
+def test_the_private_key_jwt_key_is_published_without_its_private_part(one_login_stack):
+    keys = requests.get(f"{one_login_stack.broker_url}/onelogin/jwks.json", timeout=10).json()
+    assert [key["kty"] for key in keys["keys"]] == ["RSA"]
+    assert not any("d" in key or "p" in key for key in keys["keys"])
