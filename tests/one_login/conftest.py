@@ -9,6 +9,7 @@ import pytest
 from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
 from broker.onelogin.client_auth import public_jwks
 from tests.conftest import Stack, _serve, free_port
+from tests.operators.conftest import keys, operator_config, prefix  # noqa: F401 - shared fixtures
 
 ONE_LOGIN_CLIENT_ID = "broker-one-login-client"
 
