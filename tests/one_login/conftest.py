@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pytest
 
 from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
-from broker.onelogin.client_auth import public_jwks
 from tests.conftest import Stack, _serve, free_port
 from tests.operators.conftest import keys, operator_config, prefix  # noqa: F401 - shared fixtures
 
@@ -47,7 +46,7 @@ def one_login_stack_factory(stack_factory, keys_dir):
         stack = stack_factory(changes)
         stub = StubOneLoginConfig(base_url=stub_url, client_id=ONE_LOGIN_CLIENT_ID,
                                   redirect_uris=(stack.config.one_login_redirect_uri,),
-                                  client_jwks=public_jwks(stack.config.one_login))
+                                  client_jwks_uri=f"{stack.broker_url}/onelogin/jwks.json")
         servers.append(_serve(create_stub_onelogin(stub), port))
         return OneLoginStack(stack, stub)
 
