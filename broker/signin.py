@@ -239,6 +239,10 @@ def complete_sign_in(flow: Flow, identity: VerifiedIdentity, session: BrokerSess
     session.clients[client.client_id] = resident.sub
     with broker.state.batched_writes():  # the session and the code: one round trip
         broker.sessions.save(session)
+        if started and broker.one_login is not None:  # for One Login's back-channel logout
+            from broker.onelogin.logout import remember_session
+
+            remember_session(broker, session)
         response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                         grant=grant)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,

@@ -235,3 +235,25 @@ class BrokerState:
     def take_pending_match(self, token: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("pending-match", token))
         return json.loads(raw) if raw else None
+
+    # Broker sessions by upstream subject, so that an upstream's back-channel logout (One Login's)
+    # can end them: a set of session ids under a hash of the upstream's issuer and subject.
+    def add_upstream_session(self, subject: str, session_id: str, ttl: int) -> None:
+        key = self._key("upstream-sessions", subject)
+        pipeline = getattr(self._local, "pipeline", None)
+        if pipeline is not None:
+            pipeline.sadd(key, session_id)
+            pipeline.expire(key, max(ttl, 1))
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(key, session_id)
+        pipe.expire(key, max(ttl, 1))
+        self._call_pipeline(pipe)
+
+    def take_upstream_sessions(self, subject: str) -> list[str]:
+        pipe = self.redis.pipeline(transaction=True)
+        key = self._key("upstream-sessions", subject)
+        pipe.smembers(key)
+        pipe.delete(key)
+        members, _deleted = self._call_pipeline(pipe)
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)

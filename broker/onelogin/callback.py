@@ -89,6 +89,11 @@ class OneLoginClient:
         self.provider = provider
         self.clock = clock
 
+    def issuer(self) -> str | None:
+        """One Login's issuer from the documents in hand (no fetch): the `issuer` of its identities."""
+        trust = self.provider.last_good()
+        return trust.provider.issuer if trust else None
+
     def redeem(self, code: str, expected: ExpectedAnswer) -> VerifiedIdentity | OneLoginFailure:
         """Raises AnswerRejected (untrustworthy answer) or OneLoginUnavailable (cannot ask)."""
         trust = self.provider.current()

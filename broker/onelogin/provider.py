@@ -134,6 +134,9 @@ class OneLoginProvider:
                         raise
             return trust
 
+    def last_good(self) -> PublishedTrust | None:
+        return self._trust
+
     def refetch_for_unknown_key(self) -> PublishedTrust | None:
         """A token names a key we do not have: fetch again, at most once a minute."""
         with self._lock:

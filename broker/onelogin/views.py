@@ -26,6 +26,12 @@ from broker.onelogin.callback import (
     failure_for_error,
 )
 from broker.onelogin.client_auth import public_jwks
+from broker.onelogin.logout import (
+    MAX_AGE_SECONDS,
+    LogoutTokenRejected,
+    read_logout_token,
+    upstream_subject,
+)
 from broker.onelogin.provider import OneLoginUnavailable
 from broker.web.pages import render_page
 
@@ -136,6 +142,41 @@ def callback():
         return failure_page(result.page, result.oidc_error, result.page)
     HUB_STATUSES.labels("success").inc()
     return match_then_complete(flow, result, complete_sign_in)  # cycle 0/1/3, account creation
+
+
+@bp.post("/onelogin/backchannel-logout")
+def backchannel_logout():
+    """One Login's logout_token (Back-Channel Logout 1.0 section 2.5): end that resident's broker
+    sessions and tell their council apps. Errors are 400 `invalid_request` (section 2.8)."""
+    from broker.oidc.logout import notify_council_apps
+
+    broker = _broker()
+    headers = {"Cache-Control": "no-store"}
+    if broker.one_login is None:
+        return jsonify(error="invalid_request"), 400, headers
+    try:
+        trust = broker.one_login.provider.current()
+    except OneLoginUnavailable:
+        return jsonify(error="temporarily_unavailable"), 503, headers
+    config = broker.config.one_login
+    try:
+        claims = read_logout_token(request.form.get("logout_token"), trust, config.client_id,
+                                   config.clock_skew_seconds)
+    except LogoutTokenRejected as exc:
+        log.warning("One Login logout token rejected: %s", exc)
+        return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
+    if not broker.state.first_sighting("onelogin-logout", claims["jti"], MAX_AGE_SECONDS * 2):
+        return jsonify(error="invalid_request", error_description="replayed"), 400, headers
+    ended = 0
+    for session_id in broker.state.take_upstream_sessions(
+            upstream_subject(trust.provider.issuer, claims["sub"])):
+        session = broker.sessions.end(session_id)
+        if session is not None:
+            ended += 1
+            notify_council_apps(broker, session)
+    audit("signout.upstream", upstream="one_login", sessions=ended)
+    log.info("One Login back-channel logout: %d broker session(s) ended", ended)
+    return "", 200, headers
 
 
 @bp.get("/onelogin/jwks.json")
