@@ -141,3 +141,35 @@ def test_the_private_key_jwt_key_is_published_without_its_private_part(one_login
     keys = requests.get(f"{one_login_stack.broker_url}/onelogin/jwks.json", timeout=10).json()
     assert [key["kty"] for key in keys["keys"]] == ["RSA"]
     assert not any("d" in key or "p" in key for key in keys["keys"])
+
+
+def test_fresh_authentication_asked_by_the_council_is_asked_of_one_login(one_login_stack):
+    attempt = authorize(one_login_stack, prompt="login")
+    assert query(attempt.response.headers["Location"])["prompt"] == "login"
+
+
+def test_a_level_one_login_cannot_give_ends_on_the_level_page_before_one_login(one_login_stack):
+    attempt = authorize(one_login_stack, acr_values=LevelOfAssurance.LEVEL_4.uri)
+    assert 'data-page="level-not-met"' in attempt.response.text
+    assert query(link(attempt.response, "continue"))["error"] == "access_denied"
+
+
+def test_check_config_fetches_one_logins_documents(one_login_stack):
+    from broker.operations.checks import run_checks
+
+    _source, problems = run_checks(one_login_stack.config.source, environ={})
+    assert [p for p in problems if p.key.startswith(("one_login", "hub"))] == []
+
+
+def test_check_config_names_one_login_when_its_documents_cannot_be_had(one_login_stack, tmp_path):
+    import yaml
+
+    from broker.operations.checks import run_checks
+
+    data = yaml.safe_load(open(one_login_stack.config.source))
+    data["one_login"]["did_url"] = f"{one_login_stack.stub.base_url}/nowhere/did.json"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    _source, problems = run_checks(str(path), environ={})
+    [problem] = [p for p in problems if p.key.startswith("one_login")]
+    assert "404" in problem.text
