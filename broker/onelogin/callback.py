@@ -104,7 +104,8 @@ class OneLoginClient:
             raise AnswerRejected("/userinfo is about another user than the ID token")
         token = userinfo.get(CORE_IDENTITY_CLAIM)
         if token is None:
-            codes = [c.get("code") for c in userinfo.get(RETURN_CODE_CLAIM) or []
+            returned = userinfo.get(RETURN_CODE_CLAIM)
+            codes = [c.get("code") for c in (returned if isinstance(returned, list) else [])
                      if isinstance(c, dict)]
             log.info("One Login returned no core identity (return codes %s)",
                      ",".join(str(c)[:8] for c in codes) or "none")
@@ -118,11 +119,13 @@ class OneLoginClient:
             return OneLoginFailure("level-not-met", "access_denied",
                                    f"vot gives {identity.level_of_assurance.name}")
         issuer = trust.provider.issuer
+        auth_time = id_token.get("auth_time")
         return VerifiedIdentity(
             hashed_pid=hash_pid(issuer, expected.council_entity_id, id_token["sub"],
                                 identity.level_of_assurance),
             level_of_assurance=identity.level_of_assurance, matching_dataset=identity.dataset,
-            issuer=issuer, authenticated_at=int(id_token.get("auth_time") or id_token["iat"]),
+            issuer=issuer,
+            authenticated_at=auth_time if isinstance(auth_time, int) else id_token["iat"],
             persistent_id=id_token["sub"])
 
     def _post_json(self, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -171,6 +174,8 @@ class OneLoginClient:
         except (JoseError, ValueError, TypeError) as exc:
             raise AnswerRejected(f"the ID token's signature does not verify: "
                                  f"{type(exc).__name__}") from None
+        if not isinstance(claims, dict):
+            raise AnswerRejected("the ID token's payload is not a JSON object")
         now, leeway = int(self.clock()), self.config.clock_skew_seconds
         audience = claims.get("aud")
         if claims.get("iss") != trust.provider.issuer:

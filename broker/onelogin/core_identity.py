@@ -45,9 +45,10 @@ class CoreIdentity:
 
 def key_id(token: str) -> str | None:
     try:
-        return extract_compact(token.encode()).headers().get("kid")
-    except (JoseError, ValueError, TypeError) as exc:
+        kid = extract_compact(token.encode()).headers().get("kid")
+    except (JoseError, ValueError, TypeError, AttributeError) as exc:
         raise CoreIdentityRejected(f"the core identity JWT is not a compact JWS: {exc}") from None
+    return kid if isinstance(kid, str) else None
 
 
 def validate_core_identity(token: Any, did: DidDocument, *, identity_issuer: str, client_id: str,
@@ -61,6 +62,8 @@ def validate_core_identity(token: Any, did: DidDocument, *, identity_issuer: str
     except (JoseError, ValueError, TypeError) as exc:
         raise CoreIdentityRejected(f"the core identity JWT's signature does not verify: "
                                    f"{type(exc).__name__}") from None
+    if not isinstance(claims, dict):
+        raise CoreIdentityRejected("the core identity JWT's payload is not a JSON object")
     if claims.get("iss") != identity_issuer:
         raise CoreIdentityRejected("the core identity JWT is not from the identity service")
     audience = claims.get("aud")

@@ -52,6 +52,8 @@ def read_logout_token(token: Any, trust: PublishedTrust, client_id: str, leeway:
                             algorithms=list(trust.provider.id_token_signing_algs)).claims
     except (JoseError, ValueError, TypeError) as exc:
         raise LogoutTokenRejected(f"signature does not verify: {type(exc).__name__}") from None
+    if not isinstance(claims, dict):
+        raise LogoutTokenRejected("the payload is not a JSON object")
     now = int(time.time() if now is None else now)
     audience = claims.get("aud")
     if claims.get("iss") != trust.provider.issuer:

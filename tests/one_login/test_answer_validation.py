@@ -262,3 +262,41 @@ def test_a_discovery_document_for_another_issuer_is_refused(config):
 
 def test_core_identity_claim_name(fake):
     assert CORE_IDENTITY == "https://vocab.account.gov.uk/v1/coreIdentityJWT"
+
+
+def signed(key, header: dict, payload: bytes) -> str:
+    """A JWS over any bytes (not only a JSON object), signed properly by `key`."""
+    from joserfc import jws
+
+    return jws.serialize_compact({**header, "alg": "ES256"}, payload, key)
+
+
+@pytest.mark.parametrize("userinfo", [
+    pytest.param(lambda f: f.userinfo(signed(f.identity_key, {"kid": f.identity_kid}, b"[1, 2]")),
+                 id="core-identity-payload-a-list"),
+    pytest.param(lambda f: f.userinfo("a.b.c"), id="core-identity-garbage"),
+    pytest.param(lambda f: f.userinfo(12345), id="core-identity-a-number"),
+    pytest.param(lambda f: f.userinfo(f.core_identity(vc={"credentialSubject": {
+        "name": [{"nameParts": [{"type": "FamilyName", "value": {"nested": 1}}]}],
+        "birthDate": [{"value": "1980-05-01"}]}})), id="name-part-not-text"),
+    pytest.param(lambda f: f.userinfo(f.core_identity(vc={"credentialSubject": {
+        "name": "Jane", "birthDate": [{"value": "1980-05-01"}]}})), id="name-not-a-list"),
+    pytest.param(lambda f: f.userinfo(f.core_identity(vc={"credentialSubject": {
+        "name": [{"nameParts": [{"type": "FamilyName", "value": "Doe"}]}],
+        "birthDate": [{"value": "01/05/1980"}]}})), id="birth-date-not-iso"),
+    pytest.param(lambda f: f.userinfo(**{ADDRESS: "1 High Street"}), id="address-not-a-list"),
+])
+def test_malformed_identity_data_is_refused_never_a_crash(fake, config, userinfo):
+    with pytest.raises(AnswerRejected):
+        redeem(fake, config, userinfo=userinfo(fake))
+
+
+def test_an_id_token_whose_payload_is_not_an_object_is_refused(fake, config):
+    token = signed(fake.id_token_key, {"kid": fake.id_token_key.kid}, b'"just a string"')
+    with pytest.raises(AnswerRejected):
+        redeem(fake, config, id_token=token)
+
+
+def test_a_return_code_claim_of_the_wrong_shape_is_still_a_failure_page(fake, config):
+    answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: 7})
+    assert isinstance(answer, OneLoginFailure) and answer.page == "authn-failed"
