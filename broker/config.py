@@ -444,6 +444,10 @@ class _Reader:
         if alg not in ONE_LOGIN_CLIENT_ALGS:
             raise self.fail(f"{p}client_assertion_alg", "must be RS256 or PS256 (One Login's "
                             "token_endpoint_auth_signing_alg_values_supported)")
+        for i, key in enumerate(keys):
+            if key.jwk.get("alg") not in (None, alg):
+                raise self.fail(f"{p}signing_keys[{i}].file", f"the JWK is for {key.jwk['alg']}, "
+                                f"not client_assertion_alg {alg} (remove its `alg`)")
         scopes = tuple(self.get(raw, "scopes", p, list, default=["openid"]))
         if "openid" not in scopes:
             raise self.fail(f"{p}scopes", "must include openid")

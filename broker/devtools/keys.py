@@ -53,7 +53,7 @@ def oidc_signing_jwk() -> dict:
 def one_login_client_jwk() -> dict:
     """The broker's private_key_jwt key for (the stub) One Login: RSA, as One Login requires."""
     key = RSAKey.generate_key(2048, auto_kid=True, private=True)
-    return {**key.as_dict(private=True), "use": "sig", "alg": "RS256"}
+    return {**key.as_dict(private=True), "use": "sig"}  # no `alg`: RS256 or PS256
 
 
 def ensure_demo_keys(directory: Path) -> Path:

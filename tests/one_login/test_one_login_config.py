@@ -79,3 +79,14 @@ def test_the_stub_one_login_refuses_production_mode():
     with pytest.raises(ProductionRefused, match="stub One Login"):
         create_stub_onelogin(StubOneLoginConfig("http://localhost:8003", "c", (), {"keys": []},
                                                 mode="production"))
+
+
+def test_a_client_key_made_for_another_algorithm_is_refused(tmp_path, keys_dir):
+    import json
+
+    jwk = json.loads((keys_dir / "broker-onelogin-client.jwk.json").read_text())
+    (tmp_path / "rs256.jwk.json").write_text(json.dumps({**jwk, "alg": "RS256"}))
+    section = one_login(keys_dir, client_assertion_alg="PS256",
+                        signing_keys=[{"file": str(tmp_path / "rs256.jwk.json")}])
+    with pytest.raises(ConfigError, match=r"signing_keys\[0\].file: the JWK is for RS256"):
+        load(tmp_path, keys_dir, upstream={"kind": "one_login"}, one_login=section)
