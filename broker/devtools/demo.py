@@ -7,6 +7,7 @@ Verify's stub hub unless BROKER_DEMO_UPSTREAM=one_login, which runs the stub One
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -22,6 +23,7 @@ from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_on
 
 DEMO_CLIENT_ID = "demo-council-app"
 DEMO_CLIENT_SECRET = "demo-council-secret"
+DEMO_COUNCIL = "demo-borough"
 
 
 def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubConfig:
@@ -46,6 +48,12 @@ def stub_one_login_config(broker: BrokerConfig, base_url: str) -> StubOneLoginCo
                               client_jwks_uri=f"{broker.issuer}/onelogin/jwks.json")
 
 
+def demo_council_look(config: BrokerConfig) -> dict:
+    """The demo council app shows its council as the broker does (name, logo, colour)."""
+    council = config.councils.get(DEMO_COUNCIL)
+    return {"council_name": council.name, "brand": council.brand} if council else {}
+
+
 def demo_settings(environ=os.environ) -> dict:
     host = environ.get("BROKER_DEMO_HOST", "localhost")
     ports = {name: int(environ.get(f"BROKER_DEMO_{name.upper()}_PORT", default))
@@ -66,7 +74,14 @@ def demo_environ(settings: dict, environ=os.environ) -> dict:
     for name in ("broker", "hub", "council", "onelogin"):
         env.setdefault(f"BROKER_DEMO_{name.upper()}_URL", settings["urls"][name])
     env["BROKER_DEMO_KEYS"] = str(settings["keys"].resolve())
+    env["BROKER_DEMO_INSTANCE"] = demo_instance(settings["keys"])
     return env
+
+
+def demo_instance(keys: Path) -> str:
+    """A short name for this demo's key folder, in its Redis key prefix: two checkouts on one
+    machine (each with its own demo keys) then never read each other's state."""
+    return hashlib.sha256(str(keys.resolve()).encode()).hexdigest()[:10]
 
 
 def run_demo() -> int:
@@ -82,7 +97,8 @@ def run_demo() -> int:
         "hub": create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"])),
         "council": create_council_app(CouncilAppConfig(
             base_url=settings["urls"]["council"], broker_issuer=config.issuer,
-            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)),
+            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+            **demo_council_look(config))),
     }
     if config.upstream == "one_login":
         apps["onelogin"] = create_stub_onelogin(stub_one_login_config(

@@ -5,7 +5,7 @@ One Login's JWKS, `iss`, `aud`, `nonce`, `exp`, `iat`), /userinfo for the same `
 core identity JWT checked against the DID document (broker.onelogin.core_identity). For an error:
 the same resident pages and OIDC errors as the Verify hub's statuses.
 
-The subject is pairwise per council exactly as Verify's hashed PID is (broker.hub.pid): One Login's
+The subject is pairwise per council exactly as Verify's hashed PID is (broker.pairwise): One Login's
 `sub` in place of the NameID and One Login's issuer in place of the identity provider, so the
 same resident has unlinkable identifiers at different councils, stable across restarts and key
 rotation (no key is involved).
@@ -23,12 +23,13 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from broker.config import OneLoginConfig
-from broker.hub.pid import hash_pid
 from broker.identity import LevelOfAssurance, VerifiedIdentity
 from broker.onelogin.authorization import (
     ADDRESS_CLAIM,
     CORE_IDENTITY_CLAIM,
     RETURN_CODE_CLAIM,
+    AuthenticationRequest,
+    build_authentication_request,
 )
 from broker.onelogin.client_auth import ASSERTION_TYPE, client_assertion
 from broker.onelogin.core_identity import CoreIdentityRejected, core_identity, validate_core_identity
@@ -40,6 +41,7 @@ from broker.onelogin.provider import (
     OneLoginUnavailable,
     PublishedTrust,
 )
+from broker.pairwise import hash_pid
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,13 @@ class OneLoginClient:
         """One Login's issuer from the documents in hand (no fetch): the `issuer` of its identities."""
         trust = self.provider.last_good()
         return trust.provider.issuer if trust else None
+
+    def authentication_request(self, state: str, minimum: LevelOfAssurance, ui_locale: str,
+                               force_login: bool, redirect_uri: str) -> AuthenticationRequest:
+        """Raises OneLoginUnavailable (no discovery document) or LevelNotOffered."""
+        endpoint = self.provider.current().provider.authorization_endpoint
+        return build_authentication_request(self.config, endpoint, redirect_uri, state, minimum,
+                                            ui_locale, force_login)
 
     def redeem(self, code: str, expected: ExpectedAnswer) -> VerifiedIdentity | OneLoginFailure:
         """Raises AnswerRejected (untrustworthy answer) or OneLoginUnavailable (cannot ask)."""

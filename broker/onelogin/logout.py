@@ -4,8 +4,9 @@ When a resident signs out of GOV.UK One Login, One Login POSTs a `logout_token` 
 registered back-channel logout URI. The broker verifies it (section 2.6: signature against One
 Login's JWKS, `iss`, `aud`, `iat`, the back-channel event, no `nonce`, a `jti` seen once) and
 ends every broker session that One Login subject opened, which in turn notifies each council
-app that shared them (broker.oidc.logout). Sessions are found through an index written when a
-One Login sign-in opens a session: a hash of One Login's issuer and `sub`, never the `sub` itself.
+app that shared them. That part is the journey's (broker.journey): sessions are found through an
+index written when a One Login sign-in opens or renews a session, under `upstream_subject` (a
+hash of One Login's issuer and `sub`, never the `sub` itself).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from broker.onelogin.provider import PublishedTrust
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_LOGOUT_TOKEN = 8192
-MAX_AGE_SECONDS = 300
+LOGOUT_TOKEN_MAX_AGE_SECONDS = 300
 
 
 class LogoutTokenRejected(Exception):
@@ -30,17 +31,6 @@ class LogoutTokenRejected(Exception):
 
 def upstream_subject(issuer: str, sub: str) -> str:
     return hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()
-
-
-def remember_session(broker, session) -> None:
-    """Called as a One Login sign-in opens a broker session (inside its batched writes)."""
-    identity = session.identity
-    if broker.one_login is None or not identity.persistent_id:
-        return
-    if identity.issuer != broker.one_login.issuer():
-        return
-    broker.state.add_upstream_session(upstream_subject(identity.issuer, identity.persistent_id),
-                                      session.id, broker.config.oidc.session_absolute_seconds)
 
 
 def read_logout_token(token: Any, trust: PublishedTrust, client_id: str, leeway: int,
@@ -61,7 +51,7 @@ def read_logout_token(token: Any, trust: PublishedTrust, client_id: str, leeway:
     if audience != client_id and not (isinstance(audience, list) and client_id in audience):
         raise LogoutTokenRejected("for another client")
     if not isinstance(claims.get("iat"), int) or not (
-            now - MAX_AGE_SECONDS - leeway <= claims["iat"] <= now + leeway):
+            now - LOGOUT_TOKEN_MAX_AGE_SECONDS - leeway <= claims["iat"] <= now + leeway):
         raise LogoutTokenRejected("iat is missing, too old or in the future")
     if isinstance(claims.get("exp"), int) and claims["exp"] <= now - leeway:
         raise LogoutTokenRejected("expired")

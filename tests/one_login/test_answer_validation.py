@@ -11,12 +11,13 @@ import responses
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from broker.codec import encode
 from broker.config import OneLoginConfig, SigningKeyConfig
-from broker.hub.pid import hash_pid
 from broker.identity import LevelOfAssurance
 from broker.onelogin.callback import AnswerRejected, ExpectedAnswer, OneLoginClient, OneLoginFailure
 from broker.onelogin.client_auth import public_jwks
 from broker.onelogin.provider import OneLoginProvider, OneLoginUnavailable
+from broker.pairwise import hash_pid
 from tests.one_login.fake import (
     ADDRESS,
     CLIENT_ID,
@@ -120,7 +121,7 @@ def test_vot_below_the_councils_minimum_is_refused(fake, config):
 def test_the_raw_core_identity_jwt_is_not_kept(fake, config):
     token = fake.core_identity()
     identity = redeem(fake, config, userinfo=fake.userinfo(token))
-    kept = json.dumps(identity.to_json_dict())
+    kept = json.dumps(encode(identity))  # the one form the broker stores an identity in
     assert token not in kept and token.split(".")[2] not in kept
 
 

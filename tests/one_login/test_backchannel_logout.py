@@ -1,5 +1,6 @@
 """Back-channel logout from One Login: a verified logout_token ends the resident's broker
-sessions and notifies their council apps; anything else is refused with `invalid_request`."""
+sessions as the broker's own logout does (tokens revoked, unredeemed codes refused, council apps
+notified); anything else is refused with `invalid_request`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from broker.devtools.stub_onelogin.identities import IDENTITIES
-from tests.oidc_client import authorize
+from tests.oidc_client import authorize, query, redeem
 from tests.one_login.conftest import ONE_LOGIN_CLIENT_ID, sign_in_for_code
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -60,6 +61,56 @@ def test_one_login_logout_ends_the_broker_session_and_tells_the_council_app(stac
     assert council.call_count == 1
     again = authorize(stack, session=browser)
     assert again.response.headers["Location"].startswith(stack.stub.base_url)
+
+
+def logged_out_at_one_login(stack, sub: str = IDENTITIES["jane"].sub) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(re.compile(r"http://127\.0\.0\.1"))
+        mock.post(COUNCIL_BCL, status=200)
+        assert post(stack, logout_token(stack, sub=sub)).status_code == 200
+
+
+def test_one_login_logout_revokes_the_sessions_tokens_and_unredeemed_codes(stack):
+    browser = requests.Session()
+    first, first_params = sign_in_for_code(stack, "jane", session=browser)
+    token = redeem(stack, first_params["code"], first.verifier, first.redirect_uri).json()
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert requests.get(f"{stack.broker_url}/userinfo", headers=bearer, timeout=10).ok
+    second = authorize(stack, session=browser)  # single sign-on: a code the app has not redeemed
+    unredeemed = query(second.response.headers["Location"])["code"]
+    logged_out_at_one_login(stack)
+    refused = requests.get(f"{stack.broker_url}/userinfo", headers=bearer, timeout=10)
+    assert refused.status_code == 401
+    late = redeem(stack, unredeemed, second.verifier, second.redirect_uri)
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+
+
+def test_a_renewed_session_is_ended_too(stack):
+    """A fresh One Login sign-in of the same resident renews the session under a new id."""
+    browser = requests.Session()
+    sign_in_for_code(stack, "jane", session=browser)
+    before = browser.cookies.get("broker_session")
+    sign_in_for_code(stack, "jane", session=browser, prompt="login")
+    assert browser.cookies.get("broker_session") not in (None, before)
+    logged_out_at_one_login(stack)
+    assert authorize(stack, session=browser).response.headers["Location"].startswith(
+        stack.stub.base_url)
+
+
+def test_the_logout_index_gives_nothing_to_present_as_a_session(stack):
+    browser = requests.Session()
+    sign_in_for_code(stack, "jane", session=browser)
+    session_id = browser.cookies.get("broker_session")
+    found = []
+    for key in stack.redis.scan_iter(f"{stack.prefix}*"):
+        found.append(key.decode())
+        if stack.redis.type(key) == b"set":
+            found.extend(m.decode() for m in stack.redis.smembers(key))
+        elif stack.redis.type(key) == b"string":
+            found.append(stack.redis.get(key).decode("latin-1"))
+    assert any(name.startswith(f"{stack.prefix}upstream-sessions:") for name in found)
+    assert not any(session_id in item for item in found)
+    assert not any(IDENTITIES["jane"].sub in item for item in found)
 
 
 def test_another_residents_logout_leaves_this_session(stack):

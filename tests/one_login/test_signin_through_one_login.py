@@ -113,8 +113,34 @@ def test_a_callback_in_another_browser_is_refused(one_login_stack):
     attempt = authorize(one_login_stack, session=session)
     callback = answer_at_one_login(one_login_stack, session, attempt, "jane")
     elsewhere = requests.get(callback, allow_redirects=False, timeout=10)
-    assert 'data-page="session-expired"' in elsewhere.text
+    assert 'data-page="other-browser"' in elsewhere.text
     assert "code=" not in elsewhere.headers.get("Location", "")
+    assert "broker_session" not in elsewhere.cookies
+
+
+def test_an_attackers_callback_in_a_residents_browser_signs_nobody_in(one_login_stack):
+    """Login CSRF: the attacker signs in at One Login and has the resident's browser, which
+    holds its own binding cookie from a sign-in of its own, open the attacker's callback."""
+    attacker, resident = requests.Session(), requests.Session()
+    attackers_callback = answer_at_one_login(
+        one_login_stack, attacker, authorize(one_login_stack, session=attacker), "jane")
+    authorize(one_login_stack, session=resident)
+    assert resident.cookies.get("broker_binding")
+    page = resident.get(attackers_callback, allow_redirects=False, timeout=10)
+    assert 'data-page="other-browser"' in page.text
+    assert "broker_session" not in resident.cookies
+
+
+def test_the_one_login_flow_is_bound_by_the_journeys_binding_cookie(one_login_stack):
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    binding = attempt.response.cookies.get("broker_binding")
+    assert binding and "broker_onelogin" not in attempt.response.cookies
+    callback = answer_at_one_login(one_login_stack, session, attempt, "jane")
+    other = requests.Session()
+    other.cookies.set("broker_binding", binding[::-1])  # well-formed, not this flow's
+    assert 'data-page="other-browser"' in other.get(callback, allow_redirects=False,
+                                                      timeout=10).text
 
 
 @pytest.mark.parametrize(("choice", "page", "error"), [

@@ -187,3 +187,13 @@ def test_an_oidc_key_that_does_not_load_is_named(operator_config, tmp_path):
     assert result.returncode == 2
     [line] = problem_lines(result)
     assert line.startswith(f"{path}: oidc.signing_key: the JWK does not load: ")
+
+
+def test_a_council_colour_failing_wcag_aa_contrast_is_refused_in_one_line(operator_config):
+    path = operator_config(**{"councils.test-borough.branding": {"colour": "#ffdd00"}})
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    assert problem_lines(result) == [
+        f"{path}: councils.test-borough.branding.colour: #ffdd00 has a contrast ratio of 1.35:1 "
+        "with the white text it carries in the header; WCAG 2.2 AA needs at least 4.5:1 "
+        "(choose a darker colour)"]

@@ -79,7 +79,7 @@ def test_the_guides_council_app_without_its_secret_in_the_environment_is_refused
     assert "clients[0].client_secret: is required" in result.stderr
 
 
-@pytest.mark.parametrize("kind", ["oidc-es256", "saml-signing", "saml-encryption"])
+@pytest.mark.parametrize("kind", ["oidc-es256", "saml-signing", "saml-encryption", "data"])
 def test_the_rotation_runbook_run_line_by_line_rotates_the_key(operator_config, kind):
     path = operator_config()
     [runbook] = [b for b in blocks(section("Key rotation runbook"), "sh") if "keys rotate" in b]
@@ -107,7 +107,7 @@ def test_the_first_installation_commands_write_the_key_files(tmp_path):
         assert result.returncode == 0, (step, result.stderr)
     assert {p.name for p in (tmp_path / "keys").iterdir()} == {
         "saml-signing.key", "saml-signing.crt", "saml-encryption.key", "saml-encryption.crt",
-        "oidc-signing-es256.jwk.json"}
+        "oidc-signing-es256.jwk.json", "data-key.jwk.json"}
 
 
 def test_every_broker_command_the_guide_names_exists():
