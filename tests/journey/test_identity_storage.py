@@ -20,6 +20,7 @@ import pytest
 from broker.codec import UnsupportedType, decode, encode
 from broker.identity import Flow, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.oidc.sessions import BrokerSession, SessionStore
+from broker.sealing import Sealer
 from broker.state import BrokerState
 
 
@@ -67,7 +68,7 @@ def assert_nothing_default(record: Any) -> None:
 @pytest.fixture
 def state(redis_client):
     prefix = f"test-identity-{uuid.uuid4().hex[:12]}:"
-    yield BrokerState(redis_client, prefix)
+    yield BrokerState(redis_client, prefix, Sealer.ephemeral())
     for key in redis_client.scan_iter(f"{prefix}*"):
         redis_client.delete(key)
 
@@ -150,7 +151,8 @@ def test_a_stored_record_missing_a_required_field_is_refused():
 
 
 def test_a_session_written_by_the_previous_release_is_still_read(state, redis_client):
-    """Rolling deploys: the hand-written JSON of the release before used the same names."""
+    """Rolling deploys: the hand-written JSON of the release before used the same names (sealed,
+    as every release since sealing writes it)."""
     import json
 
     old = {"sid": "sid-1", "created_at": 2_000_000_000, "clients": {"app": "sub"},
@@ -161,7 +163,8 @@ def test_a_session_written_by_the_previous_release_is_still_read(state, redis_cl
                                              "valid_from": "2001-02-03", "valid_to": None}],
                             "middle_names": [], "surnames": [], "dates_of_birth": [],
                             "gender": None, "current_addresses": [], "previous_addresses": []}}}
-    redis_client.set(f"{state.prefix}session:old-session", json.dumps(old), ex=60)
+    key = state.key_for("session", "old-session")
+    redis_client.set(key, state.sealer.seal(key, json.dumps(old).encode()), ex=60)
     sessions = SessionStore(state, idle_seconds=600, absolute_seconds=3600)
     session = sessions.load("old-session", now=2_000_000_001)
     assert session.identity.persistent_id == "pid" and session.clients == {"app": "sub"}
@@ -169,5 +172,6 @@ def test_a_session_written_by_the_previous_release_is_still_read(state, redis_cl
 
 
 def test_a_record_in_an_unknown_form_is_no_record_rather_than_an_error(state, redis_client):
-    redis_client.set(f"{state.prefix}pending-match:{'q' * 43}", b'{"flow": {}}', ex=60)
+    key = state.key_for("pending-match", "q" * 43)
+    redis_client.set(key, state.sealer.seal(key, b'{"flow": {}}'), ex=60)
     assert state.get_pending_match("q" * 43) is None

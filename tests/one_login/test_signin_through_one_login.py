@@ -199,3 +199,36 @@ def test_check_config_names_one_login_when_its_documents_cannot_be_had(one_login
     _source, problems = run_checks(str(path), environ={})
     [problem] = [p for p in problems if p.key.startswith("one_login")]
     assert "404" in problem.text
+
+
+def test_the_one_login_flow_is_sealed_and_its_nonce_comes_back_through_the_codec(one_login_stack):
+    attempt = authorize(one_login_stack)
+    asked = query(attempt.response.headers["Location"])
+    state = one_login_stack.broker_app.extensions["broker"].state
+    raw = one_login_stack.redis.get(state.key_for("flow", asked["state"]))
+    assert raw.startswith(b"sealed:v1:") and asked["nonce"].encode() not in raw
+    assert asked["state"] not in state.key_for("flow", asked["state"])
+    flow = state.take_flow(asked["state"])
+    assert flow.extra["one_login_nonce"] == asked["nonce"] and flow.browser_binding
+
+
+def test_nothing_readable_in_redis_after_a_one_login_sign_in(one_login_stack):
+    """No detail of the resident, and no raw core identity JWT, in any Redis key or value."""
+    browser = requests.Session()
+    attempt, params = sign_in_for_code(one_login_stack, "jane", session=browser)
+    redeem(one_login_stack, params["code"], attempt.verifier, attempt.redirect_uri)
+    everything = b""
+    for key in one_login_stack.redis.scan_iter(f"{one_login_stack.prefix}*"):
+        everything += key + b"\n"
+        kind = one_login_stack.redis.type(key)
+        if kind == b"string":
+            everything += one_login_stack.redis.get(key) + b"\n"
+        elif kind == b"set":
+            everything += b"\n".join(one_login_stack.redis.smembers(key)) + b"\n"
+    from broker.devtools.stub_onelogin.identities import IDENTITIES
+
+    jane = IDENTITIES["jane"]
+    name = " ".join(part["value"] for part in jane.credential_subject["name"][0]["nameParts"])
+    birth_date = jane.credential_subject["birthDate"][0]["value"]
+    for secret in (jane.sub, name, birth_date, browser.cookies.get("broker_session")):
+        assert secret.encode() not in everything, secret
