@@ -322,7 +322,7 @@ def assertion_consumer_service():
     if not relay_state or not saml_response or len(relay_state) > 128:
         return render_page("session-expired")
     flow = broker.state.take_flow(relay_state)
-    if flow is None:
+    if flow is None or not flow.authn_request_id:  # none, used, or a flow sent to One Login
         log.info("assertion consumer service: unknown or used RelayState")
         SIGNINS_FAILED.labels("unknown", "session-expired").inc()
         return render_page("session-expired")
@@ -384,7 +384,8 @@ def one_login_callback():
     flow is taken once: a replayed callback, or a second use of its code, finds nothing."""
     broker = current_broker()
     state = request.args.get("state", "")
-    if broker.one_login is None or not state or len(state) > MAX_STATE_LENGTH:
+    if (broker.config.upstream != "one_login" or broker.one_login is None or not state
+            or len(state) > MAX_STATE_LENGTH):
         return render_page("session-expired")
     flow = broker.state.take_flow(state)
     if flow is None or not isinstance(flow.extra.get(ONE_LOGIN_NONCE), str):

@@ -104,3 +104,15 @@ def test_a_did_document_that_does_not_verify_stops_the_sign_in_before_one_login(
     report = requests.get(f"{mocked_stack.broker_url}/readyz", timeout=10).json()
     assert report["checks"]["one_login"]["ok"] is False
     assert "did:web:evil.example" in report["checks"]["one_login"]["last_error"]
+
+
+def test_a_one_login_flow_presented_at_the_saml_acs_is_refused(mocked_stack, fake):
+    """The flow id travels to One Login as `state`; posted as a hub RelayState it is no flow."""
+    session = requests.Session()
+    attempt = authorize(mocked_stack, session=session)
+    state = query(attempt.response.headers["Location"])["state"]
+    page = session.post(f"{mocked_stack.broker_url}/saml/acs",
+                        data={"RelayState": state, "SAMLResponse": "PHNhbWxwOlJlc3BvbnNlLz4="},
+                        allow_redirects=False, timeout=10)
+    assert 'data-page="session-expired"' in page.text
+    assert "broker_session" not in session.cookies
