@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from broker.config import ConfigError, load_config
-from broker.identity import Flow, LevelOfAssurance
+from broker.identity import (
+    Flow,
+    LevelOfAssurance,
+    MatchingDataset,
+    PendingMatch,
+    VerifiedIdentity,
+)
 from broker.sealing import DataKey, SealedValueRefused, Sealer
 from broker.state import BrokerState
 from tests.conftest import Ports, write_config
@@ -64,7 +70,9 @@ def test_every_kind_that_can_hold_personal_data_is_stored_sealed(state, redis_cl
     state.save_code("code-1", {"code_id": "c1", **user}, 60)
     state.save_access_token("token-1", user, 60, code_id="c1")
     state.save_session("session-1", session_data(), 60)
-    state.save_pending_match("pending-1", user, 60)
+    state.save_pending_match("pending-1", PendingMatch(flow("flow-2"), VerifiedIdentity(
+        "hashed", LevelOfAssurance.LEVEL_2, MatchingDataset(), "idp", 1, persistent_id=SECRET_NAME),
+        "council", "match-1"), 60)
     state.save_pushed_request("urn:par:1", {"client_id": "x", "params": {"a": SECRET_NAME}}, 60)
     with state.batched_writes():
         state.save_session("session-2", session_data(), 60)

@@ -130,7 +130,7 @@ def test_the_council_apps_account_page_shows_what_matching_produced(stack, resid
     start_sign_in(window, stack, "en")
     choose_at_hub(window, identity)
     if answer:
-        window.page.wait_for_url(re.compile(r"/saml/acs$"))
+        window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
         window.page.locator("#answer").fill(answer)
         window.page.locator("#continue").click()
     window.page.wait_for_url(f"{stack.council_url}/")

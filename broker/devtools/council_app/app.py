@@ -71,13 +71,16 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
         """The account page shows what matching produced: what a council watching the demo
         wants to see (an existing record, a new account, or no local account)."""
         resident = session.get("resident")
-        account = resident and resident.get("local_account_id")
+        # The council knows its residents by the hashed PID, which the broker sends as `sub`
+        # (ADR 0009); a `local_account_id` claim, when its matching service returns one, says it too.
+        account = resident and (resident.get("local_account_id")
+                                or app.extensions.get("council_accounts", {}).get(resident["sub"]))
         matching = None
         if resident:
             matching = ("none" if not account else
                         "existing" if account in existing_accounts else "new")
         return render_template("home.html", council=config.council_name, resident=resident,
-                               matching=matching)
+                               matching=matching, account=account)
 
     @app.post("/login")
     def login():

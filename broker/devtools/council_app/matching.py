@@ -68,6 +68,7 @@ def record_matches(record: LocalRecord, body: dict[str, Any]) -> bool:
 
 def register_matching_service(app: Flask, bearer_token: str | None) -> None:
     accounts: dict[str, str] = {}  # hashed PID → account, as the council's datastore keeps it
+    app.extensions["council_accounts"] = accounts  # the app's account page reads it by `sub`
     numbers = itertools.count(200001)
     lock = threading.Lock()
 
