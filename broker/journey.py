@@ -329,28 +329,24 @@ def assertion_consumer_service():
     set_flow(flow.id)
     g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
     _client, council = _context(flow)
-
-    def failure_page(name: str, error: str, description: str):
-        return _failure_page(flow, name, error, description)
-
     try:
         hub = broker.hub_metadata.current()
     except MetadataError:
-        return failure_page("unavailable", "temporarily_unavailable",
-                            "the identity hub is unavailable")
+        return _failure_page(flow, "unavailable", "temporarily_unavailable",
+                             "the identity hub is unavailable")
     try:
         result = read_response(saml_response, flow, broker.config, hub, broker.state,
                                council.entity_id)
     except ResponseRejected as exc:
         HUB_STATUSES.labels("rejected").inc()
         log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
-        return failure_page("rejected", "access_denied",
-                            "the identity hub's answer could not be verified")
+        return _failure_page(flow, "rejected", "access_denied",
+                             "the identity hub's answer could not be verified")
     HUB_STATUSES.labels(result.reason.value if isinstance(result, HubFailure) else "success").inc()
     if isinstance(result, HubFailure):
         log.info("sign-in failed at the hub: flow %s reason %s (%s)", flow.id[:8],
                  result.reason.value, result.detail)
-        return failure_page(result.reason.value, result.oidc_error, result.reason.value)
+        return _failure_page(flow, result.reason.value, result.oidc_error, result.reason.value)
 
     token = secrets.token_urlsafe(32)
     broker.state.save_verified_signin(token, VerifiedSignIn(flow, result), VERIFIED_SIGNIN_TTL)
