@@ -28,6 +28,16 @@ ENV_OVERRIDES = {
 }
 
 
+# Every secret_key written in the repository (demo, examples, compose, tests): anyone can read
+# them, so production refuses them (tests/test_config.py checks this list against the files).
+PUBLISHED_SECRET_KEYS = frozenset({
+    "demo-only-secret-key-change-me-in-any-real-deployment",
+    "change-me-to-a-long-random-value-from-your-secret-store",
+    "compose-stack-only-secret-key-change-me-000000",
+    "test-secret-key-that-is-long-enough-000",
+})
+
+
 class ConfigError(Exception):
     """A configuration problem, rendered as `file: key: problem`."""
 
@@ -329,6 +339,9 @@ class _Reader:
         secret_key = self.get(raw, "secret_key", "")
         if mode == "production" and len(secret_key) < 32:
             raise self.fail("secret_key", "must be at least 32 characters in production")
+        if mode == "production" and secret_key in PUBLISHED_SECRET_KEYS:
+            raise self.fail("secret_key", "is a value published in the broker's repository; "
+                            "use a random value of your own (openssl rand -base64 48)")
         redis_raw = self.get(raw, "redis", "", dict, default={})
         embedded = self.get(redis_raw, "embedded_fallback", "redis.", bool, default=False)
         if embedded and mode == "production":
@@ -356,6 +369,7 @@ class _Reader:
                                                   (int, float), default=2)),
         )
         councils = self.councils(self.get(raw, "councils", "", dict))
+        self.mode = mode
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
         return BrokerConfig(
@@ -522,6 +536,11 @@ class _Reader:
             keys = (SigningKeyConfig(private_jwk(raw, "signing_key", "oidc."), True),)
         if not any(k.signs and k.jwk["kty"] == "EC" for k in keys):
             raise self.fail("oidc.signing_keys", "needs an EC P-256 key that signs (ES256 is the default)")
+        if self.mode == "production" and not any(k.signs and k.jwk["kty"] == "RSA" for k in keys):
+            raise self.fail("oidc.signing_keys" if raw.get("signing_keys") is not None
+                            else "oidc.signing_key",
+                            "needs an RSA key that signs as well in production (discovery lists "
+                            "RS256, the algorithm certified clients expect by default)")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")

@@ -27,6 +27,7 @@ from broker.observability import (
     audit,
     set_flow,
 )
+from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_authorization_request
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
@@ -41,7 +42,6 @@ bp = Blueprint("signin", __name__)
 
 MAX_PARAM_LENGTH = 4096
 MAX_PARAMS = 40
-NONCE_MAX_LENGTH = 255
 
 
 def _broker():
@@ -89,7 +89,7 @@ def authorize():
     if client is None:
         log.info("authorize: unknown client")
         return render_page("invalid-request")
-    if params.get("request_uri"):
+    if params.get("request_uri", "").startswith(PAR_REQUEST_URI_PREFIX):
         pushed = broker.state.take_pushed_request(params["request_uri"])
         if pushed is None or pushed["client_id"] != client.client_id:
             log.info("authorize: unknown, used or expired request_uri for client %s", client.client_id)
@@ -106,8 +106,7 @@ def authorize():
         if client.config.require_pushed_authorization_requests and not request.values.get(
                 "request_uri"):
             raise InvalidRequestError("this client must use pushed authorization requests")
-        if len(params.get("nonce", "")) > NONCE_MAX_LENGTH:
-            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        params = check_authorization_request(params)
         max_age = _max_age(params)
         minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
         prompt = params.get("prompt", "").split()

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 RSA_PAIRS = (
     "broker-saml-signing",
@@ -50,6 +50,14 @@ def oidc_signing_jwk() -> dict:
     return data
 
 
+def oidc_rsa_signing_jwk() -> dict:
+    """RS256 for the clients that ask for it: the algorithm certified clients expect by default."""
+    key = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    data = key.as_dict(private=True)
+    data.update({"use": "sig", "alg": "RS256"})
+    return data
+
+
 def ensure_demo_keys(directory: Path) -> Path:
     """Creates whatever key files are missing in `directory` and returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,8 +68,10 @@ def ensure_demo_keys(directory: Path) -> Path:
             key_file.write_text(key_pem)
             key_file.chmod(0o600)
             cert_file.write_text(cert_pem)
-    jwk_file = directory / "broker-oidc-signing.jwk.json"
-    if not jwk_file.exists():
-        jwk_file.write_text(json.dumps(oidc_signing_jwk(), indent=2))
-        jwk_file.chmod(0o600)
+    for name, make in (("broker-oidc-signing.jwk.json", oidc_signing_jwk),
+                       ("broker-oidc-signing-rsa.jwk.json", oidc_rsa_signing_jwk)):
+        jwk_file = directory / name
+        if not jwk_file.exists():
+            jwk_file.write_text(json.dumps(make(), indent=2))
+            jwk_file.chmod(0o600)
     return directory

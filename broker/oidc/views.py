@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from broker.identity import LevelOfAssurance
+from broker.oidc.authorization_request import check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.oidc.logout import notify_council_apps, read_id_token_hint
 from broker.oidc.server import StoredAuthorizationRequest
@@ -51,7 +52,7 @@ def discovery_document(broker) -> dict:
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
-        "request_uri_parameter_supported": True,
+        "request_uri_parameter_supported": False,  # PAR's request_uri only (RFC 9126)
         "require_request_uri_registration": False,
         "acr_values_supported": [level.uri for level in LevelOfAssurance],
         "ui_locales_supported": ["en", "cy"],
@@ -118,8 +119,7 @@ def pushed_authorization_request():
         params["client_id"] = client.client_id
         if not client.check_redirect_uri(params.get("redirect_uri", "")):
             raise InvalidRequestError("'redirect_uri' is not registered for this client")
-        if len(params.get("nonce", "")) > 255:
-            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        params = check_authorization_request(params)
         server.get_consent_grant(StoredAuthorizationRequest(
             f"{broker.config.issuer}/authorize", params), end_user=True)
     except OAuth2Error as error:
