@@ -91,6 +91,8 @@ class OidcConfig:
     par_ttl_seconds: int = 60
     backchannel_logout_timeout_seconds: float = 3.0
     trust_framework: str = "uk_tfida"
+    # How far away a private_key_jwt assertion's `exp` may be (its `jti` is kept until then).
+    client_assertion_max_lifetime_seconds: int = 3600
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -541,6 +543,11 @@ class _Reader:
                             else "oidc.signing_key",
                             "needs an RSA key that signs as well in production (discovery lists "
                             "RS256, the algorithm certified clients expect by default)")
+        assertion_lifetime = self.get(raw, "client_assertion_max_lifetime_seconds", "oidc.", int,
+                                      default=3600)
+        if not 60 <= assertion_lifetime <= 86400:
+            raise self.fail("oidc.client_assertion_max_lifetime_seconds",
+                            "must be between 60 and 86400")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
@@ -558,6 +565,7 @@ class _Reader:
             backchannel_logout_timeout_seconds=float(self.get(
                 raw, "backchannel_logout_timeout_seconds", "oidc.", (int, float), default=3)),
             trust_framework=self.get(raw, "trust_framework", "oidc.", default="uk_tfida"),
+            client_assertion_max_lifetime_seconds=assertion_lifetime,
         )
 
     def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:

@@ -3,21 +3,27 @@ userinfo and RP-initiated logout (RP-Initiated Logout 1.0)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import current_token
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InsecureTransportError,
+    InvalidRequestError,
+    OAuth2Error,
+)
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from broker.identity import LevelOfAssurance
 from broker.oidc.authorization_request import check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.oidc.logout import notify_council_apps, read_id_token_hint
-from broker.oidc.server import StoredAuthorizationRequest
+from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.web.pages import render_page
 
+log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__)
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -69,6 +75,31 @@ def discovery_document(broker) -> dict:
     }
 
 
+CLIENT_ENDPOINTS = ("oidc.token", "oidc.pushed_authorization_request", "oidc.userinfo")
+
+
+@bp.errorhandler(413)
+def too_large(_exc):
+    """A council app's server gets an OAuth error it can parse, not the residents' page."""
+    if request.endpoint in CLIENT_ENDPOINTS:
+        response = _json_error(InvalidRequestError("the request body is too large"))
+        response.status_code = 413
+        return response
+    return render_page("too-large")
+
+
+@bp.errorhandler(InsecureTransportError)
+def insecure_transport(_exc):
+    """Authlib refuses an http URL for these endpoints (other than localhost). Behind a TLS proxy
+    that means the proxy's X-Forwarded-Proto was not believed; in development, a Host other than
+    localhost. The client gets an OAuth error; the operator a line saying what to configure."""
+    log.error("%s reached over plain http (scheme %s): behind a TLS-terminating proxy set "
+              "FORWARDED_ALLOW_IPS to the proxy's address so that X-Forwarded-Proto is believed; "
+              "in development use http://localhost or http://127.0.0.1 in the issuer",
+              request.path, request.scheme)
+    return _json_error(InvalidRequestError("this endpoint must be reached over https"), 400)
+
+
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery():
@@ -107,7 +138,7 @@ def pushed_authorization_request():
     try:
         client = server.authenticate_client(oauth_request, AUTH_METHODS, endpoint="par")
     except OAuth2Error as error:
-        return _json_error(error, 401)
+        return _json_error(without_raw_input(error, submitted_values()), 401)
     params = {key: request.form.get(key, "") for key in request.form}
     params.pop("client_assertion", None)
     params.pop("client_assertion_type", None)
@@ -123,7 +154,7 @@ def pushed_authorization_request():
         server.get_consent_grant(StoredAuthorizationRequest(
             f"{broker.config.issuer}/authorize", params), end_user=True)
     except OAuth2Error as error:
-        return _json_error(error)
+        return _json_error(without_raw_input(error, submitted_values()))
     request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
     ttl = broker.config.oidc.par_ttl_seconds
     broker.state.save_pushed_request(request_uri, {"client_id": client.client_id,
