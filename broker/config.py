@@ -187,13 +187,20 @@ RATE_LIMIT_DEFAULTS = {
     "authorize": RateLimitRules(per_ip="120/minute", per_client="3000/minute"),
     # A council app's server calls /token from few addresses: its per-IP limit is its client's.
     "token": RateLimitRules(per_ip="3000/minute", per_client="3000/minute"),
+    "par": RateLimitRules(per_ip="3000/minute", per_client="3000/minute"),
     "acs": RateLimitRules(per_ip="120/minute"),  # no client before the flow is taken
+    # Wrong client credentials at /token and /par, per address: tighter than any honest app needs.
+    "client_authentication_failures": RateLimitRules(per_ip="20/minute"),
 }
+PER_IP_ONLY = {"acs": "the ACS is limited per IP only (its POST names no client)",
+               "client_authentication_failures": "failures are counted per IP only (a failed "
+                                                 "request has no authenticated client)"}
 
 
 @dataclass(frozen=True)
 class RateLimitConfig:
-    """Rate limits on /authorize, /token and the ACS (broker/ratelimit.py)."""
+    """Rate limits on /authorize, /token, /par, the ACS and failed client authentication
+    (broker/ratelimit.py)."""
 
     enabled: bool = True
     sections: tuple[tuple[str, RateLimitRules], ...] = tuple(RATE_LIMIT_DEFAULTS.items())
@@ -397,9 +404,8 @@ class _Reader:
             for scope in ("per_ip", "per_client"):
                 value = self.get(item, scope, f"rate_limits.{section}.", (str, bool),
                                  default=getattr(default, scope))
-                if scope == "per_client" and section == "acs" and value:
-                    raise self.fail("rate_limits.acs.per_client",
-                                    "the ACS is limited per IP only (its POST names no client)")
+                if scope == "per_client" and section in PER_IP_ONLY and value:
+                    raise self.fail(f"rate_limits.{section}.per_client", PER_IP_ONLY[section])
                 if value is False or value == "none":
                     value = None
                 elif value is True:

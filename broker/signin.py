@@ -32,6 +32,7 @@ from broker.oidc.claims import signed_in_resident
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
+from broker.ratelimit import count_client
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
 from broker.web.page_cache import render_with_holes
@@ -98,6 +99,7 @@ def authorize():
     if not client.check_redirect_uri(params.get("redirect_uri", "")):
         log.info("authorize: unregistered redirect_uri for client %s", client.client_id)
         return render_page("invalid-request")
+    count_client("authorize", client.client_id)  # only now is it this client's request
 
     now = time.time()
     session = broker.sessions.load(request.cookies.get(SESSION_COOKIE), now)

@@ -28,6 +28,11 @@ from broker.oidc.grants import (
     OpenIDConnectCode,
     ProofKeyForCodeExchange,
 )
+from broker.ratelimit import (
+    count_client,
+    count_failed_client_authentication,
+    refuse_if_failing_client_authentication,
+)
 
 
 class StoredAuthorizationRequest(OAuth2Request):
@@ -87,16 +92,26 @@ class BrokerAuthorizationServer(AuthorizationServer):
         after it: that is a client that cannot authenticate (401), not a server error.
 
         One authentication method per request (RFC 6749 2.3): credentials in the Authorization
-        header and in the body as well are `invalid_request`, whichever would have succeeded."""
+        header and in the body as well are `invalid_request`, whichever would have succeeded.
+
+        Rate limits: the client's own limit counts only once it has authenticated; a failure
+        counts against the address's failure limit instead (broker/ratelimit.py)."""
         in_body = any(flask_request.form.get(name) for name in ("client_secret",
                                                                   "client_assertion"))
         if in_body and flask_request.headers.get("Authorization"):
             raise InvalidRequestError("send client credentials in one way only: the "
                                       "Authorization header or the request body")
+        refuse_if_failing_client_authentication()
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except ValueError:
+            count_failed_client_authentication()
             raise InvalidClientError(description="malformed Authorization header") from None
+        except InvalidClientError:
+            count_failed_client_authentication()
+            raise
+        count_client(endpoint, client.get_client_id())
+        return client
 
     def get_consent_grant(self, request=None, end_user=None):
         """Authlib quotes request values in some error descriptions and raises ValueError when
