@@ -18,7 +18,12 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from broker.identity import LevelOfAssurance
 from broker.oidc.authorization_request import check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
-from broker.oidc.logout import notify_council_apps, read_id_token_hint
+from broker.oidc.logout import (
+    logout_confirmed,
+    logout_csrf_token,
+    notify_council_apps,
+    read_id_token_hint,
+)
 from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.web.pages import render_page
@@ -198,9 +203,11 @@ def logout():
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
     session_id = request.cookies.get(SESSION_COOKIE)
-    if hint is None and request.method == "GET" and session_id:
-        # Without proof the request comes from one of the resident's apps, ask first.
-        return render_template("logout_confirm.html", params=params), 200, {
+    if not logout_confirmed(broker, session_id, hint, params, request.method):
+        # Without proof the request comes from this browser's own session, ask first.
+        params.pop("csrf_token", None)
+        return render_template("logout_confirm.html", params=params,
+                               csrf_token=logout_csrf_token(broker, session_id)), 200, {
             "Cache-Control": "no-store"}
     session = broker.sessions.end(session_id) if session_id else None
     if session is not None:
