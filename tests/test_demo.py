@@ -67,6 +67,7 @@ def test_conformance_jwt_client_completes_a_full_flow_against_the_demo(demo):
     _, process = demo
     broker = process.broker_url
     discovery = requests.get(f"{broker}/.well-known/openid-configuration", timeout=10).json()
+    assert {"ES256", "RS256"} <= set(discovery["id_token_signing_alg_values_supported"])
     verifier, challenge = pkce_pair()
     browser = requests.Session()
     handoff = browser.get(discovery["authorization_endpoint"], timeout=10, params={
