@@ -399,3 +399,14 @@ def test_par_counts_per_client_after_authentication(limited):
     over = client.post("/par", data={"response_type": "code"},
                        auth=(COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET))
     assert over.status_code == 429 and over.json["error"] == "temporarily_unavailable"
+
+
+def test_checking_the_failure_limit_costs_no_redis_round_trip(stack_factory, redis_url):
+    """Honest council apps authenticate from addresses that never failed: the check before
+    their credentials reads this process's own count, not Redis."""
+    stack = stack_factory()
+    traffic = RedisTraffic()
+    client = create_app(stack.config, redis_client=traffic.client(redis_url)).test_client()
+    for i in range(20):
+        assert token_request(client, ip=f"10.1.0.{i}").status_code == 400  # a bad code
+    assert "GET" not in traffic.commands
