@@ -621,6 +621,13 @@ class _Reader:
             for j, uri in enumerate(logout_uris):
                 self.url({"uri": uri}, "uri", f"{prefix}post_logout_redirect_uris[{j}].")
             allowed_claims = self.get(item, "claims", prefix, list, default=None)
+            if allowed_claims is not None:
+                from broker.oidc.claims import RELEASABLE_CLAIMS
+
+                for name in allowed_claims:
+                    if name not in RELEASABLE_CLAIMS:
+                        raise self.fail(f"{prefix}claims", f"unknown claim {name!r}; use "
+                                                           f"{', '.join(RELEASABLE_CLAIMS)}")
             redirect_uris = self.get(item, "redirect_uris", prefix, list)
             if not redirect_uris:
                 raise self.fail(f"{prefix}redirect_uris", "must list at least one URI")

@@ -114,6 +114,15 @@ def test_every_secret_key_written_in_the_repository_is_on_the_refused_list():
     assert found <= PUBLISHED_SECRET_KEYS | {"secret_key"}, found - PUBLISHED_SECRET_KEYS
 
 
+def test_a_claims_allow_list_naming_an_unknown_claim_stops_start_up(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir)
+    data = yaml.safe_load(path.read_text())
+    data["clients"][0]["claims"] = ["given_name", "birth_date"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"clients\[0\]\.claims: unknown claim 'birth_date'"):
+        load_config(path, environ={})
+
+
 def test_production_needs_an_rsa_signing_key(tmp_path, keys_dir):
     path = config_file(tmp_path, keys_dir, mode="production", secret_key="x" * 40)
     with pytest.raises(ConfigError, match="oidc.signing_key: needs an RSA key that signs"):

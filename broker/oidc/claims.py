@@ -31,6 +31,7 @@ VERIFICATION_ELEMENTS = ("assurance_level", "time")  # beside trust_framework, a
 SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS)
 PERSON_CLAIMS = tuple(c for claims in SCOPE_CLAIMS.values() for c in claims)
 EXTRA_CLAIMS = ("verified_claims", "local_account_id")
+RELEASABLE_CLAIMS = (*PERSON_CLAIMS, *EXTRA_CLAIMS)  # what a client's `claims` allow-list may name
 SUPPORTED_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
                     "sid", "at_hash", *PERSON_CLAIMS, *EXTRA_CLAIMS)
 MAX_CLAIMS_PARAMETER = 4096

@@ -93,16 +93,19 @@ def too_large(_exc):
     return render_page("too-large")
 
 
-@bp.errorhandler(InsecureTransportError)
+@bp.app_errorhandler(InsecureTransportError)
 def insecure_transport(_exc):
-    """Authlib refuses an http URL for these endpoints (other than localhost). Behind a TLS proxy
-    that means the proxy's X-Forwarded-Proto was not believed; in development, a Host other than
-    localhost. The client gets an OAuth error; the operator a line saying what to configure."""
-    log.error("%s reached over plain http (scheme %s): behind a TLS-terminating proxy set "
-              "FORWARDED_ALLOW_IPS to the proxy's address so that X-Forwarded-Proto is believed; "
-              "in development use http://localhost or http://127.0.0.1 in the issuer",
-              request.path, request.scheme)
-    return _json_error(InvalidRequestError("this endpoint must be reached over https"), 400)
+    """Authlib refuses an http URL (other than localhost) for /token and /par (the request's URL)
+    and /authorize (the issuer's). Behind a TLS proxy that means the proxy's X-Forwarded-Proto was
+    not believed; in development, a Host or issuer other than localhost. A council app gets an
+    OAuth error, a resident a page; the operator a line saying what to configure."""
+    log.error("%s reached over plain http (scheme %s, issuer %s): behind a TLS-terminating proxy "
+              "set FORWARDED_ALLOW_IPS to the proxy's address so that X-Forwarded-Proto is "
+              "believed, and use an https issuer; in development use http://localhost or "
+              "http://127.0.0.1", request.path, request.scheme, _broker().config.issuer)
+    if request.endpoint in CLIENT_ENDPOINTS:
+        return _json_error(InvalidRequestError("this endpoint must be reached over https"), 400)
+    return render_page("unavailable")
 
 
 @bp.get("/.well-known/openid-configuration")

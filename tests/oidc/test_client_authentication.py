@@ -167,3 +167,16 @@ def test_userinfo_errors_use_rfc_6750_codes(oidc_stack):
     assert 'error="invalid_request"' in basic.headers["WWW-Authenticate"]
     for response in (missing, basic):
         assert "missing_authorization" not in response.text
+
+
+def test_an_http_issuer_outside_localhost_is_a_page_and_a_log_line_not_a_500(stack_factory,
+                                                                             caplog):
+    stack = stack_factory(lambda ports: {"issuer": "http://broker.example.gov.uk"})
+    client = stack.broker_app.test_client()
+    with caplog.at_level(logging.ERROR, logger="broker.oidc.views"):
+        response = client.get("/authorize", query_string={
+            "client_id": COUNCIL_CLIENT_ID, "response_type": "code", "scope": "openid",
+            "redirect_uri": f"{stack.council_url}/callback", "code_challenge": "c" * 43,
+            "code_challenge_method": "S256"})
+    assert response.status_code == 503 and "Location" not in response.headers
+    assert "use an https issuer" in caplog.text
