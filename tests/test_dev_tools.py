@@ -34,3 +34,21 @@ def test_stub_hub_refuses_an_unsigned_authn_request(stack):
         "SAMLRequest": base64.b64encode(unsigned.encode()).decode(), "RelayState": "r"})
     assert response.status_code == 400
     assert "not signed by the broker" in response.text
+
+
+def test_two_demo_key_folders_never_share_redis_state(tmp_path):
+    """A fresh checkout's demo must not read the metadata another checkout's demo (other keys)
+    left in the same Redis."""
+    from broker.config import load_config
+    from broker.devtools.demo import demo_environ, demo_settings
+    from broker.devtools.keys import ensure_demo_keys
+
+    prefixes = []
+    for name in ("checkout-a", "checkout-b"):
+        settings = demo_settings({"BROKER_DEMO_KEYS": str(tmp_path / name),
+                                  "BROKER_CONFIG": "config/demo.yaml"})
+        ensure_demo_keys(settings["keys"])
+        config = load_config(settings["config"], demo_environ(settings, environ={}))
+        prefixes.append(config.redis.key_prefix)
+    assert prefixes[0] != prefixes[1]
+    assert all(prefix.startswith("broker-demo-") for prefix in prefixes)

@@ -16,12 +16,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
+from broker.sealing import DataKey
+
 RSA_PAIRS = (
     "broker-saml-signing",
     "broker-saml-encryption",
     "hub-signing",
     "federation-metadata-signing",
 )
+
+DATA_KEY_FILE = "broker-data-key.jwk.json"  # seals personal data in Redis (broker/sealing.py)
 
 
 def self_signed_pair(common_name: str, days: int = 3650) -> tuple[str, str]:
@@ -74,4 +78,8 @@ def ensure_demo_keys(directory: Path) -> Path:
         if not jwk_file.exists():
             jwk_file.write_text(json.dumps(make(), indent=2))
             jwk_file.chmod(0o600)
+    data_key_file = directory / DATA_KEY_FILE
+    if not data_key_file.exists():
+        data_key_file.write_text(json.dumps(DataKey.generate("demo-data-key").to_jwk(), indent=2))
+        data_key_file.chmod(0o600)
     return directory

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import requests
+import xmlsec
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, HubConfig
+from broker.hub.metadata_signature import SignatureRefused, verify_root_signature
 from broker.state import BrokerState, StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,13 @@ def strip_pem(pem: str) -> str:
     return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
 
 
+def _anchor_key(trust_anchor_pem: str) -> xmlsec.Key:
+    try:
+        return xmlsec.Key.from_memory(trust_anchor_pem.encode(), xmlsec.KeyFormat.CERT_PEM, None)
+    except xmlsec.Error:
+        raise MetadataError("the configured trust anchor is not a certificate") from None
+
+
 def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None = None
                        ) -> HubMetadata:
     """Verifies the metadata's signature against the pinned anchor, then reads the hub's details."""
@@ -60,10 +69,10 @@ def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None =
     if root.tag != f"{{{MD}}}EntityDescriptor":
         raise MetadataError("metadata root must be an md:EntityDescriptor")
     try:
-        OneLogin_Saml2_Utils.validate_metadata_sign(root, cert=trust_anchor_pem,
-                                                    raise_exceptions=True)
-    except Exception as exc:
-        raise MetadataError(f"metadata signature does not verify: {exc}") from None
+        verify_root_signature(root, _anchor_key(trust_anchor_pem))
+    except SignatureRefused as exc:
+        raise MetadataError(str(exc)) from None
+    # From here on every value is read from `root`, the element the signature covers.
     if not root.get("validUntil"):
         # Without it, a copy captured once would stay believable for ever, even after the hub
         # has rotated away from a compromised key.
@@ -139,6 +148,7 @@ class HubMetadataSource:
         self.clock = clock
         self._lock = threading.Lock()
         self._parsed: tuple[str, HubMetadata] | None = None  # (xml, verified metadata)
+        self._refused: tuple[str, str] | None = None  # (xml, why): not verified again and again
         self._local_error: tuple[str, float] | None = None
         self._local_copy: tuple[float, dict] | None = None  # (read at, shared copy)
 
@@ -157,13 +167,29 @@ class HubMetadataSource:
 
     def _verified(self, xml: str, fetched_at: float) -> HubMetadata:
         with self._lock:
+            if self._refused is not None and self._refused[0] == xml:
+                raise MetadataError(self._refused[1])
             if self._parsed is None or self._parsed[0] != xml:
-                metadata = parse_hub_metadata(xml.encode(), self.config.trust_anchor_pem,
-                                              self._now_utc())
+                try:
+                    metadata = parse_hub_metadata(xml.encode(), self.config.trust_anchor_pem,
+                                                  self._now_utc())
+                except MetadataError as exc:
+                    self._refused = (xml, str(exc))
+                    raise
                 self._parsed = (xml, metadata)
             metadata = self._parsed[1]
         return HubMetadata(metadata.entity_id, metadata.sso_url, metadata.signing_certs,
                            metadata.valid_until, fetched_at)
+
+    def _believable(self, shared: dict) -> bool:
+        """Whether the shared copy verifies under this process's trust. One that does not was
+        written under another trust (a rotated federation anchor, another checkout's demo keys)
+        or by something else entirely: it is stale, not a reason to stop signing residents in."""
+        try:
+            self._verified(shared["xml"], shared["fetched_at"])
+        except MetadataError:
+            return False
+        return True
 
     def refresh(self) -> HubMetadata:
         """Fetches and verifies the metadata now, and shares it; raises MetadataError on failure."""
@@ -172,8 +198,11 @@ class HubMetadataSource:
             xml = self._read().decode("utf-8")
             metadata = self._verified(xml, now)
         except (MetadataError, requests.RequestException, OSError, UnicodeDecodeError) as exc:
-            self._record_failure(str(exc), now)
-            raise MetadataError(str(exc)) from None
+            from broker.http_failures import describe_request_failure
+
+            reason = describe_request_failure(exc, self.source)
+            self._record_failure(reason, now)
+            raise MetadataError(reason) from None
         if self.state is not None:
             ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
                    else self.config.refresh_seconds * 24)
@@ -224,13 +253,14 @@ class HubMetadataSource:
                     shared = self._shared(fresh=True)
                 else:
                     self._release_claim()
-            elif shared is None:
-                shared = self._await_first_copy()
+            elif shared is None or not self._believable(shared):
+                shared = self._own_copy() or self._await_believable_copy()
         except StateUnavailable as exc:
             log.error("hub metadata: shared store unavailable, using this process's copy: %s",
                       exc)
-            shared = None if self._parsed is None else {
-                "xml": self._parsed[0], "fetched_at": self._parsed[1].fetched_at}
+            shared = None
+        if shared is None or not self._believable(shared):
+            shared = self._own_copy()
         if shared is None:
             raise MetadataError("no trusted hub metadata is available yet")
         metadata = self._verified(shared["xml"], shared["fetched_at"])
@@ -238,18 +268,26 @@ class HubMetadataSource:
             raise MetadataError("the last good hub metadata has passed its validUntil")
         return metadata
 
-    def _await_first_copy(self) -> dict | None:
-        """No copy at all, and another process holds the claim: it is fetching one now (at cold
-        start every sign-in arrives here at once). Wait for its fetch, not fail the sign-in."""
+    def _own_copy(self) -> dict | None:
+        """The last copy this process itself verified under its trust: the last good copy when
+        the shared one is missing or no longer verifies and no fresh one could be had."""
+        return None if self._parsed is None else {
+            "xml": self._parsed[0], "fetched_at": self._parsed[1].fetched_at}
+
+    def _await_believable_copy(self) -> dict | None:
+        """No copy this process can believe, and another process holds the claim: it is fetching
+        one now (at cold start, or after a trust change, every sign-in arrives here at once).
+        Wait for its fetch, not fail the sign-in."""
         deadline = time.monotonic() + sum(METADATA_TIMEOUT) + 1
         shared = self._shared(fresh=True)
-        while shared is None and time.monotonic() < deadline:
+        while (shared is None or not self._believable(shared)) and time.monotonic() < deadline:
             time.sleep(0.05)
             shared = self._shared(fresh=True)
         return shared
 
     def _stale(self, shared: dict | None) -> bool:
-        return shared is None or self.clock() - shared["fetched_at"] >= self.config.refresh_seconds
+        return (shared is None or self.clock() - shared["fetched_at"] >= self.config.refresh_seconds
+                or not self._believable(shared))
 
     def _release_claim(self) -> None:
         if self.state is not None:

@@ -31,7 +31,6 @@ from broker.hub import (
     saml_xpath,  # noqa: F401  (compiled XPath for python3-saml's checks)
 )
 from broker.hub.metadata import HubMetadata
-from broker.hub.pid import hash_pid
 from broker.hub.saml_clock import clock_behind, parse_saml_time
 from broker.hub.saml_schema import verify_protocol_schema  # noqa: F401  (installs the ida types)
 from broker.identity import (
@@ -42,6 +41,7 @@ from broker.identity import (
     MatchingValue,
     VerifiedIdentity,
 )
+from broker.pairwise import hash_pid
 from broker.state import BrokerState
 
 log = logging.getLogger(__name__)

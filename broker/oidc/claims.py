@@ -11,6 +11,7 @@ from /userinfo only; the ID token carries personal data only when the `claims` p
 `id_token` member asks for it, so an ID token passed as `id_token_hint` in a logout URL holds
 none by default. `verified_claims` is answered per claim (IDA 1.0 section 6): only the claims
 named in its `claims` member, and in `verification` the trust framework plus the elements named.
+Why: docs/adr/0016-claims-release-and-the-id-token.md.
 """
 
 from __future__ import annotations

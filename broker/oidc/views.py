@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from broker.context import current_broker
 from broker.identity import LevelOfAssurance
 from broker.oidc.authorization_request import check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
@@ -33,10 +34,6 @@ bp = Blueprint("oidc", __name__)
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
-
-
-def _broker():
-    return current_app.extensions["broker"]
 
 
 def discovery_document(broker) -> dict:
@@ -102,7 +99,7 @@ def insecure_transport(_exc):
     log.error("%s reached over plain http (scheme %s, issuer %s): behind a TLS-terminating proxy "
               "set FORWARDED_ALLOW_IPS to the proxy's address so that X-Forwarded-Proto is "
               "believed, and use an https issuer; in development use http://localhost or "
-              "http://127.0.0.1", request.path, request.scheme, _broker().config.issuer)
+              "http://127.0.0.1", request.path, request.scheme, current_broker().config.issuer)
     if request.endpoint in CLIENT_ENDPOINTS:
         return _json_error(InvalidRequestError("this endpoint must be reached over https"), 400)
     return render_page("unavailable")
@@ -111,21 +108,21 @@ def insecure_transport(_exc):
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery():
-    response = jsonify(discovery_document(_broker()))
+    response = jsonify(discovery_document(current_broker()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(_broker().signing_keys.jwks())
+    response = jsonify(current_broker().signing_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.post("/token")
 def token():
-    response = _broker().authorization_server.create_token_response()
+    response = current_broker().authorization_server.create_token_response()
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -140,7 +137,7 @@ def _json_error(error: OAuth2Error, status: int = 400):
 @bp.post("/par")
 def pushed_authorization_request():
     """RFC 9126: the client authenticates and pushes its request; /authorize gets a reference."""
-    broker = _broker()
+    broker = current_broker()
     server = broker.authorization_server
     oauth_request = server.create_oauth2_request(None)
     try:
@@ -175,7 +172,7 @@ def pushed_authorization_request():
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    broker = _broker()
+    broker = current_broker()
 
     @broker.resource_protector("openid")
     def protected():
@@ -190,7 +187,7 @@ def userinfo():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """RP-Initiated Logout 1.0: ends the broker session and tells the other council apps."""
-    broker = _broker()
+    broker = current_broker()
     params = {key: request.values.get(key, "") for key in request.values}
     hint = read_id_token_hint(broker, params.get("id_token_hint", ""))
     if params.get("id_token_hint") and hint is None:

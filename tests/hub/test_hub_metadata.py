@@ -247,9 +247,27 @@ def test_no_metadata_at_all_is_reported_unusable(hub_config, shared_state):
 def test_a_shared_copy_altered_in_redis_is_not_believed(keys, hub_config, shared_state):
     forged = metadata_xml(keys).replace(f"{HUB_ENTITY_ID}sso", "https://evil.example/sso")
     shared_state.save_hub_metadata(forged, time.time(), 600)
-    with responses.RequestsMock(assert_all_requests_are_fired=False):
-        with pytest.raises(MetadataError, match="signature"):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(METADATA_URL, status=503)
+        with pytest.raises(MetadataError, match="no trusted hub metadata"):
             process(hub_config, shared_state).current()
+
+
+@responses.activate
+def test_a_shared_copy_that_fails_under_the_current_trust_is_replaced_at_once(
+        keys, hub_config, shared_state):
+    """Another checkout's demo, or the federation's previous trust anchor, left a copy in Redis
+    that this configuration cannot verify: that copy is stale, so a fresh one is fetched now
+    rather than answering 503 until `refresh_seconds` has passed."""
+    other_key, other_cert = self_signed_pair("another checkout's federation key")
+    shared_state.save_hub_metadata(metadata_xml(keys, key=other_key, cert=other_cert),
+                                   time.time(), 3600)
+    responses.get(METADATA_URL, body=metadata_xml(keys))
+    first, second = process(hub_config, shared_state), process(hub_config, shared_state)
+    assert first.current().entity_id == HUB_ENTITY_ID
+    assert second.current().entity_id == HUB_ENTITY_ID
+    assert len(responses.calls) == 1
+    assert second.status().healthy
 
 
 @responses.activate

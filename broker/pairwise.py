@@ -1,4 +1,6 @@
-"""The persistent identifier a council sees, hashed per relying party (GOV.UK Verify's formula)."""
+"""The pairwise persistent identifier a council sees: the PID hashed per relying party (GOV.UK
+Verify's formula). Protocol-neutral: the hub side hashes a fresh answer, the broker session
+hashes again for each council reached by single sign-on."""
 
 from __future__ import annotations
 

@@ -1,0 +1,235 @@
+"""Metadata signature wrapping: a forged document around the federation's genuine signed one.
+
+Each forgery keeps a genuine, verifying signature by the federation's own metadata key somewhere
+in the document, and puts an attacker's certificate and a far `validUntil` where a careless
+reader looks. Every one must be refused, and a broker that already holds a good copy keeps it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+import xmlsec
+from lxml import etree
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+
+from broker.config import HubConfig
+from broker.devtools.keys import self_signed_pair
+from broker.devtools.stub_hub import saml
+from broker.hub.metadata import MD, HubMetadataSource, MetadataError, parse_hub_metadata, strip_pem
+from broker.state import BrokerState
+
+METADATA_URL = "https://hub.example.test/SAML2/metadata/federation"
+HUB_ENTITY_ID = "https://hub.example.test/"
+NS = {"md": MD, "ds": C.NS_DS}
+
+
+@pytest.fixture
+def keys(keys_dir):
+    read = lambda name: (keys_dir / name).read_text()  # noqa: E731
+    return {"hub_cert": read("hub-signing.crt"),
+            "federation_key": read("federation-metadata-signing.key"),
+            "federation_cert": read("federation-metadata-signing.crt")}
+
+
+@pytest.fixture(scope="module")
+def attacker():
+    return self_signed_pair("an attacker's hub signing key", days=2)
+
+
+def genuine(keys) -> str:
+    return saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
+                             keys["federation_key"], keys["federation_cert"],
+                             valid_until=datetime.now(UTC) + timedelta(days=2))
+
+
+def attackers_descriptor(attacker_cert: str, root_id: str | None = None) -> etree._Element:
+    """A new, unsigned root naming the hub, trusting the attacker's key until 2099."""
+    id_attr = f' ID="{root_id}"' if root_id else ""
+    return etree.fromstring(
+        f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" entityID="{HUB_ENTITY_ID}"'
+        f' validUntil="2099-01-01T00:00:00Z"{id_attr}>'
+        f'<md:IDPSSODescriptor protocolSupportEnumeration="{C.NS_SAMLP}">'
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+        f"{strip_pem(attacker_cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
+        "</md:KeyDescriptor>"
+        f'<md:SingleSignOnService Binding="{C.BINDING_HTTP_POST}" '
+        'Location="https://evil.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'.encode())
+
+
+def wrapped(keys, attacker_cert: str, where: str, same_id: bool = False) -> bytes:
+    """The genuine signature moved onto the attacker's root; the genuine element, unsigned,
+    tucked into md:Extensions (`where="extensions"`) or appended after (`where="after"`)."""
+    original = etree.fromstring(genuine(keys).encode())
+    signature = original.find("ds:Signature", NS)
+    original.remove(signature)
+    root = attackers_descriptor(attacker_cert, original.get("ID") if same_id else None)
+    root.insert(0, signature)
+    if where == "extensions":
+        extensions = etree.SubElement(root, f"{{{MD}}}Extensions")
+        root.insert(1, extensions)
+        extensions.append(original)
+    else:
+        root.append(original)
+    return etree.tostring(root)
+
+
+def sign_with_xmlsec(element: etree._Element, key_pem: str, cert_pem: str, uri: str,
+                     sign_alg=xmlsec.Transform.RSA_SHA256,
+                     digest_alg=xmlsec.Transform.SHA256) -> None:
+    """An enveloped signature on `element` whose Reference is `uri`, made by xmlsec."""
+    signature = xmlsec.template.create(element, xmlsec.Transform.EXCL_C14N, sign_alg, ns="ds")
+    element.insert(0, signature)
+    reference = xmlsec.template.add_reference(signature, digest_alg, uri=uri)
+    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
+    xmlsec.tree.add_ids(element.getroottree().getroot(), ["ID"])
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM, None)
+    context.key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
+    context.sign(signature)
+
+
+def unsigned_genuine(keys, attacker_cert: str | None = None) -> etree._Element:
+    root = etree.fromstring(genuine(keys).encode())
+    root.remove(root.find("ds:Signature", NS))
+    if attacker_cert:
+        root.set("validUntil", "2099-01-01T00:00:00Z")
+    return root
+
+
+def refused(xml: bytes, keys, match: str) -> None:
+    with pytest.raises(MetadataError, match=match):
+        parse_hub_metadata(xml, keys["federation_cert"])
+
+
+def test_the_genuine_document_is_accepted(keys):
+    metadata = parse_hub_metadata(genuine(keys).encode(), keys["federation_cert"])
+    assert metadata.sso_url == f"{HUB_ENTITY_ID}sso"
+
+
+def test_signature_moved_to_a_new_root_with_the_original_in_extensions_is_refused(
+        keys, attacker):
+    refused(wrapped(keys, attacker[1], "extensions"), keys, "exactly one|does not reference")
+
+
+def test_signature_moved_to_a_new_root_with_the_original_appended_is_refused(keys, attacker):
+    refused(wrapped(keys, attacker[1], "after"), keys, "does not reference")
+
+
+def test_a_new_root_that_takes_the_original_id_is_refused(keys, attacker):
+    refused(wrapped(keys, attacker[1], "extensions", same_id=True), keys,
+            "ID is used by another element")
+
+
+def test_metadata_signed_with_rsa_sha1_is_refused(keys):
+    root = unsigned_genuine(keys)
+    xml = saml.sign(etree.tostring(root).decode(), keys["federation_key"],
+                    keys["federation_cert"], C.RSA_SHA1, C.SHA1)
+    refused(xml.encode(), keys, "rsa-sha1")
+
+
+def test_metadata_with_a_sha1_digest_is_refused(keys):
+    root = unsigned_genuine(keys)
+    xml = saml.sign(etree.tostring(root).decode(), keys["federation_key"],
+                    keys["federation_cert"], C.RSA_SHA256, C.SHA1)
+    refused(xml.encode(), keys, "digest method")
+
+
+def test_a_signature_covering_only_the_idp_descriptor_leaves_valid_until_unsigned(keys):
+    root = unsigned_genuine(keys, attacker_cert="yes")  # validUntil 2099, after signing too
+    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor.set("ID", "_descriptor")
+    sign_with_xmlsec(descriptor, keys["federation_key"], keys["federation_cert"],
+                     "#_descriptor")
+    refused(etree.tostring(root), keys, "not on the document root")
+
+
+def test_a_root_signature_that_references_a_child_is_refused(keys):
+    root = unsigned_genuine(keys, attacker_cert="yes")
+    root.find("md:IDPSSODescriptor", NS).set("ID", "_descriptor")
+    sign_with_xmlsec(root, keys["federation_key"], keys["federation_cert"], "#_descriptor")
+    refused(etree.tostring(root), keys, "does not reference the document root")
+
+
+def test_a_second_signature_beside_the_root_one_is_refused(keys):
+    root = etree.fromstring(genuine(keys).encode())
+    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor.set("ID", "_descriptor")
+    extra = copy.deepcopy(root)  # re-signed below: the root's own signature then breaks; build
+    extra.remove(extra.find("ds:Signature", NS))  # a document where both verify instead
+    sign_with_xmlsec(extra.find("md:IDPSSODescriptor", NS), keys["federation_key"],
+                     keys["federation_cert"], "#_descriptor")
+    sign_with_xmlsec(extra, keys["federation_key"], keys["federation_cert"],
+                     f"#{extra.get('ID')}")
+    refused(etree.tostring(extra), keys, "exactly one signature")
+
+
+def test_a_root_signature_with_an_empty_reference_is_accepted(keys):
+    root = unsigned_genuine(keys)
+    sign_with_xmlsec(root, keys["federation_key"], keys["federation_cert"], "")
+    assert parse_hub_metadata(etree.tostring(root), keys["federation_cert"]).entity_id \
+        == HUB_ENTITY_ID
+
+
+# The same forgeries, served by the federation's URL to a broker that holds a good copy.
+
+@pytest.fixture
+def shared_state(redis_client):
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield BrokerState(redis_client, prefix)
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
+
+
+class Clock:
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sha1_signed(keys) -> bytes:
+    return saml.sign(etree.tostring(unsigned_genuine(keys)).decode(), keys["federation_key"],
+                     keys["federation_cert"], C.RSA_SHA1, C.SHA1).encode()
+
+
+def partially_signed(keys) -> bytes:
+    root = unsigned_genuine(keys, attacker_cert="yes")
+    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor.set("ID", "_descriptor")
+    sign_with_xmlsec(descriptor, keys["federation_key"], keys["federation_cert"],
+                     "#_descriptor")
+    return etree.tostring(root)
+
+
+@pytest.mark.parametrize("forgery", ["extensions", "after", "sha1", "partial"])
+@responses.activate
+def test_a_forged_refresh_is_refused_and_the_last_good_copy_kept(keys, attacker, shared_state,
+                                                                 forgery):
+    config = HubConfig(metadata_url=METADATA_URL, metadata_file=None,
+                       trust_anchor_pem=keys["federation_cert"], refresh_seconds=3600)
+    clock = Clock()
+    responses.get(METADATA_URL, body=genuine(keys))
+    source = HubMetadataSource(config, shared_state, clock)
+    good = source.current()
+    body = {"extensions": lambda: wrapped(keys, attacker[1], "extensions"),
+            "after": lambda: wrapped(keys, attacker[1], "after"),
+            "sha1": lambda: sha1_signed(keys),
+            "partial": lambda: partially_signed(keys)}[forgery]()
+    responses.replace(responses.GET, METADATA_URL, body=body)
+    clock.now += config.refresh_seconds + 1
+    metadata = HubMetadataSource(config, shared_state, clock).current()
+    assert metadata.signing_certs == good.signing_certs
+    assert metadata.valid_until == good.valid_until
+    assert strip_pem(attacker[1]) not in shared_state.get_hub_metadata()["xml"]
+    status = source.status()
+    assert status.usable and not status.healthy
+    assert "signature" in status.last_error
