@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from broker.config_errors import ConfigError
+from broker.config_keys import ReadKeys, plain
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
 from broker.web.branding import Brand, Text, neutral_brand, read_brand
@@ -38,14 +40,6 @@ PUBLISHED_SECRET_KEYS = frozenset({
     "compose-stack-only-secret-key-change-me-000000",
     "test-secret-key-that-is-long-enough-000",
 })
-
-
-class ConfigError(Exception):
-    """A configuration problem, rendered as `file: key: problem`."""
-
-    def __init__(self, source: str, key: str, problem: str):
-        super().__init__(f"{source}: {key}: {problem}")
-        self.source, self.key, self.problem = source, key, problem
 
 
 @dataclass(frozen=True)
@@ -296,8 +290,6 @@ def load_config(path: str | os.PathLike[str] | None = None,
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
-    from broker.config_keys import ReadKeys, plain
-
     read = ReadKeys(source, raw)  # the keys the reader asks for are the known ones
     try:
         config = _Reader(source, Path(path).resolve().parent).broker(read.tree)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from broker.config import ConfigError
+from broker.config_errors import ConfigError
 
 
 class ReadMapping(dict):
