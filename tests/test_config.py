@@ -125,7 +125,8 @@ def test_a_claims_allow_list_naming_an_unknown_claim_stops_start_up(tmp_path, ke
 
 
 def test_production_needs_an_rsa_signing_key(tmp_path, keys_dir):
-    path = config_file(tmp_path, keys_dir, mode="production", secret_key="x" * 40)
+    path = config_file(tmp_path, keys_dir, mode="production", secret_key="x" * 40, **{
+        "oidc.signing_key": str(keys_dir / "broker-oidc-signing.jwk.json")})
     with pytest.raises(ConfigError, match="oidc.signing_key: needs an RSA key that signs"):
         load_config(path, environ={})
 
