@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from broker.config_keys import ReadKeys, plain
 from broker.errors import ConfigError
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
@@ -29,6 +30,16 @@ ENV_OVERRIDES = {
     "BROKER_HUB_METADATA_URL": "hub.metadata_url",
     "BROKER_DATABASE_URL": "database.url",
 }
+
+
+# Every secret_key written in the repository (demo, examples, compose, tests): anyone can read
+# them, so production refuses them (tests/test_config.py checks this list against the files).
+PUBLISHED_SECRET_KEYS = frozenset({
+    "demo-only-secret-key-change-me-in-any-real-deployment",
+    "change-me-to-a-long-random-value-from-your-secret-store",
+    "compose-stack-only-secret-key-change-me-000000",
+    "test-secret-key-that-is-long-enough-000",
+})
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class OidcConfig:
     par_ttl_seconds: int = 60
     backchannel_logout_timeout_seconds: float = 3.0
     trust_framework: str = "uk_tfida"
+    # How far away a private_key_jwt assertion's `exp` may be (its `jti` is kept until then).
+    client_assertion_max_lifetime_seconds: int = 3600
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -207,13 +220,20 @@ RATE_LIMIT_DEFAULTS = {
     "authorize": RateLimitRules(per_ip="120/minute", per_client="3000/minute"),
     # A council app's server calls /token from few addresses: its per-IP limit is its client's.
     "token": RateLimitRules(per_ip="3000/minute", per_client="3000/minute"),
+    "par": RateLimitRules(per_ip="3000/minute", per_client="3000/minute"),
     "acs": RateLimitRules(per_ip="120/minute"),  # no client before the flow is taken
+    # Wrong client credentials at /token and /par, per address: tighter than any honest app needs.
+    "client_authentication_failures": RateLimitRules(per_ip="20/minute"),
 }
+PER_IP_ONLY = {"acs": "the ACS is limited per IP only (its POST names no client)",
+               "client_authentication_failures": "failures are counted per IP only (a failed "
+                                                 "request has no authenticated client)"}
 
 
 @dataclass(frozen=True)
 class RateLimitConfig:
-    """Rate limits on /authorize, /token and the ACS (broker/ratelimit.py)."""
+    """Rate limits on /authorize, /token, /par, the ACS and failed client authentication
+    (broker/ratelimit.py)."""
 
     enabled: bool = True
     sections: tuple[tuple[str, RateLimitRules], ...] = tuple(RATE_LIMIT_DEFAULTS.items())
@@ -305,8 +325,6 @@ def load_config(path: str | os.PathLike[str] | None = None,
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
-    from broker.config_keys import ReadKeys, plain
-
     read = ReadKeys(source, raw)  # the keys the reader asks for are the known ones
     try:
         config = _Reader(source, Path(path).resolve().parent).broker(read.tree)
@@ -432,6 +450,9 @@ class _Reader:
         secret_key = self.get(raw, "secret_key", "")
         if mode == "production" and len(secret_key) < 32:
             raise self.fail("secret_key", "must be at least 32 characters in production")
+        if mode == "production" and secret_key in PUBLISHED_SECRET_KEYS:
+            raise self.fail("secret_key", "is a value published in the broker's repository; "
+                            "use a random value of your own (openssl rand -base64 48)")
         redis_raw = self.get(raw, "redis", "", dict, default={})
         embedded = self.get(redis_raw, "embedded_fallback", "redis.", bool, default=False)
         if embedded and mode == "production":
@@ -459,6 +480,7 @@ class _Reader:
                                                   (int, float), default=2)),
         )
         councils = self.councils(self.get(raw, "councils", "", dict))
+        self.mode = mode
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
         return BrokerConfig(
@@ -597,9 +619,8 @@ class _Reader:
             for scope in ("per_ip", "per_client"):
                 value = self.get(item, scope, f"rate_limits.{section}.", (str, bool),
                                  default=getattr(default, scope))
-                if scope == "per_client" and section == "acs" and value:
-                    raise self.fail("rate_limits.acs.per_client",
-                                    "the ACS is limited per IP only (its POST names no client)")
+                if scope == "per_client" and section in PER_IP_ONLY and value:
+                    raise self.fail(f"rate_limits.{section}.per_client", PER_IP_ONLY[section])
                 if value is False or value == "none":
                     value = None
                 elif value is True:
@@ -737,6 +758,16 @@ class _Reader:
             keys = (SigningKeyConfig(private_jwk(raw, "signing_key", "oidc."), True),)
         if not any(k.signs and k.jwk["kty"] == "EC" for k in keys):
             raise self.fail("oidc.signing_keys", "needs an EC P-256 key that signs (ES256 is the default)")
+        if self.mode == "production" and not any(k.signs and k.jwk["kty"] == "RSA" for k in keys):
+            raise self.fail("oidc.signing_keys" if raw.get("signing_keys") is not None
+                            else "oidc.signing_key",
+                            "needs an RSA key that signs as well in production (discovery lists "
+                            "RS256, the algorithm certified clients expect by default)")
+        assertion_lifetime = self.get(raw, "client_assertion_max_lifetime_seconds", "oidc.", int,
+                                      default=3600)
+        if not 60 <= assertion_lifetime <= 86400:
+            raise self.fail("oidc.client_assertion_max_lifetime_seconds",
+                            "must be between 60 and 86400")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
@@ -754,6 +785,7 @@ class _Reader:
             backchannel_logout_timeout_seconds=float(self.get(
                 raw, "backchannel_logout_timeout_seconds", "oidc.", (int, float), default=3)),
             trust_framework=self.get(raw, "trust_framework", "oidc.", default="uk_tfida"),
+            client_assertion_max_lifetime_seconds=assertion_lifetime,
         )
 
     def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:
@@ -808,6 +840,13 @@ class _Reader:
             for j, uri in enumerate(logout_uris):
                 self.url({"uri": uri}, "uri", f"{prefix}post_logout_redirect_uris[{j}].")
             allowed_claims = self.get(item, "claims", prefix, list, default=None)
+            if allowed_claims is not None:
+                from broker.oidc.claims import RELEASABLE_CLAIMS
+
+                for name in allowed_claims:
+                    if name not in RELEASABLE_CLAIMS:
+                        raise self.fail(f"{prefix}claims", f"unknown claim {name!r}; use "
+                                                           f"{', '.join(RELEASABLE_CLAIMS)}")
             redirect_uris = self.get(item, "redirect_uris", prefix, list)
             if not redirect_uris:
                 raise self.fail(f"{prefix}redirect_uris", "must list at least one URI")

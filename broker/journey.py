@@ -62,6 +62,7 @@ from broker.observability import (
     audit,
     set_flow,
 )
+from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_authorization_request
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.logout import notify_council_apps
 from broker.oidc.server import StoredAuthorizationRequest
@@ -76,6 +77,7 @@ from broker.onelogin.logout import (
     upstream_subject,
 )
 from broker.onelogin.provider import OneLoginUnavailable
+from broker.ratelimit import count_client
 from broker.web.brand_pages import use_council_brand
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
@@ -87,7 +89,6 @@ bp = Blueprint("signin", __name__)
 
 MAX_PARAM_LENGTH = 4096
 MAX_PARAMS = 40
-NONCE_MAX_LENGTH = 255
 BINDING_COOKIE = "broker_binding"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VERIFIED_SIGNIN_TTL = 120  # the 303 after the ACS is followed at once, with or without JavaScript
@@ -191,7 +192,7 @@ def authorize():
         log.info("authorize: unknown client")
         return render_page("invalid-request")
     use_council_brand(client.config.council)
-    if params.get("request_uri"):
+    if params.get("request_uri", "").startswith(PAR_REQUEST_URI_PREFIX):
         pushed = broker.state.take_pushed_request(params["request_uri"])
         if pushed is None or pushed["client_id"] != client.client_id:
             log.info("authorize: unknown, used or expired request_uri for client %s", client.client_id)
@@ -200,6 +201,7 @@ def authorize():
     if not client.check_redirect_uri(params.get("redirect_uri", "")):
         log.info("authorize: unregistered redirect_uri for client %s", client.client_id)
         return render_page("invalid-request")
+    count_client("authorize", client.client_id)  # only now is it this client's request
 
     now = time.time()
     session = broker.sessions.load(request.cookies.get(SESSION_COOKIE), now)
@@ -208,8 +210,7 @@ def authorize():
         if client.config.require_pushed_authorization_requests and not request.values.get(
                 "request_uri"):
             raise InvalidRequestError("this client must use pushed authorization requests")
-        if len(params.get("nonce", "")) > NONCE_MAX_LENGTH:
-            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        params = check_authorization_request(params)
         max_age = _max_age(params)
         minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
         prompt = params.get("prompt", "").split()

@@ -10,6 +10,14 @@ The client IP is the socket's peer address; behind a proxy it comes from X-Forwa
 through werkzeug's ProxyFix with the configured number of trusted hops (`proxy.trusted_hops`),
 never from a header a resident can simply send.
 
+Per client, only once the client is known to be itself: at /token and /par after it has
+authenticated, at /authorize after its `client_id` and `redirect_uri` were validated
+(`count_client`). Counting unauthenticated requests would let anyone spend a council app's
+budget by sending wrong secrets or junk under its `client_id`, and the real app would get 429.
+Failed client authentication has its own, tighter per-IP limit (`client_authentication_failures`):
+once an address reaches it, /token and /par refuse it before trying its credentials, so a correct
+guess cannot slip in after many wrong ones.
+
 Per client at the ACS: the hub's POST names no client, and finding it means taking the flow, so
 the ACS is limited per IP only; the per-client limit at /authorize already bounds how many flows
 a client can start.
@@ -27,7 +35,6 @@ own) rather than refusing or failing every request: the outage itself is answere
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import time
@@ -35,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
@@ -50,9 +57,11 @@ log = logging.getLogger(__name__)
 LIMITED_ENDPOINTS = {
     "signin.authorize": "authorize",
     "oidc.token": "token",
+    "oidc.pushed_authorization_request": "par",
     "signin.assertion_consumer_service": "acs",
     "signin.one_login_callback": "acs",  # One Login's answer: the ACS of the OIDC upstream
 }
+FAILED_CLIENT_AUTHENTICATION = "client_authentication_failures"
 BROWSER_ENDPOINTS = ("signin.authorize", "signin.assertion_consumer_service",
                      "signin.one_login_callback")
 CLIENT_ID_MAX_LENGTH = 128
@@ -77,30 +86,6 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def client_key() -> str:
-    """The client a request claims to be: from /authorize's `client_id`, or at /token from Basic
-    authentication or the form. Unauthenticated, so a per-client limit is generous: it bounds what
-    one client's traffic may cost, while the per-IP limit stops one source."""
-    client_id = request.values.get("client_id", "") if request.endpoint == "signin.authorize" else ""
-    if request.endpoint == "oidc.token":
-        client_id = _basic_username() or request.form.get("client_id", "")
-    client_id = client_id[:CLIENT_ID_MAX_LENGTH]
-    return f"client:{client_id or '(none)'}"
-
-
-def _basic_username() -> str:
-    header = request.headers.get("Authorization", "")
-    if not header[:6].lower() == "basic ":
-        return ""
-    try:
-        decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    from urllib.parse import unquote
-
-    return unquote(decoded.partition(":")[0])
-
-
 def _ip_key() -> str:
     return f"ip:{client_ip()}"
 
@@ -119,6 +104,27 @@ class RateLimiter:
         self.storage = storage
         self.counter = FixedWindowRateLimiter(storage)
         self.fallback = FixedWindowRateLimiter(MemoryStorage())
+        self.per_client: dict[str, list[RateLimitItem]] = {}
+        self.failed_authentication: list[RateLimitItem] = []
+
+    def exhausted(self, rule: Rule, scope: str) -> TooManyRequests | None:
+        """The refusal `rule` would give now, without counting this request. Read from this
+        process's own count where the storage keeps one (no Redis round trip on the sign-in
+        path): an address that failed here is known here, its count including the shared one
+        as of the last settlement; one that never failed here has nothing to refuse yet."""
+        key = rule.limit.key_for(rule.key(), scope)
+        local = getattr(self.storage, "local_count", None)
+        try:
+            count = local(key) if local else self.storage.get(key)
+        except Exception:  # the storage's own errors: the in-memory count answers
+            count = self.fallback.storage.get(key)
+        if count is None or count < rule.limit.amount:
+            return None
+        try:
+            reset_at = self.storage.get_expiry(key)
+        except Exception:
+            reset_at = time.time() + rule.limit.get_expiry()
+        return TooManyRequests(rule.limit, reset_at)
 
     def hit(self, rule: Rule, scope: str) -> None:
         """Counts one request against `rule`; raises TooManyRequests past the limit."""
@@ -166,11 +172,13 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool
     limiter = RateLimiter(storage)
     for endpoint, section in LIMITED_ENDPOINTS.items():
         rules = limits.rules(section)
-        checks = [Rule(limit, client_key) for limit in _parsed(rules.per_client)]
-        checks += [Rule(limit, _ip_key) for limit in _parsed(rules.per_ip)]
+        limiter.per_client[section] = _parsed(rules.per_client)
+        checks = [Rule(limit, _ip_key) for limit in _parsed(rules.per_ip)]
         if checks:
             app.view_functions[endpoint] = limiter.limited(app.view_functions[endpoint], checks,
                                                            endpoint)
+    limiter.failed_authentication = _parsed(limits.rules(FAILED_CLIENT_AUTHENTICATION).per_ip)
+    app.extensions["rate_limiter"] = limiter
 
     @app.errorhandler(TooManyRequests)
     def too_many_requests(exc: TooManyRequests):
@@ -188,6 +196,40 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool
         return response
 
     return limiter
+
+
+def _limiter() -> RateLimiter | None:
+    return current_app.extensions.get("rate_limiter")
+
+
+def count_client(section: str, client_id: str) -> None:
+    """Counts a request against its client's limits; call once the client is known to be itself
+    (authenticated, or `client_id` and `redirect_uri` validated). Raises TooManyRequests."""
+    limiter = _limiter()
+    if limiter is None:
+        return
+    key = f"client:{client_id[:CLIENT_ID_MAX_LENGTH]}"
+    for limit in limiter.per_client.get(section, ()):
+        limiter.hit(Rule(limit, lambda: key), section)
+
+
+def refuse_if_failing_client_authentication() -> None:
+    """Before trying a client's credentials: an address past its failure limit is refused."""
+    limiter = _limiter()
+    if limiter is None:
+        return
+    for limit in limiter.failed_authentication:
+        refusal = limiter.exhausted(Rule(limit, _ip_key), FAILED_CLIENT_AUTHENTICATION)
+        if refusal is not None:
+            raise refusal
+
+
+def count_failed_client_authentication() -> None:
+    limiter = _limiter()
+    if limiter is None:
+        return
+    for limit in limiter.failed_authentication:
+        limiter.hit(Rule(limit, _ip_key), FAILED_CLIENT_AUTHENTICATION)
 
 
 def _parsed(limits: str | None) -> list[RateLimitItem]:

@@ -185,6 +185,15 @@ class BatchedRedisStorage(Storage):
                 self._redis_failed(exc, time.monotonic())
             return 0
 
+    def local_count(self, key: str) -> int | None:
+        """This process's estimate of `key` in the current window (its own hits and the shared
+        count at the last settlement), or None when it has none: no Redis round trip."""
+        with self._lock:
+            count = self._counts.get(key)
+            if count is not None and time.time() < count.window_end:
+                return count.estimate
+        return None
+
     def get_expiry(self, key: str) -> float:
         with self._lock:
             count = self._counts.get(key)

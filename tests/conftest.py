@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import socket
 import threading
 import uuid
@@ -118,6 +119,13 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                      "post_logout_redirect_uris": [f"{ports.url('council')}/"],
                      "scopes": ["openid", "profile", "address"]}],
     }
+    if overrides.get("mode") == "production" and "secret_key" not in overrides:
+        # Production refuses every key written in the repository, this one included.
+        data["secret_key"] = secrets.token_urlsafe(32)
+    if overrides.get("mode") == "production" and not any(k.startswith("oidc") for k in overrides):
+        data["oidc"] = {"signing_keys": [  # production needs RS256 beside ES256
+            {"file": str(keys / "broker-oidc-signing.jwk.json")},
+            {"file": str(keys / "broker-oidc-signing-rsa.jwk.json")}]}
     if "oidc.signing_keys" in overrides:  # the list replaces the one-key shorthand
         del data["oidc"]["signing_key"]
     for dotted, value in overrides.items():

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
 import yaml
 
-from broker.config import ConfigError, load_config
+from broker.config import PUBLISHED_SECRET_KEYS, ConfigError, load_config
 from broker.state import connect
 from tests.conftest import Ports, write_config
 
@@ -83,9 +85,49 @@ def test_malformed_yaml_is_reported_with_its_line(tmp_path):
 
 
 def test_production_refuses_the_embedded_store(tmp_path, keys_dir):
-    path = config_file(tmp_path, keys_dir, mode="production",
+    path = config_file(tmp_path, keys_dir, mode="production", secret_key="x" * 40,
                        **{"redis.embedded_fallback": True})
     with pytest.raises(ConfigError, match="redis.embedded_fallback: not allowed in production"):
+        load_config(path, environ={})
+
+
+@pytest.mark.parametrize("published", sorted(PUBLISHED_SECRET_KEYS))
+def test_production_refuses_a_secret_key_published_in_the_repository(tmp_path, keys_dir,
+                                                                     published):
+    path = config_file(tmp_path, keys_dir, mode="production", secret_key=published)
+    with pytest.raises(ConfigError, match="secret_key: is a value published"):
+        load_config(path, environ={})
+
+
+def test_every_secret_key_written_in_the_repository_is_on_the_refused_list():
+    root = Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
+                           check=True).stdout.split()
+    pattern = re.compile(r"""(?:secret_key["']?\s*[:=]\s*["']?|BROKER_SECRET_KEY:-)"""
+                         r"""([A-Za-z0-9_\-]{16,})""")
+    found = set()
+    for name in files:
+        path = root / name
+        if path.suffix in (".py", ".yaml", ".yml", ".md", ".toml", ".env", ".cfg") or \
+                path.name in ("Dockerfile", "Makefile"):
+            found |= set(pattern.findall(path.read_text(encoding="utf-8", errors="replace")))
+    assert "demo-only-secret-key-change-me-in-any-real-deployment" in found
+    assert found <= PUBLISHED_SECRET_KEYS | {"secret_key"}, found - PUBLISHED_SECRET_KEYS
+
+
+def test_a_claims_allow_list_naming_an_unknown_claim_stops_start_up(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir)
+    data = yaml.safe_load(path.read_text())
+    data["clients"][0]["claims"] = ["given_name", "birth_date"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"clients\[0\]\.claims: unknown claim 'birth_date'"):
+        load_config(path, environ={})
+
+
+def test_production_needs_an_rsa_signing_key(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, mode="production", secret_key="x" * 40, **{
+        "oidc.signing_key": str(keys_dir / "broker-oidc-signing.jwk.json")})
+    with pytest.raises(ConfigError, match="oidc.signing_key: needs an RSA key that signs"):
         load_config(path, environ={})
 
 

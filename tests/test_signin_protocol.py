@@ -28,7 +28,7 @@ def test_code_is_redeemed_for_an_id_token_that_validates_against_jwks(stack):
     body = token.json()
     assert body["token_type"].lower() == "bearer"
     claims = validate_id_token(stack, body["id_token"], attempt.nonce)
-    assert claims["given_name"] == "Jane" and claims["family_name"] == "Doe"
+    assert "given_name" not in claims  # scope claims come from /userinfo (OIDC Core 5.4)
     assert claims["acr"].endswith(":level2")
     assert claims["exp"] > time.time()
     assert len(claims["sub"]) == 64

@@ -60,6 +60,14 @@ def one_login_client_jwk() -> dict:
     return {**key.as_dict(private=True), "use": "sig"}  # no `alg`: RS256 or PS256
 
 
+def oidc_rsa_signing_jwk() -> dict:
+    """RS256 for the clients that ask for it: the algorithm certified clients expect by default."""
+    key = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    data = key.as_dict(private=True)
+    data.update({"use": "sig", "alg": "RS256"})
+    return data
+
+
 def ensure_demo_keys(directory: Path) -> Path:
     """Creates whatever key files are missing in `directory` and returns it."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,7 +79,8 @@ def ensure_demo_keys(directory: Path) -> Path:
             key_file.chmod(0o600)
             cert_file.write_text(cert_pem)
     for name, make in (("broker-oidc-signing.jwk.json", oidc_signing_jwk),
-                       ("broker-onelogin-client.jwk.json", one_login_client_jwk)):
+                       ("broker-onelogin-client.jwk.json", one_login_client_jwk),
+                       ("broker-oidc-signing-rsa.jwk.json", oidc_rsa_signing_jwk)):
         jwk_file = directory / name
         if not jwk_file.exists():
             jwk_file.write_text(json.dumps(make(), indent=2))

@@ -1,9 +1,17 @@
-"""From a verified identity to OpenID Connect claims.
+"""From a verified identity to OpenID Connect claims, and which of them a council app receives.
 
-Standard claims follow OIDC Core 5.1 (released by scope, 5.4, or by the `claims` request
-parameter, 5.5); `verified_claims` follows OpenID Connect for Identity Assurance 1.0 and holds
-only the Matching Dataset values the identity provider marked as verified. What a council app
-may ever receive is further limited by its configuration (`claims` in the client's entry).
+Standard claims follow OIDC Core 5.1; `verified_claims` follows OpenID Connect for Identity
+Assurance 1.0 and holds only the Matching Dataset values the identity provider marked verified.
+
+Release (data minimisation): a claim is released only when it was asked for and the client's
+registered scopes **and** its `claims` allow-list both permit it, whichever way it was asked for
+(a scope value, the `claims` request parameter, or inside `verified_claims` claim by claim).
+Where it goes follows OIDC Core 5.4 for the code flow: claims asked for by scope values come
+from /userinfo only; the ID token carries personal data only when the `claims` parameter's
+`id_token` member asks for it, so an ID token passed as `id_token_hint` in a logout URL holds
+none by default. `verified_claims` is answered per claim (IDA 1.0 section 6): only the claims
+named in its `claims` member, and in `verification` the trust framework plus the elements named.
+Why: docs/adr/0016-claims-release-and-the-id-token.md.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ SCOPE_CLAIMS = {
     "profile": ("given_name", "middle_name", "family_name", "birthdate"),
     "address": ("address",),
 }
+SCOPE_OF_CLAIM = {claim: scope for scope, claims in SCOPE_CLAIMS.items() for claim in claims}
+VERIFICATION_ELEMENTS = ("assurance_level", "time")  # beside trust_framework, always returned
 SUPPORTED_SCOPES = ("openid", *SCOPE_CLAIMS)
 PERSON_CLAIMS = tuple(c for claims in SCOPE_CLAIMS.values() for c in claims)
 EXTRA_CLAIMS = ("verified_claims", "local_account_id")
+RELEASABLE_CLAIMS = (*PERSON_CLAIMS, *EXTRA_CLAIMS)  # what a client's `claims` allow-list may name
 SUPPORTED_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
                     "sid", "at_hash", *PERSON_CLAIMS, *EXTRA_CLAIMS)
 MAX_CLAIMS_PARAMETER = 4096
@@ -49,10 +60,64 @@ def parse_claims_request(raw: str | None) -> dict[str, dict[str, Any]]:
         if not isinstance(members, dict):
             raise ClaimsRequestError(f"'claims.{target}' must be a JSON object")
         for name, spec in members.items():
-            if spec is not None and not isinstance(spec, dict):
+            if name == "verified_claims":
+                _check_verified_claims_request(spec, f"claims.{target}.verified_claims")
+            elif spec is not None and not isinstance(spec, dict):
                 raise ClaimsRequestError(f"'claims.{target}.{name}' must be null or an object")
         parsed[target] = members
     return parsed
+
+
+def _check_verified_claims_request(spec: Any, where: str) -> None:
+    """IDA 1.0 section 6: null, an object with `verification` and `claims`, or a list of them."""
+    for item in spec if isinstance(spec, list) else [spec]:
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise ClaimsRequestError(f"'{where}' must be null, an object or a list of objects")
+        for member in ("verification", "claims"):
+            value = item.get(member)
+            if value is not None and not isinstance(value, dict):
+                raise ClaimsRequestError(f"'{where}.{member}' must be null or an object")
+        for claim_spec in (item.get("claims") or {}).values():
+            if claim_spec is not None and not isinstance(claim_spec, dict):
+                raise ClaimsRequestError(f"'{where}.claims' members must be null or objects")
+
+
+@dataclass(frozen=True)
+class VerifiedClaimsRequest:
+    """What a `verified_claims` request names: None means every claim (a bare `null` request)."""
+
+    claims: frozenset[str] | None
+    verification: frozenset[str]
+
+    @classmethod
+    def parse(cls, spec: Any) -> VerifiedClaimsRequest:
+        if spec is None:
+            return cls(None, frozenset(VERIFICATION_ELEMENTS))
+        claims: set[str] = set()
+        verification: set[str] = set()
+        for item in spec if isinstance(spec, list) else [spec]:
+            if item is None or not isinstance(item.get("claims"), dict):
+                return cls(None, frozenset(VERIFICATION_ELEMENTS))
+            claims |= set(item["claims"])
+            verification |= set(item.get("verification") or {})
+        return cls(frozenset(claims), frozenset(verification))
+
+
+@dataclass(frozen=True)
+class ClaimsEntitlement:
+    """What one council app may ever receive: its registered scopes and its `claims` allow-list
+    (None: no allow-list, the scopes alone decide)."""
+
+    scopes: tuple[str, ...]
+    allowed: tuple[str, ...] | None = None
+
+    def permits(self, claim: str) -> bool:
+        if self.allowed is not None and claim not in self.allowed:
+            return False
+        scope = SCOPE_OF_CLAIM.get(claim)
+        return scope is None or scope in self.scopes
 
 
 def essential_claims(claims_request: dict[str, dict[str, Any]]) -> set[str]:
@@ -86,22 +151,40 @@ class SignedInResident:
     def from_json_dict(cls, data: dict[str, Any]) -> SignedInResident:
         return cls(**data)
 
-    def released(self, scope: str, requested: dict[str, Any] | None = None,
-                 allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """Claims for a scope plus an explicit request, never beyond what the client may have."""
-        granted = set((scope or "").split())
-        names = {c for s, claims in SCOPE_CLAIMS.items() if s in granted for c in claims}
-        names |= set(requested or {})
-        if allowed is not None:
-            names &= set(allowed)
+    def released(self, target: str, scope: str, claims_request: dict[str, dict[str, Any]],
+                 entitlement: ClaimsEntitlement) -> dict[str, Any]:
+        """The claims for `target` ("userinfo" or "id_token"): asked for, and permitted."""
+        requested = claims_request.get(target) or {}
+        names = set(requested)
+        if target == "userinfo":  # OIDC Core 5.4: scope claims come from the UserInfo endpoint
+            granted = set((scope or "").split())
+            names |= {c for s, claims in SCOPE_CLAIMS.items() if s in granted for c in claims}
         released: dict[str, Any] = {"sub": self.sub}
-        released.update({k: v for k, v in self.claims.items() if k in names})
-        if "verified_claims" in names and self.verified_claims:
-            released["verified_claims"] = self.verified_claims
-        if self.local_account_id and (allowed is None or "local_account_id" in allowed):
-            # The council's own record: always released to that council's clients once matched.
+        released.update({name: value for name, value in self.claims.items()
+                         if name in names and entitlement.permits(name)})
+        if "verified_claims" in requested and entitlement.permits("verified_claims"):
+            verified = self.verified_claims_for(
+                VerifiedClaimsRequest.parse(requested["verified_claims"]), entitlement)
+            if verified:
+                released["verified_claims"] = verified
+        if self.local_account_id and entitlement.permits("local_account_id"):
+            # The council's own record, not the hub's data: released once matched.
             released["local_account_id"] = self.local_account_id
         return released
+
+    def verified_claims_for(self, request: VerifiedClaimsRequest,
+                            entitlement: ClaimsEntitlement) -> dict[str, Any] | None:
+        if not self.verified_claims:
+            return None
+        claims = {name: value for name, value in self.verified_claims["claims"].items()
+                  if (request.claims is None or name in request.claims)
+                  and entitlement.permits(name)}
+        if not claims:
+            return None
+        verification = self.verified_claims["verification"]
+        return {"verification": {name: value for name, value in verification.items()
+                                 if name == "trust_framework" or name in request.verification},
+                "claims": claims}
 
 
 def _address_claim(address: Address) -> dict[str, str]:

@@ -1,8 +1,14 @@
 """`private_key_jwt` client authentication (RFC 7523 section 2.2, OIDC Core section 9).
 
-Authlib verifies the assertion; this module supplies what it leaves to us: the audiences we
-accept (our issuer, token and PAR endpoints), the replay check on `jti` shared through Redis,
-an `exp` no more than five minutes away, and the client's keys, inline or from its `jwks_uri`.
+Authlib verifies the assertion; this module supplies what it leaves to us:
+- the audience names only this server (draft-ietf-oauth-rfc7523bis, after the 2025
+  audience-injection finding): the issuer or the endpoint the assertion is presented to (the
+  token endpoint; at /par also the PAR endpoint), as a string or an array every member of which
+  is one of those. An array holding anything else is refused, as is the PAR URL at /token.
+- `exp` at most `oidc.client_assertion_max_lifetime_seconds` away (default 60 minutes: pyoidc
+  signs for 10, Authlib for 60), and the `jti` replay check shared through Redis, each `jti`
+  kept until its assertion expires.
+- the client's keys, inline or from its `jwks_uri`.
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ import time
 import requests
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import has_request_context, request
 from joserfc.jwk import KeySet
 
 log = logging.getLogger(__name__)
 
-MAX_ASSERTION_LIFETIME = 300
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT = (2, 5)
 MAX_JWKS_BYTES = 64 * 1024
@@ -66,12 +72,24 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         issuer = self.broker.config.issuer
-        return [issuer, f"{issuer}/token", f"{issuer}/par"]
+        audiences = [issuer, f"{issuer}/token"]
+        if has_request_context() and request.endpoint == "oidc.pushed_authorization_request":
+            audiences.append(f"{issuer}/par")
+        return audiences
 
     def verify_claims(self, claims) -> None:
+        audience = claims.get("aud")
+        members = audience if isinstance(audience, list) else [audience]
+        allowed = self.get_audiences()
+        if not members or any(not isinstance(m, str) or m not in allowed for m in members):
+            raise InvalidClientError(description="client assertion 'aud' must name only this "
+                                                 "server: its issuer or token endpoint")
         super().verify_claims(claims)
-        if claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + self.leeway:
-            raise InvalidClientError(description="client assertion 'exp' is more than 5 minutes away")
+        lifetime = self.broker.config.oidc.client_assertion_max_lifetime_seconds
+        if not isinstance(claims["exp"], int | float) or \
+                claims["exp"] > time.time() + lifetime + self.leeway:
+            raise InvalidClientError(description=f"client assertion 'exp' is more than "
+                                                 f"{lifetime} seconds away")
 
     def validate_jti(self, claims, jti) -> bool:
         ttl = int(claims["exp"] - time.time()) + self.leeway

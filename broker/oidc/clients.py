@@ -7,6 +7,7 @@ import hmac
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from broker.config import ClientConfig
+from broker.oidc.claims import ClaimsEntitlement
 
 
 class RelyingParty(ClientMixin):
@@ -29,6 +30,10 @@ class RelyingParty(ClientMixin):
     @property
     def allowed_claims(self) -> tuple[str, ...] | None:
         return self.config.allowed_claims
+
+    @property
+    def claims_entitlement(self) -> ClaimsEntitlement:
+        return ClaimsEntitlement(self.config.scopes, self.config.allowed_claims)
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         return uri in self.config.post_logout_redirect_uris

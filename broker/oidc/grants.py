@@ -18,7 +18,12 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 
-from broker.oidc.claims import ClaimsRequestError, SignedInResident, parse_claims_request
+from broker.oidc.claims import (
+    ClaimsEntitlement,
+    ClaimsRequestError,
+    SignedInResident,
+    parse_claims_request,
+)
 
 
 def code_id(code: str) -> str:
@@ -28,30 +33,32 @@ def code_id(code: str) -> str:
 
 @dataclass
 class AuthorizedResident:
-    """The resident together with what this client asked for and may receive."""
+    """The resident together with what this client asked for and may receive (its entitlement
+    as registered when the code was issued)."""
 
     resident: SignedInResident
     claims_request: dict[str, dict[str, Any]] = field(default_factory=dict)
-    allowed_claims: tuple[str, ...] | None = None
+    entitlement: ClaimsEntitlement = field(default_factory=lambda: ClaimsEntitlement(()))
 
     def get_user_id(self) -> str:
         return self.resident.sub
 
     def to_json_dict(self) -> dict[str, Any]:
+        allowed = self.entitlement.allowed
         return {"resident": self.resident.to_json_dict(), "claims_request": self.claims_request,
-                "allowed_claims": list(self.allowed_claims) if self.allowed_claims is not None
-                else None}
+                "client_scopes": list(self.entitlement.scopes),
+                "allowed_claims": list(allowed) if allowed is not None else None}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> AuthorizedResident:
         allowed = data.get("allowed_claims")
         return cls(SignedInResident.from_json_dict(data["resident"]),
                    data.get("claims_request") or {},
-                   tuple(allowed) if allowed is not None else None)
+                   ClaimsEntitlement(tuple(data.get("client_scopes") or ()),
+                                     tuple(allowed) if allowed is not None else None))
 
     def claims_for(self, target: str, scope: str) -> dict[str, Any]:
-        return self.resident.released(scope, self.claims_request.get(target),
-                                      self.allowed_claims)
+        return self.resident.released(target, scope, self.claims_request, self.entitlement)
 
 
 class StoredAuthorizationCode:
@@ -122,7 +129,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         broker = self.server.broker
         data = request.payload.data
         user = AuthorizedResident(request.user, parse_claims_request(data.get("claims")),
-                                  request.client.allowed_claims)
+                                  request.client.claims_entitlement)
         broker.state.save_code(code, {
             "code_id": code_id(code),
             "client_id": request.client.get_client_id(),

@@ -1,11 +1,18 @@
 """Logout: RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
 
+A logout request ends the browser's session only with proof it comes from that session (logout
+CSRF otherwise: any page could sign a resident out, with any valid ID token, even its own): an
+`id_token_hint` whose `sid` is this browser's session, or the confirmation form's CSRF token,
+bound to the session. Anything else gets the confirmation page (RP-Initiated Logout 1.0, 2).
+
 Ending the broker session notifies every council app that shared it, each with a signed
 `logout_token`, a short timeout, and no effect on the resident's page when an app is down.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -36,6 +43,26 @@ def read_id_token_hint(broker, id_token_hint: str) -> dict | None:
     if claims.get("iss") != broker.config.issuer:
         return None
     return claims
+
+
+def logout_csrf_token(broker, session_id: str | None) -> str:
+    """An HMAC of the session id under the broker's secret key: valid for that session only."""
+    message = f"logout-confirmation:{session_id or ''}".encode()
+    return hmac.new(broker.config.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def logout_confirmed(broker, session_id: str | None, hint: dict | None, params: dict[str, str],
+                     method: str) -> bool:
+    """True when the request may end the session without asking the resident."""
+    session = broker.sessions.load(session_id) if session_id else None
+    if session is None:
+        return True  # nothing to end: no harm in following the request
+    if hint is not None and hint.get("sid") and hmac.compare_digest(
+            str(hint["sid"]), session.sid):
+        return True
+    token = params.get("csrf_token", "")
+    return method == "POST" and bool(token) and hmac.compare_digest(
+        token, logout_csrf_token(broker, session_id))
 
 
 def logout_token(broker, client, sub: str, sid: str) -> str:

@@ -10,10 +10,16 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    MissingAuthorizationError,
+    OAuth2Error,
+)
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import request as flask_request
 
 from broker.oidc.client_auth import ClientKeys, PrivateKeyJWTAuthentication
 from broker.oidc.grants import (
@@ -21,6 +27,11 @@ from broker.oidc.grants import (
     AuthorizedResident,
     OpenIDConnectCode,
     ProofKeyForCodeExchange,
+)
+from broker.ratelimit import (
+    count_client,
+    count_failed_client_authentication,
+    refuse_if_failing_client_authentication,
 )
 
 
@@ -37,10 +48,39 @@ class StoredAuthorizationRequest(OAuth2Request):
         return self._args
 
 
+GENERIC_DESCRIPTIONS = {
+    "invalid_request": "the request is missing a parameter or holds one that is not valid",
+    "invalid_client": "client authentication failed",
+    "invalid_grant": "the authorization code is not valid",
+    "unsupported_grant_type": "only grant_type=authorization_code is supported",
+    "unsupported_response_type": "only response_type=code is supported",
+    "invalid_scope": "the scope is not valid",
+}
+
+
+def without_raw_input(error: OAuth2Error, submitted) -> OAuth2Error:
+    """An error whose description repeats nothing the client sent (RFC 6749 5.2 limits its
+    characters; repeating input also reflects it into the client's logs): where Authlib's own
+    description quotes a submitted value, a fixed one replaces it."""
+    description = error.description or ""
+    if any(len(value) >= 3 and value in description for value in submitted):
+        error.description = GENERIC_DESCRIPTIONS.get(error.error, "the request was refused")
+    return error
+
+
+def submitted_values() -> list[str]:
+    values = [v for _, v in flask_request.values.items(multi=True)]
+    header = flask_request.headers.get("Authorization", "")
+    return [*values, *header.split()]
+
+
 class BrokerAuthorizationServer(AuthorizationServer):
     def __init__(self, broker):
         super().__init__()
         self.broker = broker
+
+    def handle_error_response(self, request, error):
+        return super().handle_error_response(request, without_raw_input(error, submitted_values()))
 
     def create_oauth2_request(self, request):
         if isinstance(request, OAuth2Request):
@@ -49,11 +89,29 @@ class BrokerAuthorizationServer(AuthorizationServer):
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authlib's Basic parser raises ValueError on "Authorization: Basic " with nothing
-        after it: that is a client that cannot authenticate (401), not a server error."""
+        after it: that is a client that cannot authenticate (401), not a server error.
+
+        One authentication method per request (RFC 6749 2.3): credentials in the Authorization
+        header and in the body as well are `invalid_request`, whichever would have succeeded.
+
+        Rate limits: the client's own limit counts only once it has authenticated; a failure
+        counts against the address's failure limit instead (broker/ratelimit.py)."""
+        in_body = any(flask_request.form.get(name) for name in ("client_secret",
+                                                                  "client_assertion"))
+        if in_body and flask_request.headers.get("Authorization"):
+            raise InvalidRequestError("send client credentials in one way only: the "
+                                      "Authorization header or the request body")
+        refuse_if_failing_client_authentication()
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except ValueError:
+            count_failed_client_authentication()
             raise InvalidClientError(description="malformed Authorization header") from None
+        except InvalidClientError:
+            count_failed_client_authentication()
+            raise
+        count_client(endpoint, client.get_client_id())
+        return client
 
     def get_consent_grant(self, request=None, end_user=None):
         """Authlib quotes request values in some error descriptions and raises ValueError when
@@ -137,20 +195,47 @@ def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
 
 
 class BrokerResourceProtector(ResourceProtector):
-    """RFC 6750 section 3: `Bearer realm=...`, with an error code only when a token was sent."""
+    """RFC 6750: the token in an `Authorization: Bearer` header (2.1) or, on a POST, in an
+    `access_token` form field (2.2; pyoidc's default for /userinfo), never both. Errors use RFC
+    6750's codes (3.1): `invalid_request`, `invalid_token`, `insufficient_scope`; a request with
+    no token at all gets the challenge without an error code, as 3.1 asks."""
 
     def __init__(self, realm: str):
         super().__init__()
         self.realm = realm
 
+    def parse_request_authorization(self, request):
+        header = flask_request.headers.get("Authorization", "")
+        in_body = (flask_request.method == "POST"
+                   and flask_request.mimetype == "application/x-www-form-urlencoded"
+                   and "access_token" in flask_request.form)
+        if header and in_body:
+            raise InvalidRequestError("send the access token in one way only (RFC 6750 2)")
+        if in_body:
+            return self.get_token_validator("bearer"), flask_request.form["access_token"]
+        if not header:
+            raise MissingAuthorizationError(self._default_auth_type, self._default_realm)
+        token_type, _, token = header.partition(" ")
+        if token_type.lower() != "bearer" or not token.strip():
+            raise InvalidRequestError("the Authorization header must be 'Bearer <token>'")
+        return self.get_token_validator("bearer"), token.strip()
+
     def raise_error_response(self, error):
+        code = "invalid_request" if error.error in ("missing_authorization",
+                                                    "unsupported_token_type") else error.error
+        description = error.description
+        status = error.status_code
         challenge = f'Bearer realm="{self.realm}"'
-        if error.error != "missing_authorization":
-            challenge += f', error="{error.error}"'
-            if error.description:
-                challenge += f', error_description="{error.description}"'
-        body = json.dumps({"error": error.error, "error_description": error.description})
-        raise_http_exception(error.status_code, body, [
+        if error.error == "missing_authorization":
+            description = ("no access token: send it in an 'Authorization: Bearer' header or "
+                           "an 'access_token' form field")
+            status = 401
+        else:
+            challenge += f', error="{code}"'
+            if description:
+                challenge += f', error_description="{description}"'
+        body = json.dumps({"error": code, "error_description": description})
+        raise_http_exception(status, body, [
             ("WWW-Authenticate", challenge), ("Content-Type", "application/json"),
             ("Cache-Control", "no-store")])
 

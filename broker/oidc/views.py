@@ -3,21 +3,33 @@ userinfo and RP-initiated logout (RP-Initiated Logout 1.0)."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import current_token
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import (
+    InsecureTransportError,
+    InvalidRequestError,
+    OAuth2Error,
+)
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from broker.context import current_broker
 from broker.identity import LevelOfAssurance
+from broker.oidc.authorization_request import check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
-from broker.oidc.logout import notify_council_apps, read_id_token_hint
-from broker.oidc.server import StoredAuthorizationRequest
+from broker.oidc.logout import (
+    logout_confirmed,
+    logout_csrf_token,
+    notify_council_apps,
+    read_id_token_hint,
+)
+from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.web.pages import render_page
 
+log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__)
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -48,7 +60,7 @@ def discovery_document(broker) -> dict:
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
-        "request_uri_parameter_supported": True,
+        "request_uri_parameter_supported": False,  # PAR's request_uri only (RFC 9126)
         "require_request_uri_registration": False,
         "acr_values_supported": [level.uri for level in LevelOfAssurance],
         "ui_locales_supported": ["en", "cy"],
@@ -63,6 +75,34 @@ def discovery_document(broker) -> dict:
         "evidence_supported": [],
         "claims_in_verified_claims_supported": list(PERSON_CLAIMS),
     }
+
+
+CLIENT_ENDPOINTS = ("oidc.token", "oidc.pushed_authorization_request", "oidc.userinfo")
+
+
+@bp.errorhandler(413)
+def too_large(_exc):
+    """A council app's server gets an OAuth error it can parse, not the residents' page."""
+    if request.endpoint in CLIENT_ENDPOINTS:
+        response = _json_error(InvalidRequestError("the request body is too large"))
+        response.status_code = 413
+        return response
+    return render_page("too-large")
+
+
+@bp.app_errorhandler(InsecureTransportError)
+def insecure_transport(_exc):
+    """Authlib refuses an http URL (other than localhost) for /token and /par (the request's URL)
+    and /authorize (the issuer's). Behind a TLS proxy that means the proxy's X-Forwarded-Proto was
+    not believed; in development, a Host or issuer other than localhost. A council app gets an
+    OAuth error, a resident a page; the operator a line saying what to configure."""
+    log.error("%s reached over plain http (scheme %s, issuer %s): behind a TLS-terminating proxy "
+              "set FORWARDED_ALLOW_IPS to the proxy's address so that X-Forwarded-Proto is "
+              "believed, and use an https issuer; in development use http://localhost or "
+              "http://127.0.0.1", request.path, request.scheme, current_broker().config.issuer)
+    if request.endpoint in CLIENT_ENDPOINTS:
+        return _json_error(InvalidRequestError("this endpoint must be reached over https"), 400)
+    return render_page("unavailable")
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -103,7 +143,7 @@ def pushed_authorization_request():
     try:
         client = server.authenticate_client(oauth_request, AUTH_METHODS, endpoint="par")
     except OAuth2Error as error:
-        return _json_error(error, 401)
+        return _json_error(without_raw_input(error, submitted_values()), 401)
     params = {key: request.form.get(key, "") for key in request.form}
     params.pop("client_assertion", None)
     params.pop("client_assertion_type", None)
@@ -115,12 +155,11 @@ def pushed_authorization_request():
         params["client_id"] = client.client_id
         if not client.check_redirect_uri(params.get("redirect_uri", "")):
             raise InvalidRequestError("'redirect_uri' is not registered for this client")
-        if len(params.get("nonce", "")) > 255:
-            raise InvalidRequestError("'nonce' is longer than 255 characters")
+        params = check_authorization_request(params)
         server.get_consent_grant(StoredAuthorizationRequest(
             f"{broker.config.issuer}/authorize", params), end_user=True)
     except OAuth2Error as error:
-        return _json_error(error)
+        return _json_error(without_raw_input(error, submitted_values()))
     request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
     ttl = broker.config.oidc.par_ttl_seconds
     broker.state.save_pushed_request(request_uri, {"client_id": client.client_id,
@@ -164,9 +203,11 @@ def logout():
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
     session_id = request.cookies.get(SESSION_COOKIE)
-    if hint is None and request.method == "GET" and session_id:
-        # Without proof the request comes from one of the resident's apps, ask first.
-        return render_template("logout_confirm.html", params=params), 200, {
+    if not logout_confirmed(broker, session_id, hint, params, request.method):
+        # Without proof the request comes from this browser's own session, ask first.
+        params.pop("csrf_token", None)
+        return render_template("logout_confirm.html", params=params,
+                               csrf_token=logout_csrf_token(broker, session_id)), 200, {
             "Cache-Control": "no-store"}
     session = broker.sessions.end(session_id) if session_id else None
     if session is not None:

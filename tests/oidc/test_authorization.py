@@ -98,7 +98,9 @@ def test_second_council_app_reuses_the_session_with_an_unlinkable_subject(oidc_s
                    auth=(OTHER_COUNCIL_CLIENT, SECRET)).json()
     claims = _claims(oidc_stack, token["id_token"], OTHER_COUNCIL_CLIENT)
     assert claims["sub"] != first_sub
-    assert claims["given_name"] == "Jane"
+    info = requests.get(f"{oidc_stack.broker_url}/userinfo", timeout=10, headers={
+        "Authorization": f"Bearer {token['access_token']}"}).json()
+    assert info["given_name"] == "Jane" and info["sub"] == claims["sub"]
 
 
 def test_clients_of_one_council_share_the_pairwise_subject(oidc_stack):
@@ -124,7 +126,8 @@ def test_malformed_claims_parameter_is_invalid_request(oidc_stack):
 
 
 def test_claims_request_releases_verified_claims_in_userinfo_and_id_token(oidc_stack):
-    request = {"userinfo": {"verified_claims": {"claims": {"given_name": None}}},
+    request = {"userinfo": {"verified_claims": {"verification": {"assurance_level": None},
+                                                "claims": {"given_name": None}}},
                "id_token": {"birthdate": {"essential": True}}}
     attempt, params = sign_in(oidc_stack, scope="openid", claims=json.dumps(request))
     token = redeem(oidc_stack, params["code"], attempt.verifier, attempt.redirect_uri).json()

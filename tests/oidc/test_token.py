@@ -131,10 +131,11 @@ def test_a_client_assertion_for_another_audience_is_refused(oidc_stack, oidc_key
     assert response.json()["error"] == "invalid_client"
 
 
-def test_a_client_assertion_expiring_more_than_five_minutes_away_is_refused(oidc_stack, oidc_keys):
+def test_a_client_assertion_expiring_beyond_the_maximum_lifetime_is_refused(oidc_stack,
+                                                                             oidc_keys):
     attempt, params = sign_in(oidc_stack, client_id=JWT_CLIENT)
     assertion = client_assertion(oidc_stack, JWT_CLIENT, oidc_keys["client_key"],
-                                 exp=int(time.time()) + 3600)
+                                 exp=int(time.time()) + 3600 + 300)
     response = redeem_with_assertion(oidc_stack, params["code"], attempt.verifier,
                                      attempt.redirect_uri, assertion)
     assert response.json()["error"] == "invalid_client"

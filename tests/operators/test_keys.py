@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -221,7 +222,11 @@ def test_the_command_line_writes_its_audit_event_to_standard_error(operator_conf
 
 def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tmp_path, keys):
     """The example configuration, with its keys present, through a whole rotation."""
-    shutil.copy(ROOT / "config" / "example.yaml", tmp_path / "broker.yaml")
+    example = (ROOT / "config" / "example.yaml").read_text()
+    published = "secret_key: change-me-to-a-long-random-value-from-your-secret-store"
+    assert published in example  # production refuses it: an operator sets their own
+    (tmp_path / "broker.yaml").write_text(example.replace(
+        published, f"secret_key: {secrets.token_urlsafe(32)}"))
     shutil.copytree(ROOT / "config" / "brand", tmp_path / "brand")  # the example council's logo
     key_dir = tmp_path / "keys"
     for name, source in (("saml-signing", "broker-saml-signing"),

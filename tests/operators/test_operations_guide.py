@@ -110,7 +110,7 @@ def test_the_first_installation_commands_write_the_key_files(tmp_path):
         assert result.returncode == 0, (step, result.stderr)
     assert {p.name for p in (tmp_path / "keys").iterdir()} == {
         "saml-signing.key", "saml-signing.crt", "saml-encryption.key", "saml-encryption.crt",
-        "oidc-signing-es256.jwk.json", "data-key.jwk.json"}
+        "oidc-signing-es256.jwk.json", "oidc-signing-rs256.jwk.json", "data-key.jwk.json"}
 
 
 def test_every_broker_command_the_guide_names_exists():

@@ -27,7 +27,9 @@ def limits(**sections) -> dict:
     """Tight limits where a test sets them, generous elsewhere."""
     config = {"authorize": {"per_ip": GENEROUS, "per_client": GENEROUS},
               "token": {"per_ip": GENEROUS, "per_client": GENEROUS},
-              "acs": {"per_ip": GENEROUS}}
+              "par": {"per_ip": GENEROUS, "per_client": GENEROUS},
+              "acs": {"per_ip": GENEROUS},
+              "client_authentication_failures": {"per_ip": GENEROUS}}
     for section, rules in sections.items():
         config[section].update(rules)
     return {"rate_limits": config}
@@ -47,7 +49,11 @@ def limited(stack_factory):
 
 
 def authorize_from(client, client_id: str = COUNCIL_CLIENT_ID, ip: str = "127.0.0.1", headers=None):
-    return client.get("/authorize", query_string={"client_id": client_id, "response_type": "code"},
+    """A request naming a registered client and its redirect URI: what a per-client limit counts."""
+    config = client.application.extensions["broker"].config
+    redirect_uri = config.clients[COUNCIL_CLIENT_ID].redirect_uris[0]
+    return client.get("/authorize", query_string={"client_id": client_id, "response_type": "code",
+                                                  "redirect_uri": redirect_uri},
                       environ_base={"REMOTE_ADDR": ip}, headers=headers or {})
 
 
@@ -65,7 +71,7 @@ def acs_post(client, ip: str = "127.0.0.1", headers=None):
 
 def test_authorize_over_the_per_ip_limit_gets_the_too_many_requests_page(limited):
     client = limited(authorize={"per_ip": TIGHT}).broker_app.test_client()
-    assert [authorize_from(client).status_code for _ in range(2)] == [400, 400]
+    assert [authorize_from(client).status_code for _ in range(2)] == [302, 302]  # errors
     response = authorize_from(client)
     assert response.status_code == 429 and TOO_MANY in response.text
     assert int(response.headers["Retry-After"]) >= 1
@@ -299,7 +305,7 @@ def test_with_redis_down_requests_are_served_and_counted_in_memory(limited):
                               retry=Retry(NoBackoff(), 0))  # redis-py's default waits ~8 s
     client = create_app(stack.config, redis_client=unreachable).test_client()
     responses = [authorize_from(client) for _ in range(4)]
-    assert [response.status_code for response in responses] == [400, 400, 400, 429]
+    assert [response.status_code for response in responses] == [302, 302, 302, 429]
 
 
 def test_hits_counted_during_an_outage_reach_redis_when_it_is_back(own_redis):
@@ -349,3 +355,58 @@ def test_beyond_the_key_cap_new_keys_are_counted_in_redis_only(monkeypatch, redi
     [key] = redis_client.scan_iter(f"{prefix}:*")  # only the third key reached Redis, twice
     assert "client:c" in key.decode() and int(redis_client.get(key)) == 2
     redis_client.delete(key)
+
+
+def test_wrong_secrets_under_a_clients_id_do_not_spend_its_token_budget(limited):
+    client = limited(token={"per_client": TIGHT}).broker_app.test_client()
+    for i in range(5):
+        response = client.post("/token", data={"grant_type": "authorization_code", "code": "x"},
+                               auth=(COUNCIL_CLIENT_ID, "wrong-secret"),
+                               environ_base={"REMOTE_ADDR": f"198.51.100.{i}"})
+        assert response.json["error"] == "invalid_client"
+    assert token_request(client).status_code == 400  # the real app: a bad code, not 429
+
+
+def test_junk_authorize_requests_naming_a_client_do_not_spend_its_budget(limited):
+    client = limited(authorize={"per_client": TIGHT}).broker_app.test_client()
+    for i in range(5):
+        junk = client.get("/authorize", query_string={"client_id": COUNCIL_CLIENT_ID,
+                                                      "redirect_uri": "https://evil.example/"},
+                          environ_base={"REMOTE_ADDR": f"198.51.100.{i}"})
+        assert junk.status_code != 429
+    assert authorize_from(client).status_code == 302
+
+
+def test_failed_client_authentication_has_its_own_tighter_per_ip_limit(limited):
+    stack = limited(client_authentication_failures={"per_ip": TIGHT})
+    client = stack.broker_app.test_client()
+    for _ in range(2):
+        response = client.post("/token", data={"grant_type": "authorization_code", "code": "x"},
+                               auth=(COUNCIL_CLIENT_ID, "guess"))
+        assert response.json["error"] == "invalid_client"
+    refused = token_request(client)  # even the right secret, from that address, now waits
+    assert refused.status_code == 429 and refused.json["error"] == "temporarily_unavailable"
+    assert token_request(client, ip="192.0.2.77").status_code == 400
+    par = client.post("/par", data={"response_type": "code"}, auth=(COUNCIL_CLIENT_ID, "guess"))
+    assert par.status_code == 429
+
+
+def test_par_counts_per_client_after_authentication(limited):
+    client = limited(par={"per_client": TIGHT}).broker_app.test_client()
+    for _ in range(2):
+        client.post("/par", data={"response_type": "code"},
+                    auth=(COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET))
+    over = client.post("/par", data={"response_type": "code"},
+                       auth=(COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET))
+    assert over.status_code == 429 and over.json["error"] == "temporarily_unavailable"
+
+
+def test_checking_the_failure_limit_costs_no_redis_round_trip(stack_factory, redis_url):
+    """Honest council apps authenticate from addresses that never failed: the check before
+    their credentials reads this process's own count, not Redis."""
+    stack = stack_factory()
+    traffic = RedisTraffic()
+    client = create_app(stack.config, redis_client=traffic.client(redis_url)).test_client()
+    for i in range(20):
+        assert token_request(client, ip=f"10.1.0.{i}").status_code == 400  # a bad code
+    assert "GET" not in traffic.commands
