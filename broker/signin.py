@@ -134,7 +134,7 @@ def authorize():
         log.info("sign-in from the broker session: flow %s client %s", flow.id[:8], client.client_id)
         from broker.matching.views import match_then_complete
 
-        return match_then_complete(flow, session.identity_for(council.entity_id),
+        return match_then_complete(flow, session.identity_for(council.pid_hashing_entity_id),
                                    partial(complete_sign_in, session=session))
 
     try:
@@ -193,7 +193,7 @@ def assertion_consumer_service():
                             "the identity hub is unavailable")
     try:
         result = read_response(saml_response, flow, broker.config, hub, broker.state,
-                               council.entity_id)
+                               council.pid_hashing_entity_id)
     except ResponseRejected as exc:
         HUB_STATUSES.labels("rejected").inc()
         log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
