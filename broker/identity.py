@@ -100,6 +100,8 @@ class VerifiedIdentity:
     OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side:
     it is kept only in the broker session in Redis, so that a later sign-in at another council
     can derive that council's hashed PID without a new trip to the hub. Never log it.
+    `issuer` is the identity provider's entity id (the Matching Dataset assertion's Issuer), the
+    first input of every hashed PID; `authenticated_at` is its AuthnInstant (the `auth_time`).
     """
 
     hashed_pid: str

@@ -157,13 +157,13 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     pid = _name_id(idp.authn)
     if _name_id(idp.matching_dataset) != pid:
         raise ResponseRejected("the two assertions name different subjects")
+    # Remembered for as long as any of them could still be accepted.
+    ttl = max(int(not_on_or_after - now) + skew, skew + MAX_MESSAGE_AGE_SECONDS)
     level = _level_of_assurance(idp.authn)
     if isinstance(level, HubFailure):
-        _check_not_replayed(state, int(not_on_or_after - now) + skew,
-                            response=document.get("ID"))
+        _check_not_replayed(state, ttl, response=document.get("ID"))
         return level
     authenticated_at = _authn_instant(idp.authn, flow, now, skew)
-    ttl = int(not_on_or_after - now) + skew
     _check_not_replayed(state, ttl, response=document.get("ID"),
                         authn_assertion=idp.authn.get("ID"),
                         matching_dataset_assertion=idp.matching_dataset.get("ID"))

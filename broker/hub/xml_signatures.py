@@ -40,7 +40,6 @@ CANONICALISATIONS = frozenset({
     "http://www.w3.org/2006/12/xml-c14n11#WithComments",
 })
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 
 class SignatureRefused(Exception):
@@ -74,9 +73,8 @@ def enveloped_signature(element: etree._Element, what: str,
             or (element_id and uri == f"#{element_id}")):
         raise SignatureRefused(f"the {what} signature does not reference the {what} element")
     if element_id:
-        document = element.getroottree().getroot()
-        uses = sum(1 for e in document.iter() if isinstance(e.tag, str)
-                   for name in ("ID", XML_ID) if e.get(name) == element_id)
+        uses = element.getroottree().xpath("count(//@ID[. = $v]) + count(//@xml:id[. = $v])",
+                                           v=element_id)
         if uses != 1:
             raise SignatureRefused(f"the {what}'s ID is used by another element too")
     digest = _one(reference, "DigestMethod", what).get("Algorithm")
