@@ -15,6 +15,7 @@ import argparse
 import base64
 import cProfile
 import io
+import os
 import pstats
 import re
 import secrets
@@ -144,7 +145,7 @@ class Steps:
             "Authorization": f"Bearer {t}"}) for t in bearer])
         if profile:
             stats = pstats.Stats(profiler)
-            stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(40)
         return cpu
 
 

@@ -19,12 +19,11 @@ import enum
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig
@@ -301,8 +300,11 @@ def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree
             for reference in key_info.findall(f"{{{C.NS_DS}}}RetrievalMethod"):
                 key_info.remove(reference)
             key_info.append(key)
-    for pair in config.saml.encryption:
-        candidate = etree.fromstring(etree.tostring(data[0]))
+    pairs = config.saml.encryption
+    for index, pair in enumerate(pairs):
+        # In place with the last (usually the only) key; a copy for any key tried before it.
+        last = index == len(pairs) - 1
+        candidate = data[0] if last else etree.fromstring(etree.tostring(data[0]))
         try:
             return xmlsec.EncryptionContext(keys_manager(pair.key_pem)).decrypt(candidate)
         except xmlsec.Error:
@@ -436,10 +438,16 @@ def _exact(node: etree._Element, what: str) -> str:
 
 
 def _time(value: str) -> float:
+    """An xs:dateTime in UTC (SAML core 1.3.3), to seconds since the epoch."""
     try:
-        return float(OneLogin_Saml2_Utils.parse_SAML_to_time(value))
-    except Exception:
+        if "T" not in value:
+            raise ValueError("a date and a time")
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
         raise ResponseRejected(f"not a SAML time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _text(node: etree._Element | None, what: str) -> str:
