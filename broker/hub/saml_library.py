@@ -6,7 +6,8 @@ DTD-refusing parser `OneLogin_Saml2_XML.to_etree`, `add_sign` for our SP metadat
 xmlsec's primitives (broker.hub.responses), so the clock, XPath, schema and decryption-key patches
 that python3-saml's one-assertion Response class needed are gone. A patch added later goes in
 PATCHES, is installed by `install()` when broker.hub is imported, and is proven installed by
-tests/hub/test_saml_library.py; the exact version it was written against is asserted here.
+tests/hub/test_saml_library.py; the exact version it was written against is asserted here
+(docs/adr/0014).
 """
 
 from __future__ import annotations
