@@ -77,6 +77,7 @@ class Forgery:
     encryption_cert_pem: str | None = None
     content_alg: object = None  # an xmlsec.Transform; None: AES-128-CBC
     key_transport: object = None  # an xmlsec.Transform; None: RSA-OAEP
+    key_placement: str = "peer"  # Verify's: the EncryptedKey beside the EncryptedData
     response_in_response_to: str | None = "(flow)"
     destination: str | None = None
     response_issuer: str | None = None
@@ -156,6 +157,7 @@ def _encrypt_outermost_assertions(response: etree._Element, cert_pem: str,
         algorithms["content_alg"] = forgery.content_alg
     if forgery.key_transport is not None:
         algorithms["key_transport"] = forgery.key_transport
+    algorithms["key_placement"] = forgery.key_placement
     for assertion in list(response.iter(f"{{{C.NS_SAML}}}Assertion")):
         if any(a.tag == f"{{{C.NS_SAML}}}Assertion" for a in assertion.iterancestors()):
             continue

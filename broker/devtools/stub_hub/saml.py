@@ -85,8 +85,12 @@ def _keys_manager(cert_pem: str) -> xmlsec.KeysManager:
 
 def encrypt_assertion(assertion_xml: str, cert_pem: str,
                       content_alg=xmlsec.Transform.AES128,
-                      key_transport=xmlsec.Transform.RSA_OAEP) -> str:
-    """Encrypts the assertion to the broker (RSA-OAEP key transport) as an EncryptedAssertion."""
+                      key_transport=xmlsec.Transform.RSA_OAEP, key_placement: str = "peer") -> str:
+    """Encrypts the assertion to the broker (RSA-OAEP key transport) as an EncryptedAssertion.
+
+    The EncryptedKey is placed as GOV.UK Verify's libraries place it (OpenSAML's PEER placement,
+    verify-saml-libs' EncrypterFactory): beside the EncryptedData, which names it with a
+    RetrievalMethod; `key_placement="inline"` puts it inside the EncryptedData's KeyInfo."""
     wrapper = etree.fromstring(
         f'<saml:EncryptedAssertion xmlns:saml="{C.NS_SAML}">{assertion_xml}'
         "</saml:EncryptedAssertion>".encode())
@@ -106,7 +110,24 @@ def encrypt_assertion(assertion_xml: str, cert_pem: str,
             else 128
         context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, size, xmlsec.KeyDataType.SESSION)
     context.encrypt_xml(template, assertion)
+    if key_placement == "peer":
+        # Parsed again first: lxml's find() does not see the names xmlsec created in C.
+        wrapper = etree.fromstring(etree.tostring(wrapper))
+        _place_key_beside_the_data(wrapper)
     return etree.tostring(wrapper).decode()
+
+
+def _place_key_beside_the_data(encrypted_assertion: etree._Element) -> None:
+    xenc, ds = "http://www.w3.org/2001/04/xmlenc#", C.NS_DS
+    data = encrypted_assertion.find(f"{{{xenc}}}EncryptedData")
+    key_info = data.find(f"{{{ds}}}KeyInfo")
+    key = key_info.find(f"{{{xenc}}}EncryptedKey")
+    key_id = new_id()
+    key.set("Id", key_id)
+    key_info.remove(key)
+    etree.SubElement(key_info, f"{{{ds}}}RetrievalMethod",
+                     Type=f"{xenc}EncryptedKey", URI=f"#{key_id}")
+    encrypted_assertion.append(key)
 
 
 def _flags(verified: bool, valid_from, valid_to) -> str:
