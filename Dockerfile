@@ -1,15 +1,20 @@
-# Multi-stage: GOV.UK Frontend from npm and the Welsh catalogue compiled in build stages; the
-# runtime image is slim, has no compilers or npm, and runs as a non-root user.
+# Multi-stage: GOV.UK Frontend from npm, the councils' stylesheet (Sass) and the Welsh catalogue
+# compiled in build stages; the runtime image is slim, has no compilers or npm, and runs as a
+# non-root user.
 FROM node:22-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --omit=dev
+RUN npm ci --no-audit --no-fund
+COPY broker/web/styles ./broker/web/styles
+RUN mkdir -p broker/web/static && node_modules/.bin/sass --load-path=node_modules --style=compressed \
+    --no-source-map broker/web/styles/councils.scss broker/web/static/councils.min.css
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md babel.cfg ./
 COPY broker ./broker
-# The .mo files are git-ignored build output; the wheel's package data picks them up from here.
+COPY --from=assets /src/broker/web/static/councils.min.css ./broker/web/static/
+# The .mo and .css files are git-ignored build output; the wheel's package data picks them up here.
 RUN pip install --no-cache-dir "babel>=2.12" \
  && pybabel compile -d broker/web/translations \
  && pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 # GOV.UK Frontend from npm (package-lock.json pins it); the apps serve it from node_modules.
 NODE_STAMP := node_modules/.installed
+# The councils' stylesheet: GOV.UK Frontend's Sass with the settings for services not on GOV.UK
+# (system fonts, no crown), compiled by npm's `sass`. Build output, git-ignored: never edit it.
+COUNCILS_CSS := broker/web/static/councils.min.css
 # Welsh messages: the .po is committed, the .mo is compiled here (git-ignored).
 CATALOGUES := broker/web/translations
 MO := $(CATALOGUES)/cy/LC_MESSAGES/messages.mo
@@ -25,7 +28,10 @@ $(NODE_STAMP): package.json package-lock.json
 $(MO): $(CATALOGUES)/cy/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile --statistics -d $(CATALOGUES)
 
-assets: $(NODE_STAMP) $(MO)
+$(COUNCILS_CSS): broker/web/styles/councils.scss $(NODE_STAMP)
+	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map $< $@
+
+assets: $(NODE_STAMP) $(MO) $(COUNCILS_CSS)
 
 # After changing a text: re-extract, merge into the .po, translate the new entries, then `make`.
 translations: $(STAMP)
@@ -47,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check broker tests
 
 clean:
-	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO)
+	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO) $(COUNCILS_CSS)
 
 # Benchmarks: never part of `make test`. See benchmarks/README.md for the figures and commands.
 bench: $(STAMP) assets

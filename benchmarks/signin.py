@@ -6,7 +6,8 @@ gunicorn, then drives N complete sign-ins at concurrency C, in batches, one step
   A. /authorize for every sign-in of the batch (the hand-off page: SAMLRequest and RelayState);
      off the clock, the hub's Responses are built (signed and encrypted as the hub would) by a
      pool of processes, so the broker does all the work it does in production;
-  B. the assertion consumer service for every sign-in (a 302 with the code);
+  B. the assertion consumer service for every sign-in (a 303 to the continuation, which gives
+     the 302 with the code in the browser that started the flow);
   C. /token for every sign-in;
   D. /userinfo for every sign-in.
 
@@ -66,7 +67,7 @@ from broker.devtools.stub_hub.app import create_stub_hub  # noqa: E402
 from broker.devtools.stub_hub.identities import IDENTITIES  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STEPS = ("authorize", "acs", "token", "userinfo")
+STEPS = ("authorize", "acs", "continue", "token", "userinfo")
 CALLBACK = "http://127.0.0.1:9/callback"
 SECRET = "bench-secret"
 # Commands the driver itself sends (between windows, and never counted).
@@ -332,6 +333,7 @@ def write_config(directory: Path, keys: Path, broker_url: str, hub_url: str, red
                 "truststores": {name: str(keys / f"{name}-truststore.pem")
                                 for name in ("metadata", "hub", "idp")}},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
+        "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         # Limits stay on (their Redis work is part of the cost) but high: one driver, one IP.
         "rate_limits": {"enabled": True,
                         "authorize": {"per_ip": "1000000/minute", "per_client": "1000000/minute"},
@@ -603,6 +605,7 @@ class Bench:
             s["relay_state"] = re.search(r'name="RelayState" value="([^"]+)"', page).group(1)
             s["request_id"] = re.search(r'ID="([^"]+)"',
                                         base64.b64decode(saml_request).decode()).group(1)
+            s["binding"] = re.search(r"broker_binding=([^;]+)", head.decode("latin-1")).group(1)
         if record is not None:
             record["flow_bytes"] = self.memory_of("bench:flow:*")
 
@@ -622,10 +625,21 @@ class Bench:
                             + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         responses = self.phase(requests, record, "acs")
         for s, (head, body) in zip(signins, responses, strict=True):
+            s["continue"] = header(head, "location") or ""
+            if status_of(head) != 303 or not s["continue"].startswith("/signin/continue"):
+                raise RuntimeError(f"the ACS answered {head[:12]!r}: {body[:300]!r}")
+
+        # B2: the same-site continuation, in the browser that started the flow (ADR 12).
+        requests = [b"GET " + s["continue"].encode() + b" HTTP/1.1\r\nHost: " + host
+                    + b"\r\nCookie: broker_binding=" + s["binding"].encode() + b"\r\n\r\n"
+                    for s in signins]
+        responses = self.phase(requests, record, "continue")
+        for s, (head, body) in zip(signins, responses, strict=True):
             location = header(head, "location") or ""
             code = parse_qs(urlparse(location).query).get("code")
             if status_of(head) != 302 or not code:
-                raise RuntimeError(f"the ACS answered {head[:12]!r} {location!r}: {body[:300]!r}")
+                raise RuntimeError(f"the continuation answered {head[:12]!r} {location!r}: "
+                                   f"{body[:300]!r}")
             s["code"] = code[0]
         if record is not None:
             record["session_bytes"] = self.memory_of("bench:session:*")

@@ -38,7 +38,7 @@ from broker.devtools.demo import stub_hub_config
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import create_stub_hub
 
-STEPS = ("authorize", "acs", "token", "userinfo")
+STEPS = ("authorize", "acs", "continue", "token", "userinfo")
 
 
 class Steps:
@@ -85,6 +85,8 @@ class Steps:
 
         def start_response(status, response_headers, exc_info=None):
             answer.update(status=status, headers=dict(response_headers))
+            answer["headers"]["Set-Cookie"] = "; ".join(
+                value for name, value in response_headers if name.lower() == "set-cookie")
 
         payload = b"".join(self.app(environ, start_response))
         return answer["status"], answer["headers"], payload
@@ -113,9 +115,10 @@ class Steps:
             return results
 
         pages = measured("authorize", [lambda c=c: self.authorize(c) for c in challenges])
-        relay_states, request_ids = [], []
-        for status, _headers, page in pages:
+        relay_states, request_ids, bindings = [], [], []
+        for status, headers, page in pages:
             assert status.startswith("200"), status
+            bindings.append(re.search(r"broker_binding=([^;]+)", headers["Set-Cookie"]).group(1))
             text = page.decode()
             relay_states.append(re.search(r'name="RelayState" value="([^"]+)"', text).group(1))
             request = base64.b64decode(
@@ -128,6 +131,14 @@ class Steps:
                   for a, r in zip(answers, relay_states, strict=True)]
         redirects = measured("acs", [lambda b=b: self.call("POST", "/saml/acs", body=b)
                                      for b in bodies])
+        continuations = []
+        for status, headers, _ in redirects:
+            assert status.startswith("303"), status
+            continuations.append(urlparse(headers["Location"]))
+        redirects = measured("continue", [
+            lambda u=u, b=b: self.call("GET", u.path, u.query,
+                                       headers={"Cookie": f"broker_binding={b}"})
+            for u, b in zip(continuations, bindings, strict=True)])
         codes = []
         for status, headers, _ in redirects:
             assert status.startswith("302"), status

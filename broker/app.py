@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import redis
 from flask import Flask
@@ -11,37 +12,46 @@ from flask_babel import lazy_gettext as _l
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadataSource
 from broker.hub.saml_schema import verify_protocol_schema
+from broker.matching.pipeline import MatchingPipeline
 from broker.observability import install_request_tracking
 from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
+from broker.oidc.server import BrokerAuthorizationServer, BrokerResourceProtector
 from broker.oidc.sessions import SessionStore
+from broker.sealing import Sealer
 from broker.state import BrokerState, connect
+
+log = logging.getLogger(__name__)
 
 MAX_CONTENT_LENGTH = 512 * 1024
 
 
 @dataclass
 class Broker:
-    """Everything a request handler needs, built once per process."""
+    """Everything a request handler needs, built once per process (`broker.context`).
+
+    The OAuth server and resource protector are built from the broker itself, so they are set
+    right after it in `create_app`, before any request."""
 
     config: BrokerConfig
     state: BrokerState
     clients: ClientRegistry
     signing_keys: SigningKeys
     hub_metadata: HubMetadataSource
-    sessions: SessionStore = None
-    authorization_server: object = None
-    resource_protector: object = None
-    matching: object = None  # broker.matching.pipeline.MatchingPipeline
+    sessions: SessionStore
+    matching: MatchingPipeline
+    authorization_server: BrokerAuthorizationServer = field(init=False)
+    resource_protector: BrokerResourceProtector = field(init=False)
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
-    from broker import ops, signin
+    from broker import journey, ops
     from broker.hub import views as hub_views
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
     from broker.ratelimit import install_rate_limits
+    from broker.web.brand_pages import BrandBook
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
@@ -52,29 +62,35 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
                       SESSION_COOKIE_NAME="broker_flask", SESSION_COOKIE_HTTPONLY=True)
     if redis_client is None:
         redis_client = connect(config.redis, allow_embedded=not config.production)
+    state = BrokerState(redis_client, config.redis.key_prefix, data_sealer(config))
     broker = Broker(
         config=config,
-        state=BrokerState(redis_client, config.redis.key_prefix),
+        state=state,
         clients=ClientRegistry(config.clients),
         signing_keys=SigningKeys(config.oidc.signing_keys),
         hub_metadata=HubMetadataSource(config.hub, BrokerState(redis_client, config.redis.key_prefix)),
+        sessions=SessionStore(state, config.oidc.session_idle_seconds,
+                              config.oidc.session_absolute_seconds,
+                              grants_ttl_seconds=max(config.oidc.code_ttl_seconds,
+                                                     config.oidc.access_token_ttl_seconds)),
+        matching=build_matching(config),
     )
-    broker.sessions = SessionStore(broker.state, config.oidc.session_idle_seconds,
-                                   config.oidc.session_absolute_seconds)
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
-    broker.matching = build_matching(config)
     app.extensions["broker"] = broker
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
+    brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
+                       remembered_council_cookie="broker_council")
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",))
+                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",),
+                home_url=None, brands=brands)
 
     install_request_tracking(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(oidc_views.bp)
-    app.register_blueprint(signin.bp)
+    app.register_blueprint(journey.bp)
     app.register_blueprint(hub_views.bp)
     app.register_blueprint(matching_views.bp)
     register_error_pages(app)
@@ -82,10 +98,19 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     return app
 
 
-def build_matching(config: BrokerConfig):
-    """The matching pipeline; the link store's engine only when some council matches."""
-    from broker.matching.pipeline import MatchingPipeline
+def data_sealer(config: BrokerConfig) -> Sealer:
+    """The configured data keys; in development without any, one for this process only."""
+    sealer = config.sealer()
+    if sealer is None:  # production refuses to load without data_keys
+        log.warning("no data_keys configured: personal data in Redis is sealed with a key that "
+                    "lasts as long as this process (development only; several processes or a "
+                    "restart cannot read each other's sign-ins)")
+        sealer = Sealer.ephemeral()
+    return sealer
 
+
+def build_matching(config: BrokerConfig) -> MatchingPipeline:
+    """The matching pipeline; the link store's engine only when some council matches."""
     if not any(council.matching for council in config.councils.values()):
         return MatchingPipeline(links=None)
     from broker.matching.database import make_engine, upgrade

@@ -27,10 +27,11 @@ def cmd_sp_metadata(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    # Before anything imports prometheus_client: broker.serve sets PROMETHEUS_MULTIPROC_DIR.
     from broker.serve import serve
 
-    serve(_config(args), bind=f"{args.host}:{args.port}", workers=args.workers)
-    return 0
+    return serve(getattr(args, "config", None), bind=f"{args.host}:{args.port}",
+                 workers=args.workers)
 
 
 def cmd_demo(_args) -> int:
@@ -39,17 +40,40 @@ def cmd_demo(_args) -> int:
     return run_demo()
 
 
-def cmd_stub_hub(args) -> int:
+def _stand_in_settings(args, port_name: str) -> dict:
+    """`broker stub-hub` and `broker demo-council` alone: the demo's settings, with what their
+    options name."""
     from pathlib import Path
 
+    from broker.devtools.demo import demo_settings
+
+    environ = dict(os.environ)
+    if args.port is not None:
+        environ[f"BROKER_DEMO_{port_name.upper()}_PORT"] = str(args.port)
+    if args.url:
+        environ[f"BROKER_DEMO_{port_name.upper()}_URL"] = args.url
+    settings = demo_settings(environ)
+    if args.config:
+        settings["config"] = args.config
+    if getattr(args, "keys", None):
+        settings["keys"] = Path(args.keys)
+    return settings
+
+
+def cmd_stub_hub(args) -> int:
     from werkzeug.serving import run_simple
 
-    from broker.devtools.demo import demo_environ, demo_settings, stub_hub_config
-    from broker.devtools.keys import ensure_demo_keys
+    from broker.devtools.demo import demo_environ, stub_hub_config
+    from broker.devtools.keys import STUB_HUB_PAIRS
     from broker.devtools.stub_hub.app import create_stub_hub
 
-    settings = demo_settings()
-    keys = ensure_demo_keys(Path(settings["keys"]))
+    settings = _stand_in_settings(args, "hub")
+    keys = settings["keys"]
+    missing = [name for pair in STUB_HUB_PAIRS for name in (f"{pair}.key", f"{pair}.crt")
+               if not (keys / name).is_file()]
+    if missing:
+        raise SystemExit(f"stub hub: {keys}: no {', '.join(missing)}; make them with "
+                         f"`broker dev-keys {keys}`")
     config = load_config(settings["config"], demo_environ(settings))
     app = create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"]))
     run_simple(args.host, settings["ports"]["hub"], app, threaded=True)
@@ -60,12 +84,13 @@ def cmd_demo_council(args) -> int:
     from werkzeug.serving import run_simple
 
     from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
-    from broker.devtools.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, demo_settings
+    from broker.devtools.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, configured_mode
 
-    settings = demo_settings()
+    settings = _stand_in_settings(args, "council")
     app = create_council_app(CouncilAppConfig(
         base_url=settings["urls"]["council"], broker_issuer=settings["urls"]["broker"],
-        client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET))
+        client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+        mode=configured_mode(settings["config"])))
     run_simple(args.host, settings["ports"]["council"], app, threaded=True)
     return 0
 
@@ -104,11 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("BROKER_WORKERS", "2")),
                        help="gunicorn worker processes (default 2, or $BROKER_WORKERS)")
     add("demo", cmd_demo, "run broker, stub hub and demo council app together", config=False)
-    for name, func, text in (("stub-hub", cmd_stub_hub, "run the stub hub (development only)"),
-                             ("demo-council", cmd_demo_council,
-                              "run the demo council app (development only)")):
+    for name, func, text, port_name, port in (
+            ("stub-hub", cmd_stub_hub, "run the stub hub alone (development only): a stand-in "
+             "for the identity hub that trusts the broker named by --config", "hub", 8001),
+            ("demo-council", cmd_demo_council, "run the demo council app alone (development "
+             "only)", "council", 8002)):
         sub = add(name, func, text, config=False)
-        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--config", help="the broker's YAML file; refused when its mode is "
+                         "production (default: $BROKER_CONFIG, else config/demo.yaml)")
+        if name == "stub-hub":
+            sub.add_argument("--keys", help="folder with hub-signing.key|crt and "
+                             "federation-metadata-signing.key|crt, made by `broker dev-keys` "
+                             "(default: $BROKER_DEMO_KEYS, else var/demo)")
+        sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        sub.add_argument("--port", type=int, default=None, help=f"port to listen on (default: "
+                         f"$BROKER_DEMO_{port_name.upper()}_PORT, else {port})")
+        sub.add_argument("--url", help=f"public URL, when a proxy fronts it (default: "
+                         f"$BROKER_DEMO_{port_name.upper()}_URL, else http://localhost:PORT)")
     keys = add("dev-keys", cmd_dev_keys, "generate missing demo keys (development only)",
                config=False)
     keys.add_argument("directory", nargs="?", default="var/demo")

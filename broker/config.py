@@ -16,7 +16,10 @@ from urllib.parse import urlparse
 
 import yaml
 
+from broker.config_errors import ConfigError
 from broker.identity import LevelOfAssurance
+from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
+from broker.web.branding import Brand, Text, neutral_brand, read_brand
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
@@ -26,14 +29,6 @@ ENV_OVERRIDES = {
     "BROKER_HUB_METADATA_URL": "hub.metadata_url",
     "BROKER_DATABASE_URL": "database.url",
 }
-
-
-class ConfigError(Exception):
-    """A configuration problem, rendered as `file: key: problem`."""
-
-    def __init__(self, source: str, key: str, problem: str):
-        super().__init__(f"{source}: {key}: {problem}")
-        self.source, self.key, self.problem = source, key, problem
 
 
 @dataclass(frozen=True)
@@ -100,6 +95,7 @@ class OidcConfig:
         return next(k.jwk for k in self.signing_keys if k.signs)
 
 
+DATASET_SCHEMAS = ("legacy", "universal")
 ACCOUNT_CREATION_ATTRIBUTES = ("first_name", "middle_name", "surname", "date_of_birth",
                                "current_address", "address_history", "cycle_3")
 
@@ -125,6 +121,9 @@ class MatchingConfig:
     account_creation_url: str | None
     account_creation_attributes: tuple[str, ...]
     contact: dict[str, str]
+    # Which of Verify's JSON schemas the council's service was built to: "legacy" (the default,
+    # the adapter's without European identities) or "universal".
+    dataset_schema: str = "legacy"
 
 
 @dataclass(frozen=True)
@@ -143,10 +142,16 @@ class CouncilConfig:
     # The second input of the hashed PID (Verify's matching service entity id or
     # hashingEntityId): a council that used Verify keeps its stored links and its subjects.
     hashing_entity_id: str = ""
+    branding: Brand | None = None  # None only for configs built by hand: see `brand`
 
     @property
     def pid_hashing_entity_id(self) -> str:
         return self.hashing_entity_id or self.entity_id
+
+    @property
+    def brand(self) -> Brand:
+        return self.branding or Brand(key=f"councils/{self.id}", name=Text(self.name, self.name),
+                                      url=self.service_url)
 
 
 AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
@@ -215,6 +220,18 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True)
+class DataKeyConfig:
+    """A data key that opens what Redis holds; the one with `encrypts` also seals (ADR 0010)."""
+
+    key: DataKey
+    encrypts: bool
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     source: str
     mode: str
@@ -230,6 +247,10 @@ class BrokerConfig:
     rate_limits: RateLimitConfig = RateLimitConfig()
     # Proxies in front of the broker whose X-Forwarded-For is trusted (0: use the peer address).
     proxy_trusted_hops: int = 0
+    # Seal personal data in Redis; empty only in development (a key for the process's lifetime).
+    data_keys: tuple[DataKeyConfig, ...] = ()
+    # The neutral brand of pages that belong to no council's journey.
+    branding: Brand = field(default_factory=neutral_brand)
 
     @property
     def production(self) -> bool:
@@ -238,6 +259,13 @@ class BrokerConfig:
     @property
     def acs_url(self) -> str:
         return f"{self.issuer}/saml/acs"
+
+    def sealer(self) -> Sealer | None:
+        """What seals and opens Redis values; None when no data key is configured."""
+        if not self.data_keys:
+            return None
+        return Sealer(tuple(k.key for k in self.data_keys),
+                      next(k.id for k in self.data_keys if k.encrypts))
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -253,16 +281,55 @@ def load_config(path: str | os.PathLike[str] | None = None,
     except FileNotFoundError:
         raise ConfigError(source, "(file)", "no such file") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise _yaml_error(source, exc) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, "(file)", "must be a mapping of keys")
+    overridden = {dotted for env_name, dotted in ENV_OVERRIDES.items() if environ.get(env_name)}
+    _refuse_unset_variables(source, raw, environ, overridden)
     raw = _interpolate(raw, environ)
     for env_name, dotted in ENV_OVERRIDES.items():
         if environ.get(env_name):
             _set_dotted(raw, dotted, environ[env_name])
-    return _Reader(source, Path(path).resolve().parent).broker(raw)
+    from broker.config_keys import ReadKeys, plain
+
+    read = ReadKeys(source, raw)  # the keys the reader asks for are the known ones
+    try:
+        config = _Reader(source, Path(path).resolve().parent).broker(read.tree)
+    except ConfigError as exc:
+        raise read.explain(exc) from None
+    read.refuse_unknown()
+    return plain(config)
+
+
+def _yaml_error(source: str, exc: yaml.YAMLError) -> ConfigError:
+    """Names the line where the mistake is: an unclosed quote or bracket is reported by PyYAML at
+    the end of the file, so the line where it was opened is the one to name."""
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    if context is not None and mark is not None and "end of stream" in problem:
+        text = f"{getattr(exc, 'context', '')} opened here is never closed ({problem})"
+        return ConfigError(source, f"line {context.line + 1}", f"not valid YAML: {text.strip()}")
+    where = f"line {mark.line + 1}" if mark else "(file)"
+    return ConfigError(source, where, f"not valid YAML: {problem}")
+
+
+def _refuse_unset_variables(source: str, node: Any, environ: Mapping[str, str],
+                            overridden: set[str], key: str = "") -> None:
+    """A ${NAME} with no default whose variable is unset names the variable, instead of letting
+    an empty string fail a later, less telling check."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            _refuse_unset_variables(source, value, environ, overridden,
+                                    f"{key}.{name}" if key else str(name))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _refuse_unset_variables(source, value, environ, overridden, f"{key}[{index}]")
+    elif isinstance(node, str) and key not in overridden:
+        for match in _ENV_REFERENCE.finditer(node):
+            if match.group(2) is None and not environ.get(match.group(1)):
+                raise ConfigError(source, key, f"environment variable {match.group(1)} is not set "
+                                               f"(write ${{{match.group(1)}:-}} if it may be empty)")
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -301,6 +368,7 @@ class _Reader:
         dotted = f"{prefix}{key}"
         if not isinstance(raw, Mapping):
             raise self.fail(prefix.rstrip("."), "must be a mapping")
+        getattr(raw, "mark_schema", lambda: None)()
         if key not in raw or raw[key] is None:
             if default is ...:
                 raise self.fail(dotted, "is required")
@@ -389,7 +457,56 @@ class _Reader:
             database=self.database(self.get(raw, "database", "", dict, default={})),
             rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
             proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
+            data_keys=self.data_keys(self.get(raw, "data_keys", "", list, default=[]), mode),
+            branding=read_brand(raw.get("branding"), "branding.", key="deployment",
+                                default_name=neutral_brand().name, default_url=None,
+                                base=self.base, fail=self.fail),
         )
+
+    def data_keys(self, raw: list[Any], mode: str) -> tuple[DataKeyConfig, ...]:
+        """`- file: key.jwk.json` (a JWK of type oct with a kid), or `- id: … key: ${NAME}`
+        (base64 of 32 bytes, from the environment); `encrypts: false` on all but one."""
+        import json
+
+        if not raw and mode == "production":
+            raise self.fail("data_keys", "is required in production (it seals personal data in "
+                            "Redis): `broker keys generate data` writes one")
+        keys: list[DataKeyConfig] = []
+        for i, item in enumerate(raw):
+            prefix = f"data_keys[{i}]."
+            if not isinstance(item, Mapping):
+                raise self.fail(f"data_keys[{i}]", "must be a mapping with `file`, or `id` and `key`")
+            try:
+                if item.get("file") is not None:
+                    if item.get("key") is not None:
+                        raise self.fail(f"{prefix}key", "give either `file` or `key`, not both")
+                    path = self.path(item, "file", prefix)
+                    try:
+                        jwk = json.loads(path.read_text(encoding="utf-8"))
+                    except ValueError as exc:
+                        raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK: {exc}") from None
+                    if not isinstance(jwk, dict):
+                        raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK")
+                    key = DataKey.from_jwk(jwk)
+                else:
+                    secret = self.get(item, "key", prefix)
+                    if not secret:
+                        raise self.fail(f"{prefix}key", "is empty (is its environment variable set?)")
+                    key_id = str(self.get(item, "id", prefix))
+                    if not KEY_ID.match(key_id):
+                        raise self.fail(f"{prefix}id", "must be 1-64 letters, digits, '.', '_' or '-'")
+                    key = DataKey(key_id, decode_secret(secret))
+            except ValueError as exc:
+                raise self.fail(f"{prefix}{'file' if item.get('file') else 'key'}", str(exc)) from None
+            keys.append(DataKeyConfig(key, self.get(item, "encrypts", prefix, bool, default=True)))
+        ids = [k.id for k in keys]
+        for i, key_id in enumerate(ids):
+            if key_id in ids[:i]:
+                raise self.fail(f"data_keys[{i}]", f"duplicate key id {key_id!r}")
+        if keys and sum(k.encrypts for k in keys) != 1:
+            raise self.fail("data_keys", "exactly one key must encrypt; mark the others "
+                            "`encrypts: false`")
+        return tuple(keys)
 
     def rate_limits(self, raw: Mapping[str, Any]) -> RateLimitConfig:
         from limits import parse_many
@@ -477,6 +594,10 @@ class _Reader:
             if name not in ACCOUNT_CREATION_ATTRIBUTES:
                 raise self.fail(f"{prefix}account_creation.attributes",
                                 f"unknown attribute {name!r}; use {', '.join(ACCOUNT_CREATION_ATTRIBUTES)}")
+        dataset_schema = self.get(raw, "dataset_schema", prefix, default="legacy")
+        if dataset_schema not in DATASET_SCHEMAS:
+            raise self.fail(f"{prefix}dataset_schema",
+                            f"must be one of {', '.join(DATASET_SCHEMAS)}, got {dataset_schema!r}")
         contact = self.get(raw, "contact", prefix, dict)
         if not contact or not all(isinstance(v, str) for v in contact.values()):
             raise self.fail(f"{prefix}contact", "must give the council's contact details as text")
@@ -489,6 +610,7 @@ class _Reader:
                                           default=None) if creation else None,
             account_creation_attributes=attributes,
             contact={str(k): v for k, v in contact.items()},
+            dataset_schema=dataset_schema,
         )
 
     def saml(self, raw: Mapping[str, Any]) -> SamlConfig:
@@ -498,6 +620,8 @@ class _Reader:
         skew = self.get(raw, "clock_skew_seconds", "saml.", int, default=30)
         if not 0 <= skew <= 300:
             raise self.fail("saml.clock_skew_seconds", "must be between 0 and 300")
+        if raw.get("signing_next"):  # its private key is optional here; check-config matches it
+            self.get(raw["signing_next"], "key", "saml.signing_next.", default=None)
         return SamlConfig(
             entity_id=self.get(raw, "entity_id", "saml."),
             signing=self.key_pair(self.get(raw, "signing", "saml.", dict), "saml.signing."),
@@ -553,6 +677,8 @@ class _Reader:
             return jwk
 
         if raw.get("signing_keys") is not None:
+            if raw.get("signing_key") is not None:  # one of them would be silently ignored
+                raise self.fail("oidc.signing_key", "give signing_keys or signing_key, not both")
             keys = tuple(SigningKeyConfig(private_jwk(item, "file", f"oidc.signing_keys[{i}]."),
                                           self.get(item, "signs", f"oidc.signing_keys[{i}].", bool,
                                                    default=True))
@@ -584,13 +710,18 @@ class _Reader:
         councils = {}
         for council_id, item in raw.items():
             prefix = f"councils.{council_id}."
+            name = self.get(item, "name", prefix)
+            service_url = self.url(item, "service_url", prefix, default=None)
             councils[council_id] = CouncilConfig(
                 id=council_id,
-                name=self.get(item, "name", prefix),
+                name=name,
                 entity_id=self.get(item, "entity_id", prefix),
-                service_url=self.url(item, "service_url", prefix, default=None),
+                service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
                 hashing_entity_id=self.get(item, "hashing_entity_id", prefix, default=""),
+                branding=read_brand(item.get("branding"), f"{prefix}branding.",
+                                    key=f"councils/{council_id}", default_name=Text(name, name),
+                                    default_url=service_url, base=self.base, fail=self.fail),
             )
         return councils
 

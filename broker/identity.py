@@ -96,10 +96,11 @@ class MatchingDataset:
 class VerifiedIdentity:
     """What the hub told us about a resident, already bound to one council.
 
-    `hashed_pid` is per council (see `hub.pid.hash_pid`); it is what matching, links and the
-    OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side:
-    it is kept only in the broker session in Redis, so that a later sign-in at another council
-    can derive that council's hashed PID without a new trip to the hub. Never log it.
+    `hashed_pid` is per council (see `broker.pairwise.hash_pid`); it is what matching, links
+    and the OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays
+    server-side, in Redis only (the sign-in in progress, then the broker session), so that a
+    later sign-in at another council can derive that council's hashed PID without a new trip to
+    the hub. Never log it. Stored only through `broker.codec`, which carries every field.
     `issuer` is the identity provider's entity id (the Matching Dataset assertion's Issuer), the
     first input of every hashed PID; `authenticated_at` is its AuthnInstant (the `auth_time`).
     """
@@ -111,65 +112,10 @@ class VerifiedIdentity:
     authenticated_at: int
     persistent_id: str = field(default="", repr=False)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        # Written field by field: dataclasses.asdict's deep copy was a tenth of a sign-in's CPU.
-        mds = self.matching_dataset
-        return {"hashed_pid": self.hashed_pid, "level_of_assurance": self.level_of_assurance.name,
-                "matching_dataset": {
-                    "first_names": [_value_json(v) for v in mds.first_names],
-                    "middle_names": [_value_json(v) for v in mds.middle_names],
-                    "surnames": [_value_json(v) for v in mds.surnames],
-                    "dates_of_birth": [_value_json(v) for v in mds.dates_of_birth],
-                    "gender": _value_json(mds.gender) if mds.gender is not None else None,
-                    "current_addresses": [_address_json(a) for a in mds.current_addresses],
-                    "previous_addresses": [_address_json(a) for a in mds.previous_addresses]},
-                "issuer": self.issuer, "authenticated_at": self.authenticated_at,
-                "persistent_id": self.persistent_id}
-
-    @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> VerifiedIdentity:
-        mds = data["matching_dataset"]
-
-        def values(items) -> tuple[MatchingValue, ...]:
-            return tuple(MatchingValue(i["value"], i["verified"], _day(i["valid_from"]),
-                                       _day(i["valid_to"])) for i in items)
-
-        def addresses(items) -> tuple[Address, ...]:
-            return tuple(Address(tuple(a["lines"]), a["post_code"], a["international_post_code"],
-                                 a["uprn"], a["verified"], _day(a["valid_from"]),
-                                 _day(a["valid_to"])) for a in items)
-
-        gender = values([mds["gender"]])[0] if mds.get("gender") else None
-        dataset = MatchingDataset(
-            first_names=values(mds["first_names"]), middle_names=values(mds["middle_names"]),
-            surnames=values(mds["surnames"]), dates_of_birth=values(mds["dates_of_birth"]),
-            gender=gender, current_addresses=addresses(mds["current_addresses"]),
-            previous_addresses=addresses(mds["previous_addresses"]))
-        return cls(hashed_pid=data["hashed_pid"],
-                   level_of_assurance=LevelOfAssurance.from_name(data["level_of_assurance"]),
-                   matching_dataset=dataset, issuer=data["issuer"],
-                   authenticated_at=data["authenticated_at"],
-                   persistent_id=data.get("persistent_id", ""))
-
-
-def _day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
-def _text(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
-def _value_json(value: MatchingValue) -> dict[str, Any]:
-    return {"value": value.value, "verified": value.verified,
-            "valid_from": _text(value.valid_from), "valid_to": _text(value.valid_to)}
-
-
-def _address_json(address: Address) -> dict[str, Any]:
-    return {"lines": list(address.lines), "post_code": address.post_code,
-            "international_post_code": address.international_post_code, "uprn": address.uprn,
-            "verified": address.verified, "valid_from": _text(address.valid_from),
-            "valid_to": _text(address.valid_to)}
+    def is_same_resident(self, other: VerifiedIdentity) -> bool:
+        """The same person at the same identity provider, whatever council's hash each holds."""
+        return (bool(self.persistent_id) and self.persistent_id == other.persistent_id
+                and self.issuer == other.issuer)
 
 
 @dataclass
@@ -177,6 +123,8 @@ class Flow:
     """One sign-in in progress: what the council app asked for and what the hub was asked.
 
     Stored in Redis under an unguessable id that travels to the hub as RelayState.
+    `browser_binding` is the hash of the random value in the browser's binding cookie: only
+    that browser may complete the flow (docs/adr/0012-flows-bound-to-the-browser.md).
     """
 
     id: str
@@ -186,17 +134,26 @@ class Flow:
     minimum_level: LevelOfAssurance
     created_at: int
     ui_locale: str = "en"
+    browser_binding: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "client_id": self.client_id,
-                "authorize_params": dict(self.authorize_params),
-                "authn_request_id": self.authn_request_id,
-                "minimum_level": self.minimum_level.name, "created_at": self.created_at,
-                "ui_locale": self.ui_locale, "extra": dict(self.extra)}
 
-    @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> Flow:
-        data = dict(data)
-        data["minimum_level"] = LevelOfAssurance.from_name(data["minimum_level"])
-        return cls(**data)
+@dataclass
+class VerifiedSignIn:
+    """A hub answer verified at the assertion consumer service, waiting for the browser that
+    started the flow to come back with its binding cookie (the hub's POST is cross-site)."""
+
+    flow: Flow
+    identity: VerifiedIdentity
+
+
+@dataclass
+class PendingMatch:
+    """A verified sign-in waiting on the council's cycle 3 question; `from_session` when the
+    identity came from the broker session (single sign-on) rather than from the hub."""
+
+    flow: Flow
+    identity: VerifiedIdentity
+    council_id: str
+    match_id: str
+    from_session: bool = False

@@ -38,6 +38,10 @@ REQUEST_LATENCY = Histogram(
 REDIS_ERRORS = Counter("broker_redis_errors_total", "Redis commands that failed")
 REDIS_ROUND_TRIPS = Counter("broker_redis_round_trips_total",
                             "Writes to Redis: one per command, or one per pipeline")
+SEALED_VALUES_REFUSED = Counter(
+    "broker_sealed_values_refused_total",
+    "Values read from Redis that could not be opened (unknown data key, tampered, moved), by kind",
+    ["kind"])
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

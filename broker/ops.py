@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from broker.context import current_broker
 from broker.observability import PresentStateCollector
 
 bp = Blueprint("ops", __name__)
-
-
-def _broker():
-    return current_app.extensions["broker"]
 
 
 @bp.get("/healthz")
@@ -51,7 +48,7 @@ def readiness(broker) -> dict:
 @bp.get("/readyz")
 def readyz():
     """Ready to sign residents in: Redis, database, fresh hub metadata and keys."""
-    report = readiness(_broker())
+    report = readiness(current_broker())
     response = jsonify(report)
     response.status_code = 200 if report["ready"] else 503
     response.headers["Cache-Control"] = "no-store"
@@ -68,6 +65,6 @@ def metrics():
     else:
         registry = REGISTRY
     present = CollectorRegistry()
-    present.register(PresentStateCollector(_broker()))
+    present.register(PresentStateCollector(current_broker()))
     body = generate_latest(registry) + generate_latest(present)
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}

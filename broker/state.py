@@ -2,10 +2,16 @@
 
 The broker keeps no flow state in process memory, so any broker process can handle any step of
 a sign-in (see docs/adr/0001-flow-state-in-redis.md). Everything written here has a TTL.
+
+Every value is sealed (broker/sealing.py, ADR 0010) on its way to Redis and opened on its way
+back, in `_call` and `_set`, the primitives every command passes through; only the kinds in
+`READABLE_KINDS`, which hold no personal data, are stored as they are. A value that cannot be
+opened reads as absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -16,15 +22,37 @@ from urllib.parse import unquote, urlparse
 
 import redis
 
+from broker.codec import decode, encode
 from broker.config import RedisConfig
-from broker.identity import Flow
-from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS
+from broker.errors import StateUnavailable
+from broker.identity import Flow, PendingMatch, VerifiedSignIn
+from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS, SEALED_VALUES_REFUSED
+from broker.sealing import SealedValueRefused, Sealer
+
+__all__ = ["BrokerState", "StateUnavailable", "connect"]
 
 log = logging.getLogger(__name__)
 
+# Replay-cache marks and the hub's public metadata: no personal data, and `broker metadata
+# status` reads them. Every other kind, including any added later, is sealed.
+READABLE_KINDS = frozenset({"seen", "hub-metadata"})
+# Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
+# key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
+SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
+                             "verified-signin"})
 
-class StateUnavailable(Exception):
-    """Redis could not be reached; the sign-in cannot continue but nothing is corrupted."""
+
+def _record(cls: type, raw: bytes | None, kind: str):
+    """A stored record read back; one written by an older release in another form counts as
+    absent (the resident starts again) rather than failing the request."""
+    if not raw:
+        return None
+    try:
+        return decode(cls, json.loads(raw))
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("a stored %s could not be read (%s): treated as absent", kind,
+                    type(exc).__name__)
+        return None
 
 
 class CountingConnection(redis.connection.Connection):
@@ -79,20 +107,59 @@ def connect(config: RedisConfig, *, allow_embedded: bool) -> redis.Redis:
 class BrokerState:
     """Typed access to the broker's Redis keys; one place for names, TTLs and atomicity."""
 
-    def __init__(self, client: redis.Redis, prefix: str):
+    def __init__(self, client: redis.Redis, prefix: str, sealer: Sealer | None = None):
+        """Without a sealer only the READABLE_KINDS can be used (replay caches, hub metadata)."""
         self.redis = client
         self.prefix = prefix
+        self.sealer = sealer
         self._local = threading.local()
+        for kind in SECRET_ID_KINDS:  # a zero series from the start, for the alert's rate()
+            SEALED_VALUES_REFUSED.labels(kind)
 
     def _key(self, kind: str, ident: str) -> str:
+        if kind in SECRET_ID_KINDS:
+            ident = hashlib.sha256(ident.encode()).hexdigest()
         return f"{self.prefix}{kind}:{ident}"
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def key_for(self, kind: str, ident: str) -> str:
+        """The Redis key name of one item, for operators and tests."""
+        return self._key(kind, ident)
+
+    def _sealed(self, key: str) -> bool:
+        return key[len(self.prefix):].partition(":")[0] not in READABLE_KINDS
+
+    def _seal(self, key: str, value: str | bytes) -> str | bytes:
+        if not self._sealed(key):
+            return value
+        if self.sealer is None:
+            raise RuntimeError("BrokerState has no data key to seal personal data with")
+        return self.sealer.seal(key, value.encode() if isinstance(value, str) else value)
+
+    def _open(self, key: str, raw: bytes | None) -> bytes | None:
+        if raw is None or not self._sealed(key):
+            return raw
         try:
-            return getattr(self.redis, method)(*args, **kwargs)
+            if self.sealer is None:
+                raise SealedValueRefused("no data key configured")
+            return self.sealer.open(key, raw)
+        except SealedValueRefused as exc:
+            kind = key[len(self.prefix):].partition(":")[0]
+            SEALED_VALUES_REFUSED.labels(kind).inc()
+            log.warning("a stored %s could not be opened, treated as absent: %s", kind, exc)
+            return None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One Redis command; a SET's value is sealed and a GET's or GETDEL's opened here."""
+        if method == "set":
+            args = (args[0], self._seal(args[0], args[1]), *args[2:])
+        try:
+            result = getattr(self.redis, method)(*args, **kwargs)
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
+        if method in ("get", "getdel"):
+            return self._open(args[0], result)
+        return result
 
     @contextmanager
     def batched_writes(self) -> Iterator[None]:
@@ -112,17 +179,25 @@ class BrokerState:
     def _set(self, key: str, value: str | bytes, ttl: int) -> None:
         pipeline = getattr(self._local, "pipeline", None)
         if pipeline is not None:
-            pipeline.set(key, value, ex=ttl)
+            pipeline.set(key, self._seal(key, value), ex=ttl)
         else:
             self._call("set", key, value, ex=ttl)
 
     # Flows: written at /authorize, taken once at the assertion consumer service.
     def save_flow(self, flow: Flow, ttl: int) -> None:
-        self._set(self._key("flow", flow.id), json.dumps(flow.to_json_dict()), ttl)
+        self._set(self._key("flow", flow.id), json.dumps(encode(flow)), ttl)
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
-        return Flow.from_json_dict(json.loads(raw)) if raw else None
+        return _record(Flow, raw, "flow")
+
+    # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
+    def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
+        self._set(self._key("verified-signin", token), json.dumps(encode(signin)), max(ttl, 1))
+
+    def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
+        raw = self._call("getdel", self._key("verified-signin", token))
+        return _record(VerifiedSignIn, raw, "verified sign-in")
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
@@ -134,12 +209,18 @@ class BrokerState:
 
     # Access tokens: opaque, looked up at /userinfo.
     def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
-                          code_id: str | None = None) -> None:
-        """The token and, for a replayed code to revoke it, which code obtained it: one round trip."""
+                          code_id: str | None = None, sid: str | None = None) -> None:
+        """The token, which code obtained it (for a replayed code to revoke it) and which broker
+        session it belongs to (for logout to revoke it): one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self._key("token", token), json.dumps(data), ex=ttl)
+        token_key = self._key("token", token)
+        pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
         if code_id:
-            pipe.set(self._key("code-token", code_id), token, ex=ttl)
+            code_token_key = self._key("code-token", code_id)
+            pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
+        if sid:  # the token's key name (a hash), never the token itself
+            pipe.sadd(self._key("session-tokens", sid), token_key)
+            pipe.expire(self._key("session-tokens", sid), ttl)  # every token lives `ttl`
         self._call_pipeline(pipe)
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:
@@ -179,6 +260,21 @@ class BrokerState:
     def take_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("session", session_id))
         return json.loads(raw) if raw else None
+
+    def end_session_grants(self, sid: str, ttl: int) -> None:
+        """Logout: the session's access tokens are deleted, and its codes not yet redeemed are
+        refused (`session_ended`) for as long as any of them could live."""
+        key = self._key("session-tokens", sid)
+        tokens = self._call("smembers", key)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._key("ended-session", sid), b"1", ex=max(ttl, 1))
+        for token_key in tokens:
+            pipe.delete(token_key)
+        pipe.delete(key)
+        self._call_pipeline(pipe)
+
+    def session_ended(self, sid: str) -> bool:
+        return bool(self._call("exists", self._key("ended-session", sid)))
 
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
@@ -223,15 +319,16 @@ class BrokerState:
         except redis.RedisError:
             return False
 
-    # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.matching.views).
+    # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.journey).
     # Holds the Matching Dataset, so it lives no longer than a flow and is taken once.
-    def save_pending_match(self, token: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("pending-match", token), json.dumps(data), ex=max(ttl, 1))
+    def save_pending_match(self, token: str, pending: PendingMatch, ttl: int) -> None:
+        self._call("set", self._key("pending-match", token), json.dumps(encode(pending)),
+                   ex=max(ttl, 1))
 
-    def get_pending_match(self, token: str) -> dict[str, Any] | None:
+    def get_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("get", self._key("pending-match", token))
-        return json.loads(raw) if raw else None
+        return _record(PendingMatch, raw, "pending match")
 
-    def take_pending_match(self, token: str) -> dict[str, Any] | None:
+    def take_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("getdel", self._key("pending-match", token))
-        return json.loads(raw) if raw else None
+        return _record(PendingMatch, raw, "pending match")

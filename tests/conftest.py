@@ -24,6 +24,15 @@ from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
 
 COUNCIL_CLIENT_ID = "council-app"
 COUNCIL_CLIENT_SECRET = "council-app-secret"
+ROOT = Path(__file__).resolve().parents[1]
+# Every test stack's council has a logo and a colour, so every page the browser tests reach is
+# checked (axe, both languages) with them.
+TEST_BOROUGH_BRANDING = {
+    "name": {"en": "Test Borough Council", "cy": "Cyngor Bwrdeistref Prawf"},
+    "logo": str(ROOT / "config" / "brand" / "demo-borough-crest.svg"),
+    "logo_alt": {"en": "Test Borough Council crest", "cy": "Arfbais Cyngor Bwrdeistref Prawf"},
+    "colour": "#5a2d82",
+}
 
 
 _handed_out: set[int] = set()
@@ -99,9 +108,11 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                 "truststores": {name: str(keys / f"{name}-truststore.pem")
                                 for name in ("metadata", "hub", "idp")}},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
+        "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         "councils": {"test-borough": {"name": "Test Borough Council",
                                       "entity_id": "https://test-borough.example.gov.uk",
-                                      "service_url": ports.url("council")}},
+                                      "service_url": ports.url("council"),
+                                      "branding": TEST_BOROUGH_BRANDING}},
         "clients": [{"client_id": COUNCIL_CLIENT_ID, "council": "test-borough",
                      "name": "Test Borough services",
                      "client_secret": COUNCIL_CLIENT_SECRET,
@@ -109,6 +120,8 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                      "post_logout_redirect_uris": [f"{ports.url('council')}/"],
                      "scopes": ["openid", "profile", "address"]}],
     }
+    if "oidc.signing_keys" in overrides:  # the list replaces the one-key shorthand
+        del data["oidc"]["signing_key"]
     for dotted, value in overrides.items():
         node = data
         *parents, last = dotted.split(".")
@@ -168,7 +181,8 @@ def start_stack(directory: Path, keys_dir: Path, redis_url: str, redis_client: r
         _serve(create_stub_hub(hub), ports.hub),
         _serve(create_council_app(CouncilAppConfig(
             base_url=ports.url("council"), broker_issuer=config.issuer,
-            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET)), ports.council),
+            client_id=COUNCIL_CLIENT_ID, client_secret=COUNCIL_CLIENT_SECRET,
+            brand=config.councils["test-borough"].brand)), ports.council),
     ]
     return Stack(ports, config, hub, broker_app, redis_client, prefix), servers
 

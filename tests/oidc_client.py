@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import jwt
 import lxml.html
@@ -34,12 +34,18 @@ class AuthorizationAttempt:
     redirect_uri: str
     saml_request: str | None = None
     relay_state: str | None = None
+    session: requests.Session | None = None
     extra: dict = field(default_factory=dict)
 
     @property
     def authn_request_id(self) -> str:
         xml = base64.b64decode(self.saml_request).decode()
         return re.search(r'ID="([^"]+)"', xml).group(1)
+
+
+# The browser that started each flow: the hub's answer goes back through it, as a real hub's
+# auto-submitting form does, unless a test posts it from another browser on purpose.
+_browser_of_flow: dict[str, requests.Session] = {}
 
 
 def authorize(stack, session: requests.Session | None = None, **overrides) -> AuthorizationAttempt:
@@ -56,19 +62,30 @@ def authorize(stack, session: requests.Session | None = None, **overrides) -> Au
     response = session.get(f"{stack.broker_url}/authorize", params=params,
                            allow_redirects=False, timeout=10)
     attempt = AuthorizationAttempt(response, params.get("state"), params.get("nonce"), verifier,
-                                   params.get("redirect_uri"))
+                                   params.get("redirect_uri"), session=session)
     if response.status_code == 200 and 'id="hub-handoff"' in response.text:
         document = lxml.html.fromstring(response.text)
         attempt.saml_request = document.xpath('//input[@name="SAMLRequest"]/@value')[0]
         attempt.relay_state = document.xpath('//input[@name="RelayState"]/@value')[0]
+        _browser_of_flow[attempt.relay_state] = session
+    response.browser = session
     return attempt
 
 
 def post_to_acs(stack, saml_response_b64: str, relay_state: str,
                 session: requests.Session | None = None) -> requests.Response:
-    return (session or requests).post(f"{stack.broker_url}/saml/acs",
-                         data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
-                         allow_redirects=False, timeout=10)
+    """The hub's answer posted from `session` (by default the browser that started the flow),
+    and the broker's 303 to its same-site continuation followed there: returns the broker's
+    last answer (a 302 to the council app, or a page). `response.browser` is the browser."""
+    browser = session or _browser_of_flow.get(relay_state) or requests.Session()
+    response = browser.post(f"{stack.broker_url}/saml/acs",
+                            data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
+                            allow_redirects=False, timeout=10)
+    if response.status_code == 303:
+        response = browser.get(urljoin(response.url, response.headers["Location"]),
+                               allow_redirects=False, timeout=10)
+    response.browser = browser
+    return response
 
 
 def query(url: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -107,3 +108,138 @@ def test_example_configuration_documents_every_top_level_section():
     example = yaml.safe_load(open("config/example.yaml"))
     assert set(example) >= {"mode", "issuer", "secret_key", "redis", "saml", "hub", "oidc",
                             "councils", "clients"}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("redis.key_prefx", "other:", "redis.key_prefx: unknown key (did you mean key_prefix?)"),
+    ("saml.clock_skew_second", 60,
+     "saml.clock_skew_second: unknown key (did you mean clock_skew_seconds?)"),
+    ("hub.refresh_second", 60, "hub.refresh_second: unknown key (did you mean refresh_seconds?)"),
+    ("clients.0.post_logout_redirect_uri", ["https://x.example/"],
+     "clients[0].post_logout_redirect_uri: unknown key (did you mean post_logout_redirect_uris?)"),
+    ("councils.test-borough.servce_url", "https://x.example/",
+     "councils.test-borough.servce_url: unknown key (did you mean service_url?)"),
+    ("rate_limits", {"authorize": {"per_ipp": "1/second"}},
+     "rate_limits.authorize.per_ipp: unknown key (did you mean per_ip?)"),
+    ("proxi", {"trusted_hops": 1}, "proxi: unknown key (did you mean proxy?)"),
+])
+def test_an_unknown_key_anywhere_is_refused_with_the_nearest_known_name(tmp_path, keys_dir, key,
+                                                                        value, message):
+    path = config_file(tmp_path, keys_dir)
+    raw = yaml.safe_load(path.read_text())
+    *parents, last = key.split(".")
+    node = raw
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[last] = value
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_an_unknown_key_in_a_matching_section_is_refused(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"councils.test-borough.matching": {
+        "service_url": "https://match.example/", "contact": {"phone": "0300"},
+        "timeout_second": 5}})
+    with pytest.raises(ConfigError, match=r"councils\.test-borough\.matching\.timeout_second: "
+                                          r"unknown key \(did you mean timeout_seconds\?\)"):
+        load_config(path, environ={})
+
+
+def test_an_unknown_key_with_no_near_name_lists_the_known_ones(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"proxy": {"trusted_hops": 1, "colour": "blue"}})
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: proxy.colour: unknown key (known here: trusted_hops)"
+
+
+def test_names_that_are_data_are_not_judged_as_keys(tmp_path, keys_dir):
+    """Council ids, contact details and an inline JWKS are the operator's data, not schema."""
+    jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "any-name"}]}
+    path = config_file(tmp_path, keys_dir, **{
+        "councils.test-borough.matching": {"service_url": "https://match.example/",
+                                           "contact": {"any label at all": "0300 000 0000"}},
+        "clients": [{"client_id": "jwt-app", "council": "test-borough",
+                     "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks,
+                     "redirect_uris": ["https://app.example/cb"]}]})
+    config = load_config(path, environ={})
+    assert config.clients["jwt-app"].jwks["keys"][0]["kid"] == "any-name"
+
+
+def test_a_misspelled_required_key_names_the_unknown_key_found(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir)
+    raw = yaml.safe_load(path.read_text())
+    raw["isuer"] = raw.pop("issuer")
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: isuer: unknown key (did you mean issuer?)"
+
+
+def test_an_unset_environment_variable_is_named(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, secret_key="${BROKER_TEST_COOKIE_SECRET}")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value).startswith(
+        f"{path}: secret_key: environment variable BROKER_TEST_COOKIE_SECRET is not set")
+    config = load_config(path, environ={"BROKER_TEST_COOKIE_SECRET": "s" * 40})
+    assert config.secret_key == "s" * 40
+
+
+def test_a_variable_with_a_default_and_an_overridden_key_need_not_be_set(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, secret_key="${BROKER_TEST_UNSET_SECRET}",
+                       **{"redis.key_prefix": "${BROKER_TEST_UNSET_PREFIX:-t:}"})
+    config = load_config(path, environ={"BROKER_SECRET_KEY": "k" * 40})
+    assert config.secret_key == "k" * 40 and config.redis.key_prefix == "t:"
+
+
+def test_an_unclosed_quote_is_reported_at_the_line_that_opens_it(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text('mode: development\nissuer: "https://broker.example\nsecret_key: x\n'
+                    'redis:\n  url: redis://127.0.0.1:6379/0\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert error.value.key == "line 2", str(error.value)
+
+
+def test_a_misplaced_key_is_reported_at_its_own_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("mode: development\nredis:\n  url: redis://x\n   key_prefix: y\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert error.value.key == "line 4", str(error.value)
+
+
+def test_check_config_and_serve_both_refuse_an_unknown_key(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"redis.key_prefx": "other:"})
+    expected = f"{path}: redis.key_prefx: unknown key (did you mean key_prefix?)"
+    check = run_cli("check-config", "--offline", str(path))
+    assert check.returncode == 2 and check.stderr.strip() == expected
+    serve = run_cli("serve", str(path), "--port", "1")
+    assert serve.returncode == 2
+    assert [json.loads(line)["message"] for line in serve.stderr.splitlines()] == [
+        f"start refused: {expected}"]
+
+
+def test_the_loaded_configuration_holds_plain_dicts(tmp_path, keys_dir):
+    jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}
+    path = config_file(tmp_path, keys_dir, clients=[{
+        "client_id": "jwt-app", "council": "test-borough", "jwks": jwks,
+        "token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a.example/cb"]}])
+    client = load_config(path, environ={}).clients["jwt-app"]
+    assert type(client.jwks) is dict and type(client.jwks["keys"][0]) is dict
+    assert yaml.safe_dump(client.jwks)
+
+
+def test_signing_keys_and_the_one_key_shorthand_together_are_refused(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{"oidc.signing_keys": [
+        {"file": str(keys_dir / "broker-oidc-signing.jwk.json")}]})
+    raw = yaml.safe_load(path.read_text())
+    raw["oidc"]["signing_key"] = str(keys_dir / "broker-oidc-signing.jwk.json")
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value) == f"{path}: oidc.signing_key: give signing_keys or signing_key, not both"

@@ -78,6 +78,8 @@ def test_conformance_jwt_client_completes_a_full_flow_against_the_demo(demo):
     back = browser.post(f"{broker}/saml/acs", allow_redirects=False, timeout=10, data={
         "SAMLResponse": answer.text.split('name="SAMLResponse" value="')[1].split('"')[0],
         "RelayState": answer.text.split('name="RelayState" value="')[1].split('"')[0]})
+    assert back.status_code == 303  # to the continuation, in the browser that started the flow
+    back = browser.get(f"{broker}{back.headers['Location']}", allow_redirects=False, timeout=10)
     params = query(back.headers["Location"])
     assert back.headers["Location"].startswith("http://localhost:9999/callback")
     assert params["state"] == "st" and params["iss"] == discovery["issuer"]

@@ -139,8 +139,8 @@ def test_no_personal_data_reaches_any_log_line(stack, caplog):
     assert "sign-in completed" in captured
     for value in DISTINCTIVE.values():
         assert value not in captured, value
-    from broker.hub.pid import hash_pid
     from broker.identity import LevelOfAssurance
+    from broker.pairwise import hash_pid
 
     hashed = hash_pid(stack.hub.entity_id, "https://test-borough.example.gov.uk",
                       DISTINCTIVE["pid"], LevelOfAssurance.LEVEL_2)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from broker.config import BrokerConfig, load_config
+from broker.config import BrokerConfig, ConfigError, load_config
 from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import StubHubConfig, StubIdentityProvider, create_stub_hub
 
 DEMO_CLIENT_ID = "demo-council-app"
 DEMO_CLIENT_SECRET = "demo-council-secret"
+DEMO_COUNCIL = "demo-borough"
 
 
 def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubConfig:
@@ -40,7 +41,32 @@ def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubC
         broker_acs_url=broker.acs_url,
         broker_signing_cert_pem=broker.saml.signing.cert_pem,
         broker_encryption_cert_pem=broker.saml.encryption[0].cert_pem,
+        mode=broker.mode,
     )
+
+
+def demo_council_look(config: BrokerConfig) -> dict:
+    """The demo council app shows its council as the broker does (name, logo, colour)."""
+    council = config.councils.get(DEMO_COUNCIL)
+    return {"council_name": council.name, "brand": council.brand} if council else {}
+
+
+def configured_mode(path: str | os.PathLike[str], environ=os.environ) -> str:
+    """The mode of a broker configuration, for a stand-in that needs nothing else from it (the
+    demo council app): BROKER_MODE, else the file's `mode`."""
+    import yaml
+
+    if environ.get("BROKER_MODE"):
+        return environ["BROKER_MODE"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(str(path), "(file)", "no such file") from None
+    except yaml.YAMLError:
+        raise ConfigError(str(path), "(file)", "not valid YAML (`broker check-config` says where)"
+                          ) from None
+    return str(raw.get("mode", "development")) if isinstance(raw, dict) else "development"
 
 
 def demo_settings(environ=os.environ) -> dict:
@@ -85,7 +111,8 @@ def run_demo() -> int:
         "hub": create_stub_hub(stub_hub_config(config, keys, settings["urls"]["hub"])),
         "council": create_council_app(CouncilAppConfig(
             base_url=settings["urls"]["council"], broker_issuer=config.issuer,
-            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET)),
+            client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
+            **demo_council_look(config))),
     }
     servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
                for name, app in apps.items()]

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey
 
+from broker.sealing import DataKey
+
 # The broker's own pairs: self-signed (the hub learns them through the federation's certificate
 # service, not through a chain the broker checks).
 BROKER_PAIRS = ("broker-saml-signing", "broker-saml-encryption")
@@ -32,6 +34,9 @@ CHAINS = {
     "demo-hub-ca": ("hub-truststore.pem", ("hub-signing", "hub-signing-2", "hub-encryption")),
     "demo-idp-ca": ("idp-truststore.pem", ("idp-signing", "idp-2-signing")),
 }
+# What the stub hub signs and encrypts with: the federation's leaf pairs.
+STUB_HUB_PAIRS = tuple(leaf for _truststore, leaves in CHAINS.values() for leaf in leaves)
+DATA_KEY_FILE = "broker-data-key.jwk.json"  # seals personal data in Redis (broker/sealing.py)
 
 
 @dataclass(frozen=True)
@@ -160,4 +165,8 @@ def ensure_demo_keys(directory: Path) -> Path:
     if not jwk_file.exists():
         jwk_file.write_text(json.dumps(oidc_signing_jwk(), indent=2))
         jwk_file.chmod(0o600)
+    data_key_file = directory / DATA_KEY_FILE
+    if not data_key_file.exists():
+        data_key_file.write_text(json.dumps(DataKey.generate("demo-data-key").to_jwk(), indent=2))
+        data_key_file.chmod(0o600)
     return directory

@@ -129,7 +129,7 @@ def parse_hub_metadata(xml: bytes, config: HubConfig, now: datetime | None = Non
                                        hub.get("entityID"))
     if not hub_certs:
         raise MetadataError("metadata has no signing certificate for the hub that chains to "
-                            "the hub truststore")
+                            "the hub truststore (hub.truststores.hub)")
     providers = []
     for entity in entities:
         descriptor = entity.find("md:IDPSSODescriptor", NS)
@@ -206,7 +206,7 @@ class HubMetadataSource:
     (until its validUntil), is logged, and shows in `status()` on every process; the claim then
     lapses after RETRY_SECONDS, so a hub outage costs one fetch a minute, not one per request.
 
-    Each process re-verifies the shared XML against the trust anchor once per distinct copy, so
+    Each process re-verifies the shared XML against its truststores once per distinct copy, so
     a value written into Redis by anything else is never believed on its own say-so. Between
     reads of the shared copy a process uses its own for `local_copy_seconds`: the metadata
     changes a few times a year, a sign-in happens many times a second.
@@ -269,8 +269,11 @@ class HubMetadataSource:
             xml = self._read().decode("utf-8")
             metadata = self._verified(xml, now)
         except (MetadataError, requests.RequestException, OSError, UnicodeDecodeError) as exc:
-            self._record_failure(str(exc), now)
-            raise MetadataError(str(exc)) from None
+            from broker.http_failures import describe_request_failure
+
+            reason = describe_request_failure(exc, self.source)
+            self._record_failure(reason, now)
+            raise MetadataError(reason) from None
         if self.state is not None:
             ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
                    else self.config.refresh_seconds * 24)

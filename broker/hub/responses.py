@@ -28,7 +28,6 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadata
-from broker.hub.pid import hash_pid
 from broker.hub.saml_keys import keys_manager
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.hub.xml_signatures import SignatureRefused, verify_enveloped
@@ -40,6 +39,7 @@ from broker.identity import (
     MatchingValue,
     VerifiedIdentity,
 )
+from broker.pairwise import hash_pid
 from broker.state import BrokerState
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ class Truststore:
         except VerificationError as exc:
             raise UntrustedCertificate(
                 f"certificate {certificate.subject.rfc4514_string()} does not chain to the "
-                f"{self.name} truststore ({exc})") from None
+                f"{self.name} truststore (hub.truststores.{self.name}): {exc}") from None
         return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
+from broker.context import current_broker
 from broker.hub.metadata import sp_metadata
 
 bp = Blueprint("hub", __name__)
@@ -11,5 +12,5 @@ bp = Blueprint("hub", __name__)
 
 @bp.get("/saml/metadata")
 def metadata():
-    return sp_metadata(current_app.extensions["broker"].config), 200, {
+    return sp_metadata(current_broker().config), 200, {
         "Content-Type": "application/samlmetadata+xml"}

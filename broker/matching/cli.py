@@ -55,7 +55,7 @@ def _links_command(args, action: str) -> int:
         links = store.unlink(_operator(args), args.council, args.account, args.hashed_pid)
         verb = "unlinked"
     for link in links:
-        print(f"{link.council_id}\t{link.local_account_id}\t{link.hashed_pid}\t"
+        print(f"{link.council_id}\t{link.local_account_id or '-'}\t{link.hashed_pid}\t"
               f"{link.level_of_assurance.name}\tcreated {link.created_at:%Y-%m-%dT%H:%M:%S}\t"
               f"last seen {link.last_seen_at:%Y-%m-%dT%H:%M:%S}")
     print(f"{len(links)} link(s) {verb}", file=sys.stderr)

@@ -1,4 +1,7 @@
-"""The durable link store: (council, hashed PID) → the council's local account id.
+"""The durable link store: (council, hashed PID), with the council's local account id if any.
+
+The link is the pair itself: Verify's matching services answer a bare match, and the council
+knows the resident by the hashed PID. A `localAccountId` the service chose to give is kept too.
 
 A link is what turns the next sign-in into a cycle 0: one indexed statement, no call out. The
 unique constraint on (council_id, hashed_pid) is what keeps two concurrent sign-ins of the same
@@ -42,13 +45,13 @@ audit_log = logging.getLogger("broker.audit")
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData()
 
-# Mirrors migrations/versions/0001_account_links.py; the migrations, not this, create the schema.
+# Mirrors migrations/versions/ (0001, 0002); the migrations, not this, create the schema.
 account_links = Table(
     "account_links", metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
     Column("council_id", String(64), nullable=False),
     Column("hashed_pid", String(64), nullable=False),
-    Column("local_account_id", String(255), nullable=False),
+    Column("local_account_id", String(255), nullable=True),
     Column("level_of_assurance", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
@@ -79,7 +82,7 @@ def _now() -> datetime:
 class Link:
     council_id: str
     hashed_pid: str
-    local_account_id: str
+    local_account_id: str | None
     level_of_assurance: LevelOfAssurance
     created_at: datetime
     last_seen_at: datetime
@@ -143,7 +146,7 @@ class LinkStore:
             row = connection.execute(statement).first()
         return _link(row) if row else None
 
-    def link(self, council_id: str, hashed_pid: str, local_account_id: str,
+    def link(self, council_id: str, hashed_pid: str, local_account_id: str | None,
              level: LevelOfAssurance) -> tuple[Link, bool]:
         """Writes the link unless one exists; returns the link in force and whether we wrote it.
 

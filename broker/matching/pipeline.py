@@ -9,6 +9,10 @@
 The pipeline returns an `Outcome`; it never renders pages, so each branch can be tested without
 a browser. A multiple-match answer is a no-match (and is logged as one). A failure of the
 council's service or of the link store is `Unavailable`, never a no-match, and writes nothing.
+
+A match is a link (council, hashed PID): Verify's services answer a bare `{"result": "match"}`,
+and the council's apps know the resident by the hashed PID (the pairwise `sub`, ADR 0009). A
+`localAccountId`, when the service gives one, is kept on the link and released as a claim.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from broker.config import CouncilConfig, MatchingConfig
 from broker.identity import VerifiedIdentity
 from broker.matching.links import LinkStore
 from broker.matching.local_matching import (
+    CreationResult,
+    DatasetSchema,
     LocalMatchingClient,
     MatchingServiceUnavailable,
     MatchResult,
@@ -34,7 +40,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Matched:
-    local_account_id: str
+    """Linked to the council's record; the council's own account id only if it gave one."""
+
+    local_account_id: str | None
     how: str  # "cycle-0", "cycle-1", "cycle-3" or "account-creation"
 
 
@@ -67,7 +75,8 @@ ClientFactory = Callable[[MatchingConfig], LocalMatchingClient]
 
 def default_client(config: MatchingConfig) -> LocalMatchingClient:
     return LocalMatchingClient(config.service_url, config.bearer_token, config.timeout_seconds,
-                               config.account_creation_url)
+                               config.account_creation_url,
+                               dataset_schema=DatasetSchema(config.dataset_schema))
 
 
 class MatchingPipeline:
@@ -108,7 +117,6 @@ class MatchingPipeline:
             return self._unavailable(match_id, "matching service", exc)
         self._record(match_id, council, cycle, answer.result.value)
         if answer.result is MatchResult.MATCH:
-            assert answer.local_account_id is not None
             return self._link(council, identity, match_id, answer.local_account_id,
                               "cycle-3" if cycle3 is not None else "cycle-1")
         if cycle3 is None and council.matching.cycle3 is not None:
@@ -121,18 +129,20 @@ class MatchingPipeline:
         if not council.matching.account_creation_url:
             return NotFound()
         attributes = account_creation_attributes(
-            identity, council.matching.account_creation_attributes, cycle3)
+            identity, council.matching.account_creation_attributes, cycle3,
+            DatasetSchema(council.matching.dataset_schema))
         try:
-            account = client.create_account(identity, attributes)
+            answer = client.create_account(identity, attributes)
         except MatchingServiceUnavailable as exc:
             return self._unavailable(match_id, "account creation", exc)
-        self._record(match_id, council, "account creation", "success" if account else "failure")
-        if account is None:
+        self._record(match_id, council, "account creation", answer.result.value)
+        if answer.result is CreationResult.FAILURE:
             return NotFound()
-        return self._link(council, identity, match_id, account, "account-creation")
+        return self._link(council, identity, match_id, answer.local_account_id,
+                          "account-creation")
 
     def _link(self, council: CouncilConfig, identity: VerifiedIdentity, match_id: str,
-              local_account_id: str, how: str) -> Outcome:
+              local_account_id: str | None, how: str) -> Outcome:
         try:
             link, created = self._links().link(council.id, identity.hashed_pid, local_account_id,
                                                identity.level_of_assurance)

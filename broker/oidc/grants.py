@@ -143,6 +143,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if data["client_id"] != client.get_client_id():
             return None
+        sid = data["user"]["resident"].get("sid")
+        if sid and state.session_ended(sid):
+            return None  # issued before its broker session was logged out
         return StoredAuthorizationCode(data)
 
     def delete_authorization_code(self, authorization_code) -> None:

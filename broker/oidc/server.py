@@ -118,7 +118,8 @@ def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
             "user": request.user.to_json_dict(),
             "issued_at": int(time.time()),
             "expires_in": token["expires_in"],
-        }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"])
+        }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"],
+            sid=request.user.resident.sid)
 
     # 256 random bits from the OS in one call; Authlib's default draws 42 characters one by one.
     app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = lambda *_args, **_kwargs: secrets.token_urlsafe(32)

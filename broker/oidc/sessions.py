@@ -3,19 +3,25 @@
 Kept in Redis behind an opaque cookie; the cookie holds no identity data. The session has an
 idle timeout (the key's TTL, renewed on use) and an absolute lifetime (its creation time). A
 second council app's sign-in reuses it only where the level of assurance and `max_age` allow.
+
+A browser holds at most one live session (docs/adr/0013-one-session-per-browser.md): a fresh
+hub sign-in of the same resident renews it (new id, same `sid` and list of apps), a different
+resident's ends it first. Ending a session revokes its access tokens and unredeemed codes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from broker.hub.pid import hash_pid
+from broker.codec import decode, encode
 from broker.identity import LevelOfAssurance, VerifiedIdentity
+from broker.pairwise import hash_pid
 
 COOKIE_NAME = "broker_session"
+MAX_ID_LENGTH = 100
 
 
 @dataclass
@@ -26,15 +32,6 @@ class BrokerSession:
     created_at: int
     clients: dict[str, str] = field(default_factory=dict)  # client_id -> sub it received
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {"sid": self.sid, "identity": self.identity.to_json_dict(),
-                "created_at": self.created_at, "clients": self.clients}
-
-    @classmethod
-    def from_json_dict(cls, session_id: str, data: dict[str, Any]) -> BrokerSession:
-        return cls(session_id, data["sid"], VerifiedIdentity.from_json_dict(data["identity"]),
-                   data["created_at"], dict(data.get("clients") or {}))
-
     def satisfies(self, minimum: LevelOfAssurance, max_age: int | None, now: float) -> bool:
         level = self.identity.level_of_assurance
         if level.value < minimum.value:
@@ -44,36 +41,46 @@ class BrokerSession:
     def identity_for(self, council_entity_id: str) -> VerifiedIdentity:
         """The same verified resident, with the hashed PID of another council."""
         identity = self.identity
-        return VerifiedIdentity(
-            hashed_pid=hash_pid(identity.issuer, council_entity_id, identity.persistent_id,
-                                identity.level_of_assurance),
-            level_of_assurance=identity.level_of_assurance,
-            matching_dataset=identity.matching_dataset, issuer=identity.issuer,
-            authenticated_at=identity.authenticated_at, persistent_id=identity.persistent_id)
+        return dataclasses.replace(identity, hashed_pid=hash_pid(
+            identity.issuer, council_entity_id, identity.persistent_id,
+            identity.level_of_assurance))
 
 
 class SessionStore:
-    def __init__(self, state, idle_seconds: int, absolute_seconds: int):
+    def __init__(self, state, idle_seconds: int, absolute_seconds: int,
+                 grants_ttl_seconds: int = 3600):
         self.state = state
         self.idle_seconds = idle_seconds
         self.absolute_seconds = absolute_seconds
+        self.grants_ttl_seconds = grants_ttl_seconds  # the longest a code or access token lives
 
     def _ttl(self, session: BrokerSession, now: float) -> int:
         remaining = session.created_at + self.absolute_seconds - now
         return int(min(self.idle_seconds, remaining))
 
     def load(self, session_id: str | None, now: float | None = None) -> BrokerSession | None:
-        if not session_id or len(session_id) > 100:
+        if not session_id or len(session_id) > MAX_ID_LENGTH:
             return None
         now = time.time() if now is None else now
         data = self.state.get_session(session_id)
-        if data is None:
+        session = self._read(session_id, data)
+        if session is None:
             return None
-        session = BrokerSession.from_json_dict(session_id, data)
         if self._ttl(session, now) <= 0:
             self.state.take_session(session_id)
             return None
         return session
+
+    @staticmethod
+    def _read(session_id: str, data: dict | None) -> BrokerSession | None:
+        """The key is the id; a session stored by an older release in another form is no
+        session (the resident signs in again), never a failed request."""
+        if not data:
+            return None
+        try:
+            return decode(BrokerSession, {**data, "id": session_id})
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def new(self, identity: VerifiedIdentity, now: float | None = None) -> BrokerSession:
         """A session for a fresh hub sign-in; stored by the caller's `save` once complete."""
@@ -81,10 +88,25 @@ class SessionStore:
         return BrokerSession(secrets.token_urlsafe(32), secrets.token_urlsafe(16), identity,
                              int(now))
 
+    def renewed(self, session: BrokerSession, identity: VerifiedIdentity,
+                now: float | None = None) -> BrokerSession:
+        """The same resident authenticated afresh: a new id (no fixation) and a new lifetime,
+        the same `sid` and apps, so that logout still reaches every app of the browser. The old
+        id is deleted now; the caller saves the result."""
+        now = time.time() if now is None else now
+        self.state.take_session(session.id)
+        return BrokerSession(secrets.token_urlsafe(32), session.sid, identity, int(now),
+                             dict(session.clients))
+
     def save(self, session: BrokerSession, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        self.state.save_session(session.id, session.to_json_dict(), self._ttl(session, now))
+        self.state.save_session(session.id, encode(session), self._ttl(session, now))
 
     def end(self, session_id: str) -> BrokerSession | None:
-        data = self.state.take_session(session_id)
-        return BrokerSession.from_json_dict(session_id, data) if data else None
+        """Deletes the session and revokes what it granted: its access tokens at once, its
+        codes when they are redeemed. The caller notifies its apps (back-channel logout)."""
+        session = self._read(session_id, self.state.take_session(session_id))
+        if session is None:
+            return None
+        self.state.end_session_grants(session.sid, self.grants_ttl_seconds)
+        return session

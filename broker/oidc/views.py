@@ -10,6 +10,7 @@ from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from broker.context import current_broker
 from broker.identity import LevelOfAssurance
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.oidc.logout import notify_council_apps, read_id_token_hint
@@ -21,10 +22,6 @@ bp = Blueprint("oidc", __name__)
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
-
-
-def _broker():
-    return current_app.extensions["broker"]
 
 
 def discovery_document(broker) -> dict:
@@ -71,21 +68,21 @@ def discovery_document(broker) -> dict:
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery():
-    response = jsonify(discovery_document(_broker()))
+    response = jsonify(discovery_document(current_broker()))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = jsonify(_broker().signing_keys.jwks())
+    response = jsonify(current_broker().signing_keys.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
 @bp.post("/token")
 def token():
-    response = _broker().authorization_server.create_token_response()
+    response = current_broker().authorization_server.create_token_response()
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -100,7 +97,7 @@ def _json_error(error: OAuth2Error, status: int = 400):
 @bp.post("/par")
 def pushed_authorization_request():
     """RFC 9126: the client authenticates and pushes its request; /authorize gets a reference."""
-    broker = _broker()
+    broker = current_broker()
     server = broker.authorization_server
     oauth_request = server.create_oauth2_request(None)
     try:
@@ -136,7 +133,7 @@ def pushed_authorization_request():
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
-    broker = _broker()
+    broker = current_broker()
 
     @broker.resource_protector("openid")
     def protected():
@@ -151,7 +148,7 @@ def userinfo():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """RP-Initiated Logout 1.0: ends the broker session and tells the other council apps."""
-    broker = _broker()
+    broker = current_broker()
     params = {key: request.values.get(key, "") for key in request.values}
     hint = read_id_token_hint(broker, params.get("id_token_hint", ""))
     if params.get("id_token_hint") and hint is None:

@@ -95,6 +95,13 @@ def _certificate(key: str, pem: str, now: datetime) -> Iterator[Problem]:
         yield Problem(key, problem[1], problem[0])
 
 
+def check_production(config: BrokerConfig) -> Iterator[Problem]:
+    """A production broker is only reached over TLS: its issuer is in every token and its ACS is
+    where the hub posts residents' identities."""
+    if config.production and urlparse(config.issuer).scheme != "https":
+        yield Problem("issuer", f"must be https in production mode, got {config.issuer!r}")
+
+
 def check_redirect_uris(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[Problem]:
     """Codes travel in redirect URIs: anything but https leaks them, except on this machine."""
     for i, item in enumerate(raw.get("clients") or []):
@@ -188,17 +195,32 @@ def _first_line(exc: Exception) -> str:
 def run_checks(path: str | None, environ: dict[str, str] | None = None, offline: bool = False,
                now: datetime | None = None) -> tuple[str, list[Problem]]:
     """(source, problems); a schema problem is the only problem, since nothing after it is known."""
+    try:
+        _config, source, problems = loaded_and_checked(path, environ, offline, now)
+    except ConfigError as exc:
+        return exc.source, [Problem(exc.key, exc.problem)]
+    return source, problems
+
+
+def startup_problems(path: str | None) -> tuple[BrokerConfig, str, list[Problem]]:
+    """What `broker serve` checks before it starts (and again on SIGHUP): exactly
+    `check-config --offline`, so a file check-config refuses never serves. Redis, the database
+    and a hub metadata URL are dependencies that come and go: /readyz reports them."""
+    return loaded_and_checked(path, offline=True)
+
+
+def loaded_and_checked(path: str | None, environ: dict[str, str] | None = None,
+                       offline: bool = False, now: datetime | None = None
+                       ) -> tuple[BrokerConfig, str, list[Problem]]:
+    """(config, source, problems); raises ConfigError for a schema problem."""
     import os
 
     environ = dict(os.environ) if environ is None else environ
-    try:
-        config = load_config(path, environ)
-    except ConfigError as exc:
-        return exc.source, [Problem(exc.key, exc.problem)]
-    with open(config.source, encoding="utf-8") as handle:
-        raw = _interpolate(yaml.safe_load(handle) or {}, environ)
+    config = load_config(path, environ)
+    raw = read_raw(config.source, environ)
     now = now or datetime.now(UTC)
     checks: list[Callable[[], Iterator[Problem]]] = [
+        lambda: check_production(config),
         lambda: check_keys_and_certificates(config, raw, now),
         lambda: check_redirect_uris(config, raw),
     ]
@@ -207,7 +229,12 @@ def run_checks(path: str | None, environ: dict[str, str] | None = None, offline:
     if not offline:
         checks += [lambda: check_redis(config), lambda: check_database(config)]
     problems = [problem for check in checks for problem in check()]
-    return config.source, problems
+    return config, config.source, problems
+
+
+def read_raw(source: str, environ: dict[str, str]) -> dict[str, Any]:
+    with open(source, encoding="utf-8") as handle:
+        return _interpolate(yaml.safe_load(handle) or {}, environ)
 
 
 def check_config(path: str | None, offline: bool = False) -> int:

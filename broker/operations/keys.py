@@ -5,14 +5,15 @@ commands move a rotation one step each and edit the configuration file in place 
 
 - `generate KIND` writes a new key beside the current one and publishes it without using it
   (saml.signing_next; a second saml.encryption pair, which decrypts at once; an OIDC key with
-  `signs: false`).
+  `signs: false`; a data key with `encrypts: false`, which opens Redis values at once).
 - `rotate KIND` swaps the two: the new key is used, the old one stays published. Running it again
   swaps back, which is the rollback.
 - `retire KIND` stops publishing the key that is not in use.
 
 The broker reads its configuration at start-up, so each step takes effect as each broker process
 restarts; the waits between steps (docs/operations.md) let every process and every party that
-caches our keys catch up. Each change is an audit event on the `broker.audit` logger.
+caches our keys catch up. Each change is an audit event on the `broker.audit` logger and, in
+the durable trail, a row of the link store's `audit_events` (broker/operations/audit_trail.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from broker.operations.yamledit import edit_document, load_document
 
 audit = logging.getLogger("broker.audit")
 
-KINDS = ("saml-signing", "saml-encryption", "oidc-es256", "oidc-rs256")
+KINDS = ("saml-signing", "saml-encryption", "oidc-es256", "oidc-rs256", "data")
 KTY_FOR_KIND = {"oidc-es256": "EC", "oidc-rs256": "RSA"}
 DEFAULT_CERT_DAYS = 365
 
@@ -62,7 +63,7 @@ class PublishedKey:
 
     def row(self, now: datetime) -> str:
         expiry = (f"{self.expires:%Y-%m-%d} ({(self.expires - now).days} days)" if self.expires
-                  else "no expiry (JWK)")
+                  else "no expiry (JWK)" if self.kind.startswith("oidc") else "no expiry")
         return f"{self.kind:<16}{self.role:<34}{self.identifier:<46}{expiry:<26}{self.config_key}"
 
 
@@ -140,6 +141,14 @@ class KeyManager:
         self.days = days
         self.now = now or datetime.now(UTC)
         self.stamp = self.now.strftime("%Y%m%d%H%M%S")
+        self._trail = None
+
+    def open_audit_trail(self):
+        """Before a change: a change the trail could not record is not made."""
+        from broker.operations.audit_trail import AuditTrail
+
+        self._trail = AuditTrail(self.config)
+        return self._trail
 
     # Listing ---------------------------------------------------------------------------------
 
@@ -166,6 +175,10 @@ class KeyManager:
             rows.append(PublishedKey(kind, key, item["file"],
                                      "signs ID/logout tokens; in JWKS" if signs
                                      else "in JWKS, does not sign", _kid(jwk), None))
+        for i, data_key in enumerate(self.config.data_keys):
+            rows.append(PublishedKey("data", f"data_keys[{i}]", "",
+                                     "seals and opens Redis values" if data_key.encrypts
+                                     else "opens Redis values, does not seal", data_key.id, None))
         return rows
 
     def _cert_row(self, kind: str, key: str, pair: dict[str, str], role: str) -> PublishedKey:
@@ -182,7 +195,9 @@ class KeyManager:
 
         def change(doc: CommentedMap) -> None:
             saml, oidc = doc["saml"], doc["oidc"]
-            if kind == "saml-signing":
+            if kind == "data":
+                self._generate_data_key(doc, created, messages)
+            elif kind == "saml-signing":
                 if saml.get("signing_next"):
                     raise KeyCommandError("saml.signing_next", "a second signing key is already "
                                           "published: finish that rotation (rotate, retire) first")
@@ -230,7 +245,19 @@ class KeyManager:
 
         def change(doc: CommentedMap) -> None:
             saml, oidc = doc["saml"], doc["oidc"]
-            if kind == "saml-signing":
+            if kind == "data":
+                items = doc.get("data_keys") or []
+                current = [item for item in items if _encrypts(item)]
+                others = [item for item in items if not _encrypts(item)]
+                if len(current) != 1 or len(others) != 1:
+                    raise KeyCommandError("data_keys", "rotation needs one data key that encrypts "
+                                          "and one that does not: run `broker keys generate data`")
+                new, old = others[0], current[0]
+                new_id, old_id = self._data_key_id(new), self._data_key_id(old)
+                _swap_data_keys(old, new)  # positions (and comments) stay; the keys move
+                messages.append(f"data key {new_id} now seals; {old_id} still opens "
+                                "(encrypts: false)")
+            elif kind == "saml-signing":
                 other = saml.get("signing_next")
                 if not other or not other.get("key"):
                     raise KeyCommandError("saml.signing_next", "no other signing key (with `key` and "
@@ -271,7 +298,17 @@ class KeyManager:
 
         def change(doc: CommentedMap) -> None:
             saml, oidc = doc["saml"], doc["oidc"]
-            if kind == "saml-signing":
+            if kind == "data":
+                items = doc.get("data_keys") or []
+                others = [item for item in items if not _encrypts(item)]
+                if not others:
+                    raise KeyCommandError("data_keys", "nothing to retire: every data key encrypts")
+                for item in others:
+                    key_id = self._data_key_id(item)
+                    _remove_keeping_trailing_comment(items, item)
+                    messages.append(f"data key {key_id} no longer opens anything: values it "
+                                    "sealed now read as absent")
+            elif kind == "saml-signing":
                 if not saml.get("signing_next"):
                     raise KeyCommandError("saml.signing_next", "nothing to retire: only one signing "
                                           "key is published")
@@ -300,6 +337,39 @@ class KeyManager:
 
     # Helpers ---------------------------------------------------------------------------------
 
+    def _generate_data_key(self, doc: CommentedMap, created: list[Path],
+                           messages: list[str]) -> None:
+        from broker.sealing import DataKey, new_key_id
+
+        items = doc.get("data_keys")
+        if items and any(not _encrypts(item) for item in items):
+            raise KeyCommandError("data_keys", "a data key that does not encrypt is already "
+                                  "configured: finish that rotation (rotate, retire) first")
+        files = [item["file"] for item in items or [] if item.get("file")]
+        template = files[0] if files else (
+            f"{str(doc['saml']['signing']['key']).rpartition('/')[0]}/data-key.jwk.json".lstrip("/"))
+        text, path = self.files.beside(template, ".jwk.json", self.stamp)
+        key = DataKey.generate(new_key_id(self.now))
+        _write_private(path, json.dumps(key.to_jwk(), indent=2))
+        created.append(path)
+        entry = CommentedMap([("file", text)])
+        if items:
+            entry["encrypts"] = False
+            _append_keeping_trailing_comment(items, entry)
+            messages.append(f"data key {key.id} added: {text} (opens Redis values, does not seal "
+                            "yet)")
+        else:  # the first data key: nothing was sealed before, so it seals at once
+            position = list(doc).index("secret_key") + 1 if "secret_key" in doc else len(doc)
+            doc.insert(position, "data_keys", CommentedSeq([entry]))
+            messages.append(f"data key {key.id} added and sealing at once (no data key before): "
+                            f"{text}")
+
+    def _data_key_id(self, item: CommentedMap) -> str:
+        if item.get("file"):
+            jwk = json.loads(self.files.resolve(item["file"]).read_text(encoding="utf-8"))
+            return str(jwk.get("kid"))
+        return str(item.get("id"))
+
     def _new_pair(self, current: CommentedMap, use: str, created: list[Path]) -> CommentedMap:
         key_text, key_path = self.files.beside(current["key"], ".key", self.stamp)
         cert_text, cert_path = self.files.beside(current["cert"], ".crt", self.stamp)
@@ -327,6 +397,8 @@ class KeyManager:
         audit.info("%s %s: %s", event, kind, "; ".join(messages), extra={
             "event": event, "key_kind": kind, "config": str(self.path), "operator": self.operator,
             "changes": messages})
+        if self._trail is not None:
+            self._trail.record(self.operator, event, f"{kind} in {self.path}: {'; '.join(messages)}")
 
 
 def _plain(node: Any) -> Any:
@@ -347,6 +419,10 @@ def _kid(jwk: dict[str, Any]) -> str:
 
 def _signs(item: CommentedMap) -> bool:
     return item.get("signs", True) in (True, "true")
+
+
+def _encrypts(item: CommentedMap) -> bool:
+    return item.get("encrypts", True) in (True, "true")
 
 
 def _oidc_items(oidc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -371,6 +447,41 @@ def _swap_contents(first: CommentedMap, second: CommentedMap) -> None:
         first[field], second[field] = second[field], first[field]
 
 
+def _swap_data_keys(first: CommentedMap, second: CommentedMap) -> None:
+    """Swaps two data keys' sources, not the mappings: `encrypts` and comments stay in place."""
+    fields = ("file", "id", "key")
+    taken = [{field: item.pop(field) for field in fields if field in item}
+             for item in (first, second)]
+    for item, source in ((first, taken[1]), (second, taken[0])):
+        for position, (field, value) in enumerate(source.items()):
+            item.insert(position, field, value)
+
+
+def _append_keeping_trailing_comment(items: CommentedSeq, entry: CommentedMap) -> None:
+    """The blank line or comment after a list belongs to its last item: keep it after the list."""
+    last = len(items) - 1
+    trailing = items.ca.items.pop(last, None)
+    trailing_inner = items[last].ca.items.pop(list(items[last])[-1], None) if isinstance(
+        items[last], CommentedMap) and items[last] else None
+    items.append(entry)
+    if trailing is not None:
+        items.ca.items[last + 1] = trailing
+    if trailing_inner is not None:
+        entry.ca.items[list(entry)[-1]] = trailing_inner
+
+
+def _remove_keeping_trailing_comment(items: CommentedSeq, entry: CommentedMap) -> None:
+    index = items.index(entry)
+    last = len(items) - 1
+    trailing = items.ca.items.pop(last, None)
+    trailing_inner = entry.ca.items.pop(list(entry)[-1], None) if index == last and entry else None
+    items.pop(index)
+    if items and trailing is not None:
+        items.ca.items[len(items) - 1] = trailing
+    if items and trailing_inner is not None and isinstance(items[-1], CommentedMap):
+        items[-1].ca.items[list(items[-1])[-1]] = trailing_inner
+
+
 def _insert_after(mapping: CommentedMap, after: str, key: str, value: Any) -> None:
     mapping.insert(list(mapping).index(after) + 1, key, value)
 
@@ -380,6 +491,7 @@ FIRST_KEY_FILES = {
     "saml-encryption": ("saml-encryption.key", "saml-encryption.crt"),
     "oidc-es256": ("oidc-signing-es256.jwk.json",),
     "oidc-rs256": ("oidc-signing-rs256.jwk.json",),
+    "data": ("data-key.jwk.json",),
 }
 
 
@@ -397,6 +509,13 @@ def generate_first_keys(kind: str, directory: Path, days: int = DEFAULT_CERT_DAY
         paths[1].write_text(cert_pem, encoding="utf-8")
         where = {"saml-signing": "saml.signing", "saml-encryption": "saml.encryption[0]"}[kind]
         messages = [f"wrote {paths[0]} and {paths[1]}: set {where}.key and {where}.cert to them"]
+    elif kind == "data":
+        from broker.sealing import DataKey
+
+        key = DataKey.generate()
+        _write_private(paths[0], json.dumps(key.to_jwk(), indent=2))
+        messages = [f"wrote {paths[0]} (data key {key.id}): add `- file: {paths[0]}` to "
+                    "data_keys"]
     else:
         jwk = new_jwk(kind)
         _write_private(paths[0], json.dumps(jwk, indent=2))
@@ -428,13 +547,23 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
             for row in manager.list():
                 print(row.row(now))
             return 0
+        from broker.operations.audit_trail import AuditTrailUnavailable
+
+        try:
+            trail = manager.open_audit_trail()
+        except AuditTrailUnavailable as exc:
+            raise KeyCommandError(*str(exc).split(": ", 1)) from None
         messages = getattr(manager, action)(kind)
+        if not trail.durable:
+            print(f"broker: {manager.path}: database.url: warning: no audit trail there (run "
+                  "`broker db upgrade` to keep key changes in it); this change is recorded on the "
+                  "broker.audit log only", file=sys.stderr)
     except KeyCommandError as exc:
         print(f"broker: {config_path or os.environ.get('BROKER_CONFIG')}: {exc}", file=sys.stderr)
         return 2
     for message in messages:
         print(message)
-    print(NEXT_STEP[action].format(kind=kind))
+    print((NEXT_STEP_DATA if kind == "data" else NEXT_STEP)[action].format(kind=kind))
     return 0
 
 
@@ -458,4 +587,14 @@ NEXT_STEP = {
     "rotate": "next: restart each broker process in turn; when nothing uses the old key any more "
               "(docs/operations.md), run `broker keys retire {kind}`",
     "retire": "next: restart each broker process in turn",
+}
+
+# A data key is private to the broker's processes: no other party has to learn it.
+NEXT_STEP_DATA = {
+    "generate": "next: restart every broker process (each must open values the new key seals), "
+                "then run `broker keys rotate data`",
+    "rotate": "next: restart each broker process in turn; once the longest-lived value sealed with "
+              "the old key has expired (oidc.session_absolute_seconds; docs/operations.md), run "
+              "`broker keys retire data`",
+    "retire": "next: restart each broker process in turn, then destroy the old key file",
 }

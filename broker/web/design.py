@@ -3,6 +3,10 @@ English and Welsh through flask-babel, and a language switch on every page.
 
 The broker, the stub hub and the demo council app all call `init_design`, so the demo looks like
 the real thing. Pages extend `design/layout.html`; see that file for the blocks to fill.
+
+With a `BrandBook` (the broker, the demo council app) pages are a council's or the neutral
+brand's: generic header, no crown or Royal Arms, the councils' stylesheet (system fonts). Without
+one (the stub hub, which stands in for a GOV.UK service) they keep GOV.UK's stylesheet.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
-from broker.web.assets import assets_blueprint
+from broker.web.assets import COUNCILS_CSS, assets_blueprint
+from broker.web.brand_pages import BrandBook, brand_context, install_brands
 from broker.web.i18n import LANGUAGE_NAMES, SWITCH_PARAMETER, choose_language, other_language
 
 WEB = Path(__file__).resolve().parent
@@ -49,10 +54,12 @@ def language_switch_url(ui_locales_endpoints: tuple[str, ...]) -> str | None:
 
 
 def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
-                home_url: str = "/", ui_locales_endpoints: tuple[str, ...] = ()) -> None:
-    """Wires templates, assets, translations and the language switch into `app`.
+                home_url: str | None = "/", ui_locales_endpoints: tuple[str, ...] = (),
+                brands: BrandBook | None = None) -> None:
+    """Wires templates, assets, translations, brands and the language switch into `app`.
 
-    `service_name` and `organisation` may be lazy strings (translated per request).
+    `service_name` and `organisation` may be lazy strings (translated per request);
+    `organisation` is the header's name when there is no `brands`.
     """
     Babel(app, locale_selector=lambda: choose_language(language_cookie),
           default_translation_directories=str(TRANSLATIONS))
@@ -65,6 +72,9 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.add_extension("jinja2.ext.do")
     app.register_blueprint(assets_blueprint())
+    if brands is not None:
+        install_brands(app, brands)
+    stylesheet = COUNCILS_CSS if brands is not None else "govuk-frontend.min.css"
 
     @app.context_processor
     def design_context() -> dict:
@@ -73,7 +83,8 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
         return {"lang": lang, "other_lang": other, "other_lang_name": LANGUAGE_NAMES[other],
                 "language_switch_url": language_switch_url(ui_locales_endpoints),
                 "service_name": service_name, "organisation": organisation,
-                "home_url": home_url, "csp_nonce": g.get("csp_nonce", "")}
+                "home_url": home_url, "csp_nonce": g.get("csp_nonce", ""),
+                "stylesheet": stylesheet, **brand_context(lang)}
 
     @app.after_request
     def remember_language(response):

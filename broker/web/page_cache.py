@@ -14,8 +14,10 @@ import threading
 from flask import current_app, render_template
 from markupsafe import escape
 
+from broker.web.brand_pages import current_brand
+
 _MARK = secrets.token_hex(8)
-_cache: dict[tuple[int, str, str], str] = {}
+_cache: dict[tuple[int, str, str, str], str] = {}
 _lock = threading.Lock()
 
 
@@ -24,7 +26,10 @@ def placeholder(name: str) -> str:
 
 
 def render_with_holes(template: str, language: str, **holes: str | None) -> str:
-    key = (id(current_app._get_current_object()), template, language)
+    """One shell per app, template, language and brand (a brand's version changes with it)."""
+    brand = current_brand()
+    key = (id(current_app._get_current_object()), template, language,
+           f"{brand.key}@{brand.version}" if brand else "")
     shell = _cache.get(key)
     if shell is None:
         shell = render_template(template, **{name: placeholder(name) for name in holes})

@@ -15,7 +15,8 @@ from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from broker.state import StateUnavailable
+from broker.errors import StateUnavailable
+from broker.web.brand_pages import current_council_id, remembered_council, use_council_brand
 from broker.web.design import current_language
 from broker.web.i18n import SWITCH_PARAMETER, other_language
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 
 PAGE_LINK_MAX_AGE = 3600
+# Pages that no longer know the flow, but can offer the way back to the resident's council.
+WAY_BACK_PAGES = ("session-expired",)
 # Endpoints a council app's server calls: their errors are OAuth JSON, never a resident page.
 BACK_CHANNEL_ENDPOINTS = ("oidc.token", "oidc.pushed_authorization_request", "oidc.userinfo")
 
@@ -87,6 +90,11 @@ PAGES = {
         _l("Your sign-in has expired or is not recognised"),
         _l("This can happen if you used the back button, waited too long, or opened the "
            "page in another tab."),
+        _l("Go back to the council service and start signing in again."), 400),
+    "other-browser": Page(
+        _l("Finish signing in from the browser you started in"),
+        _l("This sign-in was started in a different browser or window, so it cannot be "
+           "finished here. You have not been signed in."),
         _l("Go back to the council service and start signing in again."), 400),
     "invalid-request": Page(
         _l("Sorry, this sign-in link is not valid"),
@@ -155,10 +163,17 @@ def render_page(name: str, continue_url: str | None = None, service_name: str | 
     OIDC error redirect) returns to; `contact` is how to reach the council, where known."""
     page = PAGES[name]
     details = {"continue_url": continue_url, "service_name": service_name,
-               "reference": reference, "status": status, "contact": contact}
+               "reference": reference, "status": status, "contact": contact,
+               "council": current_council_id()}
     g.language_switch_url = page_link(name, other_language(current_language()), **details)
+    way_back = None
+    if continue_url is None and name in WAY_BACK_PAGES:
+        remembered = remembered_council()
+        if remembered and remembered[1].url:
+            way_back = remembered[1].url, remembered[1].name.in_language(current_language())
     body = render_template("problem.html", page=page.translated(), name=name, continue_url=continue_url,
-                           council_service=service_name, reference=reference, contact=contact)
+                           council_service=service_name, reference=reference, contact=contact,
+                           way_back=way_back)
     return body, status or page.status, {"Cache-Control": "no-store"}
 
 
@@ -175,6 +190,8 @@ def page(token: str):
             raise BadData("unknown page")
     except (BadData, KeyError, TypeError, AttributeError):
         return render_page("session-expired")
+    if isinstance(details.get("council"), str):
+        use_council_brand(details["council"])
     return render_page(name, **{key: details.get(key) for key in
                                 ("continue_url", "service_name", "reference", "status", "contact")})
 

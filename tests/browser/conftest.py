@@ -2,7 +2,10 @@
 
 Every page a test reaches goes through `Resident.inspect`: axe-core must report no violation, the
 page must have a title, one heading, the expected language and no console or asset error, and a
-screenshot is saved under test-artifacts/screenshots/ for people to look at.
+screenshot is saved under test-artifacts/screenshots/ for people to look at. A branded page (the
+broker's, the council app's) must also show its brand's name and logo and carry nothing of
+GOV.UK's identity: no crown or Royal Arms, no GDS Transport font loaded. Only the stub hub, which
+stands in for a GOV.UK service, keeps GOV.UK's look.
 """
 
 from __future__ import annotations
@@ -100,7 +103,13 @@ class Resident:
         heading_font = page.evaluate(
             "(() => { const h = document.querySelector('h1');"
             " return getComputedStyle(h.querySelector('.govuk-label') || h).fontFamily; })()")
-        assert "GDS Transport" in heading_font, f"{name} is not styled by GOV.UK Frontend"
+        frontend = page.evaluate("getComputedStyle(document.documentElement)"
+                                 ".getPropertyValue('--govuk-frontend-version')")
+        assert frontend.strip(), f"{name} is not styled by GOV.UK Frontend"
+        if page.locator("#brand").count():
+            check_brand(page, name, heading_font)
+        else:
+            assert "GDS Transport" in heading_font, f"{name}: the stub hub keeps GOV.UK's look"
         results = AXE.run(page, options=AXE_OPTIONS)
         assert results.violations_count == 0, f"{name} ({language}):\n{results.generate_report()}"
         assert not self.problems, f"{name} ({language}): {self.problems}"
@@ -111,6 +120,32 @@ class Resident:
     def switch_language(self) -> None:
         self.page.locator("#language-switch").click()
         self.page.wait_for_load_state("load")
+
+
+# What marks a page as GOV.UK's: the crown (header, footer), the Royal Arms (footer copyright,
+# drawn from govuk-crest.svg), the GOV.UK header, the GDS Transport font files.
+GOVUK_IDENTITY = ("svg.govuk-logo, .govuk-header, .govuk-footer__crown, "
+                  ".govuk-footer__copyright-logo, .govuk-footer__licence-logo")
+
+
+def check_brand(page: Page, name: str, heading_font: str) -> None:
+    """A council's or the neutral brand, and nothing of GOV.UK's identity."""
+    assert page.locator(GOVUK_IDENTITY).count() == 0, f"{name} carries GOV.UK's crown or arms"
+    assert "GDS Transport" not in heading_font, f"{name} uses GDS Transport: {heading_font}"
+    loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    govuk_files = [url for url in loaded if "/assets/fonts/" in url or "govuk-crest" in url
+                   or "/assets/images/" in url]
+    assert not govuk_files, f"{name} loaded GOV.UK's files: {govuk_files}"
+    faces = page.evaluate("Array.from(document.fonts).map(f => f.family)")
+    assert not [f for f in faces if "GDS Transport" in f], f"{name} declares GDS Transport"
+    brand_name = page.locator("#brand-name")
+    logo = page.locator("#brand-logo")
+    assert brand_name.count() or logo.count(), f"{name} shows no brand"
+    if brand_name.count():
+        assert brand_name.inner_text().strip(), f"{name}: empty brand name"
+    if logo.count():
+        assert page.evaluate("(() => { const i = document.getElementById('brand-logo');"
+                             " return i.complete && i.naturalWidth > 0; })()"), f"{name}: logo not loaded"
 
 
 @pytest.fixture

@@ -98,6 +98,11 @@ def test_going_back_to_an_answer_already_used_shows_session_expired(stack, resid
     page.locator("#post-back button").click()
     page.wait_for_url(re.compile(r"/saml/acs$"))
     shows_page(window, "session-expired", language)
+    # The flow is gone, but the broker remembers which council the resident came from.
+    way_back = page.locator("#way-back")
+    assert way_back.get_attribute("href") == stack.council_url
+    council = "Test Borough Council" if language == "en" else "Cyngor Bwrdeistref Prawf"
+    assert way_back.inner_text() == ("Return to " if language == "en" else "Dychwelyd i ") + council
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -51,7 +51,7 @@ def to_cycle3(resident, stack, identity: str, language: str):
     window = resident()
     start_sign_in(window, stack, language)
     choose_at_hub(window, identity)
-    window.page.wait_for_url(re.compile(r"/saml/acs$"))
+    window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
     return window
 
 
@@ -88,3 +88,53 @@ def test_record_not_found_shows_the_councils_contacts_and_a_way_back(stack, resi
     window.inspect("broker-no-record", language)
     page.locator("#continue").click()
     page.wait_for_url(re.compile(re.escape(stack.council_url) + r"/callback\?error=access_denied"))
+
+
+@pytest.mark.parametrize(("start", "switched"), [("en", "cy"), ("cy", "en")])
+def test_cycle3_page_has_a_language_switch_and_the_sign_in_keeps_the_choice(stack, resident,
+                                                                           start, switched):
+    window = to_cycle3(resident, stack, "sam", start)
+    page = window.page
+    assert page.locator("#language-switch").count() == 1
+    window.switch_language()
+    assert window.heading() == QUESTION[switched]
+    assert page.locator("html").get_attribute("lang") == switched
+    window.inspect("broker-cycle3-switched", switched)
+    page.locator("#answer").fill("12-AB")                 # the error state stays in that language
+    page.locator("#continue").click()
+    page.wait_for_load_state("load")
+    assert page.locator("html").get_attribute("lang") == switched
+    page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
+    page.locator("#continue").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Sam Mover"
+
+
+def test_cycle3_language_link_for_a_finished_sign_in_shows_session_expired(stack, resident):
+    window = to_cycle3(resident, stack, "sam", "en")
+    switch = window.page.locator("#language-switch").get_attribute("href")
+    window.page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
+    window.page.locator("#continue").click()
+    window.page.wait_for_url(f"{stack.council_url}/")
+    window.page.goto(stack.broker_url + switch)
+    assert window.page.locator("[data-page=session-expired]").count() == 1
+
+
+@pytest.mark.parametrize(("identity", "answer", "matching", "account"), [
+    ("jane", None, "existing", "DBC-100001"),             # cycle 1
+    ("sam", CYCLE3_DEMO_ANSWER, "existing", "DBC-100002"),  # cycle 3
+    ("dmitri", "12345678", "new", "DBC-2")])              # account creation
+def test_the_council_apps_account_page_shows_what_matching_produced(stack, resident, identity,
+                                                                    answer, matching, account):
+    window = resident()
+    start_sign_in(window, stack, "en")
+    choose_at_hub(window, identity)
+    if answer:
+        window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
+        window.page.locator("#answer").fill(answer)
+        window.page.locator("#continue").click()
+    window.page.wait_for_url(f"{stack.council_url}/")
+    shown = window.page.locator("#local-account")
+    assert shown.get_attribute("data-matching") == matching
+    assert account in shown.inner_text()
+    window.inspect(f"council-account-{matching}-{identity}", "en")

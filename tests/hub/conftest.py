@@ -127,5 +127,9 @@ def start_flow_at(client, stack, **params) -> ClientFlow:
 
 
 def post_at(client, flow: ClientFlow, xml: str):
-    return client.post("/saml/acs", data={"SAMLResponse": saml.encode(xml),
-                                          "RelayState": flow.relay_state})
+    """The hub's answer, and the broker's 303 to its continuation followed by the same browser."""
+    response = client.post("/saml/acs", data={"SAMLResponse": saml.encode(xml),
+                                              "RelayState": flow.relay_state})
+    if response.status_code == 303:
+        response = client.get(response.headers["Location"])
+    return response

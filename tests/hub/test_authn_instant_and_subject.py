@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from broker.devtools.stub_hub.identities import IDENTITIES
-from broker.hub.pid import hash_pid
 from broker.identity import LevelOfAssurance
+from broker.pairwise import hash_pid
 from tests.hub.conftest import assert_rejected, assert_signed_in
 from tests.hub_messages import forge
 from tests.oidc_client import post_to_acs, redeem

@@ -5,8 +5,8 @@ party is the council's entity id). Expected values were computed independently w
 
 from __future__ import annotations
 
-from broker.hub.pid import hash_pid
 from broker.identity import LevelOfAssurance
+from broker.pairwise import hash_pid
 
 IDP = "https://idp.example/saml"
 COUNCIL = "https://test-borough.example.gov.uk"

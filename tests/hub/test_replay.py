@@ -18,7 +18,7 @@ from tests.oidc_client import authorize, post_to_acs
 
 
 def _flow_key(stack, attempt) -> str:
-    return f"{stack.prefix}flow:{attempt.relay_state}"
+    return stack.broker_app.extensions["broker"].state.key_for("flow", attempt.relay_state)
 
 
 def test_replayed_response_after_the_flow_is_used_ends_on_the_expired_page(stack):

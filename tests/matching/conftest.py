@@ -78,14 +78,16 @@ def matching_service() -> Iterator[responses.RequestsMock]:
 
 
 def matching_config(cycle3: bool = False, account_creation: bool = False,
-                    timeout_seconds: float = 2, **changes) -> dict:
+                    timeout_seconds: float = 2, account_creation_attributes: list | None = None,
+                    **changes) -> dict:
     config = {"service_url": MATCHING_URL, "bearer_token": MATCHING_TOKEN,
               "timeout_seconds": timeout_seconds, "contact": CONTACT}
     if cycle3:
         config["cycle3"] = CYCLE3
     if account_creation:
-        config["account_creation"] = {"url": CREATION_URL,
-                                      "attributes": ["first_name", "surname", "date_of_birth"]}
+        config["account_creation"] = {"url": CREATION_URL}
+        if account_creation_attributes:
+            config["account_creation"]["attributes"] = account_creation_attributes
     config.update(changes)
     return config
 

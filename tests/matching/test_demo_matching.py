@@ -19,8 +19,7 @@ def demo_stack(stack_factory, tmp_path):
         return {"councils.test-borough.matching": {
                     "service_url": f"{council}/matching/match", "timeout_seconds": 5,
                     "cycle3": CYCLE3, "contact": CONTACT,
-                    "account_creation": {"url": f"{council}/matching/create-account",
-                                         "attributes": ["first_name", "surname"]}},
+                    "account_creation": {"url": f"{council}/matching/create-account"}},
                 "database": {"url": f"sqlite:///{tmp_path / 'demo-links.sqlite3'}",
                              "auto_upgrade": True}}
 
@@ -34,6 +33,11 @@ def browse_to_broker(stack, choice: str) -> tuple[requests.Session, requests.Res
     chooser = submit(browser, handoff, "hub-handoff")
     answer = submit(browser, chooser, choice=choice)
     return browser, submit(browser, answer, "post-back")
+
+
+def subject(page) -> str:
+    """The `sub` the council app received, as its home page shows it."""
+    return lxml.html.fromstring(page.text).xpath('//*[@id="subject"]//text()')[0].strip()
 
 
 def local_account(browser, stack) -> str:
@@ -74,8 +78,23 @@ def test_lee_is_never_matched_and_meets_the_councils_contacts(demo_stack):
 def test_second_sign_in_is_matched_from_the_link(demo_stack):
     browser, page = browse_to_broker(demo_stack, "dmitri")
     submit(browser, page, "cycle3", answer="99999999")
+    first_account = local_account(browser, demo_stack)
     browser, page = browse_to_broker(demo_stack, "dmitri")
     assert "Дмитрий Иванов" in page.text  # no question the second time
-    first_account = local_account(browser, demo_stack)
+    assert local_account(browser, demo_stack) == first_account
     links = demo_stack.broker_app.extensions["broker"].matching.links.find("test-borough")
-    assert [link.local_account_id for link in links] == [first_account]
+    assert [(link.hashed_pid, link.local_account_id) for link in links] == [(subject(page), None)]
+
+
+def test_the_demo_service_answers_only_what_verifys_contract_allows(demo_stack):
+    """A bare match, nothing more: the council app knows Jane by the `sub` it was given."""
+    body = {"matchId": "m", "levelOfAssurance": "LEVEL_2", "hashedPid": "d" * 64,
+            "matchingDataset": {"surnames": [{"value": "Doe", "verified": True}],
+                                "dateOfBirth": {"value": "1980-05-01", "verified": True},
+                                "addresses": [{"lines": [], "postCode": "AB1 2CD",
+                                               "verified": True}]}}
+    answer = requests.post(f"{demo_stack.council_url}/matching/match", json=body, timeout=10)
+    assert answer.json() == {"result": "match"}
+    created = requests.post(f"{demo_stack.council_url}/matching/create-account",
+                            json={"hashedPid": "e" * 64, "levelOfAssurance": "LEVEL_2"}, timeout=10)
+    assert created.json() == {"result": "success"}

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from broker.identity import LevelOfAssurance
 from broker.matching.database import current_revision, make_engine, upgrade
+from broker.matching.links import LinkStore
 
 PID = "a" * 64
 OTHER_PID = "b" * 64
@@ -18,7 +19,7 @@ L2 = LevelOfAssurance.LEVEL_2
 def test_migrations_bring_an_empty_database_to_the_latest_revision(database_url):
     engine = make_engine(database_url)
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     assert {"account_links", "audit_events"} <= set(inspect(engine).get_table_names())
 
 
@@ -26,7 +27,34 @@ def test_migrating_twice_changes_nothing(database_url):
     engine = make_engine(database_url)
     upgrade(engine)
     upgrade(engine)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
+
+
+def test_upgrading_a_0001_database_keeps_its_links_and_their_uniqueness(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    LinkStore(engine).link("test-borough", PID, "ACC-1", L2)
+    upgrade(engine)
+    store = LinkStore(engine)
+    assert store.seen("test-borough", PID).local_account_id == "ACC-1"
+    link, created = store.link("test-borough", PID, None, L2)
+    assert (created, link.local_account_id) == (False, "ACC-1")
+    assert {index["name"] for index in inspect(engine).get_indexes("account_links")} >= {
+        "ix_account_links_council_account"}
+
+
+def test_a_link_needs_no_local_account_id(link_store):
+    """Verify's services answer a bare match: the link is the council and the hashed PID."""
+    link, created = link_store.link("test-borough", PID, None, L2)
+    assert created and link.local_account_id is None
+    assert link_store.seen("test-borough", PID).hashed_pid == PID
+
+
+def test_a_second_link_without_an_account_id_is_still_refused(link_store):
+    link_store.link("test-borough", PID, None, L2)
+    _link, created = link_store.link("test-borough", PID, None, L2)
+    assert not created
+    assert len(link_store.find("test-borough")) == 1
 
 
 def test_unknown_person_has_no_link(link_store):

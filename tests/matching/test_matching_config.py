@@ -17,7 +17,9 @@ def load(tmp_path, keys_dir, environ=None, **overrides):
 
 
 def with_matching(tmp_path, keys_dir, **changes):
-    matching = {**matching_config(cycle3=True, account_creation=True), **changes}
+    matching = {**matching_config(cycle3=True, account_creation=True,
+                                  account_creation_attributes=["first_name", "surname",
+                                                               "date_of_birth"]), **changes}
     return load(tmp_path, keys_dir, **{"councils.test-borough.matching": matching})
 
 
@@ -27,6 +29,19 @@ def test_matching_configuration_loads_into_typed_objects(tmp_path, keys_dir):
     assert matching.cycle3.label["cy"] == CYCLE3["label"]["cy"]
     assert matching.account_creation_attributes == ("first_name", "surname", "date_of_birth")
     assert matching.timeout_seconds == 2.0
+
+
+def test_the_matching_service_speaks_verifys_legacy_schema_unless_told(tmp_path, keys_dir):
+    assert with_matching(tmp_path, keys_dir).councils["test-borough"].matching.dataset_schema == (
+        "legacy")
+    universal = with_matching(tmp_path, keys_dir, dataset_schema="universal")
+    assert universal.councils["test-borough"].matching.dataset_schema == "universal"
+
+
+def test_account_creation_sends_no_attributes_unless_the_council_opts_in(tmp_path, keys_dir):
+    matching = with_matching(tmp_path, keys_dir,
+                             account_creation={"url": "https://x.example/c"})
+    assert matching.councils["test-borough"].matching.account_creation_attributes == ()
 
 
 def test_a_council_without_matching_gets_none(tmp_path, keys_dir):
@@ -48,8 +63,9 @@ def test_matching_none_means_no_matching(tmp_path, keys_dir):
     ({"cycle3": {**CYCLE3, "attribute": "has space"}}, "matching.cycle3.attribute", "letters"),
     ({"account_creation": {"url": "https://x.example/c", "attributes": ["shoe_size"]}},
      "matching.account_creation.attributes", "unknown attribute"),
+    ({"dataset_schema": "eidas"}, "matching.dataset_schema", "legacy, universal"),
 ], ids=["url", "timeout-zero", "timeout-long", "contact", "pattern", "welsh-label", "attribute",
-        "creation-attribute"])
+        "creation-attribute", "dataset-schema"])
 def test_invalid_matching_configuration_names_the_key(tmp_path, keys_dir, change, key, problem):
     with pytest.raises(ConfigError) as error:
         with_matching(tmp_path, keys_dir, **change)

@@ -26,8 +26,16 @@ def upgraded(tmp_path, keys_dir, database_url) -> tuple[str, LinkStore]:
 def test_db_upgrade_creates_the_schema(tmp_path, keys_dir, database_url, capsys):
     path = config_path(tmp_path, keys_dir, database_url)
     assert main(["db", "upgrade", path]) == 0
-    assert current_revision(make_engine(database_url)) == "0001"
-    assert "revision 0001" in capsys.readouterr().out
+    assert current_revision(make_engine(database_url)) == "0002"
+    assert "revision 0002" in capsys.readouterr().out
+
+
+def test_links_show_prints_a_dash_for_a_link_without_an_account_id(tmp_path, keys_dir,
+                                                                   database_url, capsys):
+    path, store = upgraded(tmp_path, keys_dir, database_url)
+    store.link("test-borough", PID, None, LevelOfAssurance.LEVEL_2)
+    assert main(["links", "show", path, "--council", "test-borough", "--operator", "ops"]) == 0
+    assert f"test-borough\t-\t{PID}\tLEVEL_2" in capsys.readouterr().out
 
 
 def test_links_show_prints_the_councils_links_and_is_audited(tmp_path, keys_dir, database_url,

@@ -25,6 +25,7 @@ from tests.oidc_client import authorize, post_to_acs, query, redeem, validate_id
 
 MATCH = {"result": "match", "localAccountId": "TB-000123"}
 NO_MATCH = {"result": "no-match"}
+NO_ID_MATCH = {"result": "match"}
 
 
 def id_token_claims(stack, attempt, response) -> dict:
@@ -50,8 +51,11 @@ def cycle3_form(response) -> dict[str, str]:
 def answer_cycle3(stack, page, answer: str, action: str = "continue") -> requests.Response:
     fields = cycle3_form(page)
     fields.update(answer=answer, action=action)
-    return requests.post(f"{stack.broker_url}/matching/cycle3", data=fields, allow_redirects=False,
-                         timeout=10)
+    browser = page.browser  # the browser the page is in: the flow is bound to it
+    response = browser.post(f"{stack.broker_url}/matching/cycle3", data=fields,
+                            allow_redirects=False, timeout=10)
+    response.browser = browser
+    return response
 
 
 # Cycle 1 and cycle 0
@@ -72,6 +76,41 @@ def test_local_account_id_is_also_released_at_userinfo(matching_stack, matching_
     info = requests.get(f"{stack.broker_url}/userinfo", timeout=10,
                         headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     assert info["local_account_id"] == "TB-000123"
+
+
+def test_a_bare_match_signs_in_with_the_hashed_pid_as_subject_and_no_account_id(
+        matching_stack, matching_service):
+    """Verify's services answer `{"result": "match"}` only: the council knows its resident by
+    the hashed PID it was sent, which is the `sub` its app receives."""
+    stack = matching_stack()
+    match_answer(matching_service, NO_ID_MATCH)
+    attempt, response = acs_answer(stack)
+    claims = id_token_claims(stack, attempt, response)
+    [call] = calls_to(matching_service)
+    assert claims["sub"] == json.loads(call.request.body)["hashedPid"]
+    assert "local_account_id" not in claims
+    [link] = stack_links(stack).find("test-borough")
+    assert (link.hashed_pid, link.local_account_id) == (claims["sub"], None)
+
+
+def test_a_bare_match_is_a_cycle0_sign_in_next_time(matching_stack, matching_service):
+    stack = matching_stack()
+    match_answer(matching_service, NO_ID_MATCH)
+    acs_answer(stack)
+    attempt, response = acs_answer(stack)
+    assert "local_account_id" not in id_token_claims(stack, attempt, response)
+    assert len(calls_to(matching_service)) == 1
+
+
+def test_account_creation_success_without_an_account_id_signs_in(matching_stack,
+                                                                 matching_service):
+    stack = matching_stack(account_creation=True)
+    match_answer(matching_service, NO_MATCH)
+    match_answer(matching_service, {"result": "success"}, url=CREATION_URL)
+    attempt, response = acs_answer(stack)
+    claims = id_token_claims(stack, attempt, response)
+    assert "local_account_id" not in claims
+    assert [link.hashed_pid for link in stack_links(stack).find("test-borough")] == [claims["sub"]]
 
 
 def test_cycle1_match_writes_a_link(matching_stack, matching_service):
@@ -271,7 +310,7 @@ def test_back_on_the_cycle3_page_returns_to_the_council_app(matching_stack, matc
     match_answer(matching_service, NO_MATCH)
     attempt, page = acs_answer(stack)
     back = lxml.html.fromstring(page.text).xpath('//*[@id="back"]/@href')[0]
-    response = requests.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
+    response = page.browser.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
     assert response.status_code == 302
     assert response.headers["Location"].startswith(attempt.redirect_uri)
     assert query(response.headers["Location"])["error"] == "access_denied"
@@ -297,8 +336,19 @@ def test_final_no_match_creates_an_account_and_links_it(matching_stack, matching
     assert [link.local_account_id for link in stack_links(stack).find("test-borough")] == ["TB-NEW-1"]
 
 
-def test_account_creation_sends_the_configured_attributes(matching_stack, matching_service):
+def test_account_creation_sends_verifys_request_by_default(matching_stack, matching_service):
     stack = matching_stack(account_creation=True)
+    match_answer(matching_service, NO_MATCH)
+    match_answer(matching_service, {"result": "success"}, url=CREATION_URL)
+    acs_answer(stack)
+    [call] = calls_to(matching_service, CREATION_URL)
+    assert set(json.loads(call.request.body)) == {"hashedPid", "levelOfAssurance"}
+
+
+def test_account_creation_sends_the_attributes_a_council_opted_in_to(matching_stack,
+                                                                      matching_service):
+    stack = matching_stack(account_creation=True, account_creation_attributes=[
+        "first_name", "surname", "date_of_birth"])
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, {"result": "success", "localAccountId": "TB-NEW-1"},
                  url=CREATION_URL)
@@ -441,8 +491,7 @@ def signed_in_browser(stack) -> requests.Session:
     browser = requests.Session()
     attempt = authorize(stack, session=browser)
     answer = hub_messages.success(stack, attempt.authn_request_id, "jane")
-    response = browser.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10,
-                            data={"SAMLResponse": answer, "RelayState": attempt.relay_state})
+    response = post_to_acs(stack, answer, attempt.relay_state, session=browser)
     assert response.status_code == 302, response.text
     return browser
 

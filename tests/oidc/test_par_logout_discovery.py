@@ -173,8 +173,8 @@ def test_the_subject_is_stable_across_restarts_and_key_rotations(oidc_stack, sta
     """The subject depends on the identity provider, the council and the resident only: not on
     keys or process."""
     from broker.devtools.stub_hub.identities import IDENTITIES
-    from broker.hub.pid import hash_pid
     from broker.identity import LevelOfAssurance
+    from broker.pairwise import hash_pid
 
     rotated = stack_factory(lambda ports: {"oidc.signing_keys": [
         {"file": str(oidc_keys["files"]["next"])},

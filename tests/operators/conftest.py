@@ -86,7 +86,8 @@ def operator_config(tmp_path, keys, redis_url, prefix):
         metadata = tmp_path / "hub-metadata.xml"
         if not metadata.exists():
             metadata.write_text(signed_hub_metadata(keys))
-        values = {"hub.metadata_url": None, "hub.metadata_file": str(metadata)}
+        values = {"hub.metadata_url": None, "hub.metadata_file": str(metadata),
+                  "database": {"url": f"sqlite:///{tmp_path / 'links.sqlite3'}"}}
         values.update(overrides)
         return write_config(tmp_path, keys, PORTS, redis_url, prefix, **values)
 

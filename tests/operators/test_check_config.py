@@ -90,6 +90,7 @@ def test_hub_metadata_signed_by_another_key_is_refused(operator_config, keys, tm
     assert result.returncode == 2
     [line] = problem_lines(result)
     assert ": hub.metadata_file: hub metadata not usable: certificate " in line
+    assert "does not chain to the metadata truststore (hub.truststores.metadata)" in line
 
 
 def test_hub_metadata_past_its_valid_until_is_refused(operator_config, keys, tmp_path):
@@ -187,3 +188,30 @@ def test_an_oidc_key_that_does_not_load_is_named(operator_config, tmp_path):
     assert result.returncode == 2
     [line] = problem_lines(result)
     assert line.startswith(f"{path}: oidc.signing_key: the JWK does not load: ")
+
+
+def test_a_council_colour_failing_wcag_aa_contrast_is_refused_in_one_line(operator_config):
+    path = operator_config(**{"councils.test-borough.branding": {"colour": "#ffdd00"}})
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    assert problem_lines(result) == [
+        f"{path}: councils.test-borough.branding.colour: #ffdd00 has a contrast ratio of 1.35:1 "
+        "with the white text it carries in the header; WCAG 2.2 AA needs at least 4.5:1 "
+        "(choose a darker colour)"]
+
+
+def test_a_hub_metadata_url_nobody_answers_on_is_named_in_plain_words(operator_config):
+    url = "http://127.0.0.1:1/SAML2/metadata/federation"
+    source, problems = run_checks(str(operator_config(**{"hub.metadata_file": None,
+                                                         "hub.metadata_url": url})))
+    assert [p.text for p in problems if p.key == "hub.metadata_url"] == [
+        "hub metadata not usable: 127.0.0.1:1 refused the connection"]
+
+
+def test_a_hub_metadata_host_that_does_not_resolve_is_named_in_plain_words(operator_config):
+    url = "https://hub.invalid/SAML2/metadata/federation"
+    source, problems = run_checks(str(operator_config(**{"hub.metadata_file": None,
+                                                         "hub.metadata_url": url})))
+    [text] = [p.text for p in problems if p.key == "hub.metadata_url"]
+    assert text == "hub metadata not usable: the host name hub.invalid does not resolve"
+    assert "Pool" not in text and "SAML Response" not in text

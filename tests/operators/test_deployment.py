@@ -148,6 +148,7 @@ def test_the_image_is_multi_stage_non_root_health_checked_and_carries_the_fronte
     assert re.search(r"^HEALTHCHECK .*127\.0\.0\.1:8000/healthz", dockerfile, re.M)
     assert "BROKER_GOVUK_FRONTEND=/app/govuk-frontend" in dockerfile
     assert "pybabel compile -d broker/web/translations" in dockerfile
+    assert "broker/web/styles/councils.scss broker/web/static/councils.min.css" in dockerfile
     assert (ROOT / "package-lock.json").exists() and (ROOT / "babel.cfg").exists()
 
 

@@ -43,10 +43,12 @@ def test_list_shows_what_signs_what_decrypts_and_when_each_certificate_expires(o
     result = run_cli("keys", "list", str(operator_config()))
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert [row.split()[0] for row in rows] == ["saml-signing", "saml-encryption", "oidc-es256"]
+    assert [row.split()[0] for row in rows] == ["saml-signing", "saml-encryption", "oidc-es256",
+                                                 "data"]
     assert "signs; published" in rows[0] and "saml.signing" in rows[0]
     assert "decrypts; published first" in rows[1]
     assert "signs ID/logout tokens; in JWKS" in rows[2]
+    assert "seals and opens Redis values" in rows[3] and "demo-data-key" in rows[3]
     assert re.search(r"\d{4}-\d\d-\d\d \(\d+ days\)", rows[0])
 
 
@@ -220,6 +222,7 @@ def test_the_command_line_writes_its_audit_event_to_standard_error(operator_conf
 def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tmp_path, keys):
     """The example configuration, with its keys present, through a whole rotation."""
     shutil.copy(ROOT / "config" / "example.yaml", tmp_path / "broker.yaml")
+    shutil.copytree(ROOT / "config" / "brand", tmp_path / "brand")  # the example council's logo
     key_dir = tmp_path / "keys"
     for name, source in (("saml-signing", "broker-saml-signing"),
                          ("saml-encryption", "broker-saml-encryption"),
@@ -231,11 +234,12 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
             if (keys / f"{source}{suffix}").exists() and not (key_dir / f"{name}{suffix}").exists():
                 shutil.copy(keys / f"{source}{suffix}", key_dir / f"{name}{suffix}")
     shutil.copy(keys / "broker-oidc-signing.jwk.json", key_dir / "oidc-signing-es256.jwk.json")
+    shutil.copy(keys / "broker-data-key.jwk.json", key_dir / "data-key.jwk.json")
     (key_dir / "oidc-signing-rs256.jwk.json").write_text(json.dumps(new_jwk("oidc-rs256")))
     path = tmp_path / "broker.yaml"
     original = path.read_text()
     comments = [line.strip() for line in original.splitlines() if line.strip().startswith("#")]
-    for kind in ("saml-signing", "saml-encryption", "oidc-es256"):
+    for kind in ("saml-signing", "saml-encryption", "oidc-es256", "data"):
         for step in ("generate", "rotate", "retire"):
             getattr(manager(path), step)(kind)
     edited = path.read_text()
@@ -243,8 +247,8 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
         assert comment in edited
     changed = [(before, after) for before, after in zip(original.splitlines(), edited.splitlines(),
                                                         strict=True) if before != after]
-    assert [before.split(":")[0].strip() for before, _ in changed] == ["key", "cert", "- key",
-                                                                       "cert", "- file"]
+    assert [before.split(":")[0].strip() for before, _ in changed] == ["- file", "key", "cert",
+                                                                       "- key", "cert", "- file"]
 
 
 def test_a_change_that_would_not_load_leaves_the_file_and_no_new_key_files(operator_config, keys,
@@ -277,3 +281,128 @@ def test_a_first_install_generates_key_files_without_any_configuration(tmp_path)
     assert (out / "oidc-signing-es256.jwk.json").stat().st_mode & 0o777 == 0o600
     again = run_cli("keys", "generate", "saml-signing", "--out", str(out))
     assert again.returncode == 2 and "already exists; not overwriting it" in again.stderr
+
+
+def data_keys(path: Path) -> list[tuple[str, bool]]:
+    return [(key.id, key.encrypts) for key in loaded(path).data_keys]
+
+
+def test_generate_data_adds_a_key_that_opens_values_but_does_not_seal_yet(operator_config, keys):
+    path = operator_config()
+    [(old, _)] = data_keys(path)
+    result = run_cli("keys", "generate", "data", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "restart every broker process" in result.stdout
+    [(first, first_encrypts), (new, new_encrypts)] = data_keys(path)
+    assert (first, first_encrypts) == (old, True) and new != old and new_encrypts is False
+    assert loaded(path).sealer().sealing_key_id == old
+    [new_file] = keys.glob("broker-data-key-*.jwk.json")
+    assert new_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_rotate_data_seals_with_the_new_key_and_the_old_one_still_opens(operator_config):
+    path = operator_config()
+    [(old, _)] = data_keys(path)
+    manager(path).generate("data")
+    [_, (new, _)] = data_keys(path)
+    sealed_before = loaded(path).sealer().seal("broker:session:x", b"in flight")
+    manager(path).rotate("data")
+    assert data_keys(path) == [(new, True), (old, False)]
+    sealer = loaded(path).sealer()
+    assert sealer.sealing_key_id == new
+    assert sealer.open("broker:session:x", sealed_before) == b"in flight"
+
+
+def test_rotating_data_again_rolls_back_to_the_previous_data_key(operator_config):
+    path = operator_config()
+    [(old, _)] = data_keys(path)
+    manager(path).generate("data")
+    manager(path).rotate("data")
+    manager(path).rotate("data")
+    assert loaded(path).sealer().sealing_key_id == old
+
+
+def test_retire_data_removes_the_key_that_no_longer_seals(operator_config):
+    from broker.sealing import SealedValueRefused
+
+    path = operator_config()
+    sealed_with_old = loaded(path).sealer().seal("broker:flow:x", b"old")
+    manager(path).generate("data")
+    [_, (new, _)] = data_keys(path)
+    manager(path).rotate("data")
+    manager(path).retire("data")
+    assert data_keys(path) == [(new, True)]
+    with pytest.raises(SealedValueRefused):
+        loaded(path).sealer().open("broker:flow:x", sealed_with_old)
+
+
+def test_generate_data_refuses_while_a_rotation_is_unfinished(operator_config):
+    path = operator_config()
+    manager(path).generate("data")
+    before = path.read_text()
+    result = run_cli("keys", "generate", "data", str(path))
+    assert result.returncode == 2
+    assert "data_keys: a data key that does not encrypt is already configured" in result.stderr
+    assert path.read_text() == before
+
+
+def test_the_first_data_key_of_an_existing_deployment_seals_at_once(operator_config):
+    import yaml
+
+    path = operator_config()
+    document = yaml.safe_load(path.read_text())
+    del document["data_keys"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert loaded(path).data_keys == ()
+    messages = manager(path).generate("data")
+    [(key_id, encrypts)] = data_keys(path)
+    assert encrypts and "sealing at once" in messages[0] and key_id in messages[0]
+    order = list(yaml.safe_load(path.read_text()))
+    assert order.index("data_keys") == order.index("secret_key") + 1
+
+
+def test_a_first_install_generates_a_data_key_file(tmp_path):
+    from broker.sealing import DataKey
+
+    out = tmp_path / "new-keys"
+    result = run_cli("keys", "generate", "data", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    path = out / "data-key.jwk.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    key = DataKey.from_jwk(json.loads(path.read_text()))
+    assert key.id in result.stdout and "data_keys" in result.stdout
+
+
+def test_key_commands_leave_their_audit_events_in_the_link_stores_trail(operator_config):
+    path = operator_config()
+    assert run_cli("db", "upgrade", str(path)).returncode == 0
+    for step in ("generate", "rotate"):
+        result = run_cli("keys", step, "oidc-es256", str(path), "--operator", "alice")
+        assert result.returncode == 0, result.stderr
+        assert "no audit trail" not in result.stderr
+    from broker.config import load_config
+    from broker.matching.database import make_engine
+    from broker.matching.links import LinkStore
+
+    events = LinkStore(make_engine(load_config(path, environ={}).database.url)).audit_events()
+    assert [(e.actor, e.action, e.council_id) for e in events] == [
+        ("alice", "key.generated", "(all councils)"), ("alice", "key.rotated", "(all councils)")]
+    assert events[0].detail.startswith(f"oidc-es256 in {path}: published in the JWKS:")
+
+
+def test_a_key_command_is_refused_when_a_matching_brokers_trail_is_not_ready(operator_config):
+    path = operator_config(**{"councils.test-borough.matching": {
+        "service_url": "https://matching.example.test/match", "contact": {"phone": "0300"}}})
+    before = path.read_text()
+    result = run_cli("keys", "generate", "oidc-es256", str(path))
+    assert result.returncode == 2
+    assert "database.url: the audit trail has no schema yet: run `broker db upgrade`" in result.stderr
+    assert path.read_text() == before
+
+
+def test_without_a_link_store_a_key_command_says_its_event_is_only_on_the_log(operator_config):
+    path = operator_config()
+    result = run_cli("keys", "generate", "oidc-es256", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "database.url: warning: no audit trail there" in result.stderr
+    assert not (path.parent / "links.sqlite3").exists()

@@ -3,9 +3,11 @@ accepted by the real commands, and its key rotation runbook, run line by line, r
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -76,10 +78,11 @@ def test_the_guides_council_app_without_its_secret_in_the_environment_is_refused
                               "clients": snippet["clients"]})
     result = run_cli("check-config", str(path))
     assert result.returncode == 2
-    assert "clients[0].client_secret: is required" in result.stderr
+    assert ("clients[0].client_secret: environment variable NORTH_BOROUGH_COUNCIL_TAX_SECRET "
+            "is not set") in result.stderr
 
 
-@pytest.mark.parametrize("kind", ["oidc-es256", "saml-signing", "saml-encryption"])
+@pytest.mark.parametrize("kind", ["oidc-es256", "saml-signing", "saml-encryption", "data"])
 def test_the_rotation_runbook_run_line_by_line_rotates_the_key(operator_config, kind):
     path = operator_config()
     [runbook] = [b for b in blocks(section("Key rotation runbook"), "sh") if "keys rotate" in b]
@@ -107,7 +110,7 @@ def test_the_first_installation_commands_write_the_key_files(tmp_path):
         assert result.returncode == 0, (step, result.stderr)
     assert {p.name for p in (tmp_path / "keys").iterdir()} == {
         "saml-signing.key", "saml-signing.crt", "saml-encryption.key", "saml-encryption.crt",
-        "oidc-signing-es256.jwk.json"}
+        "oidc-signing-es256.jwk.json", "data-key.jwk.json"}
 
 
 def test_every_broker_command_the_guide_names_exists():
@@ -141,3 +144,41 @@ def test_the_key_kinds_in_the_runbook_table_are_the_commands_kinds():
     table = section("Key rotation runbook")
     assert all(f"`{kind}`" in table for kind in KINDS)
     assert SigningKeys  # the OIDC JWKS the runbook's waits are about
+
+
+def test_the_stub_hub_section_run_line_by_line_serves_metadata_the_broker_trusts(operator_config,
+                                                                                 tmp_path):
+    import requests
+
+    from tests.conftest import free_port
+    from tests.reliability.conftest import wait_until
+
+    port, keys = free_port(), tmp_path / "practice-keys"
+    text = section("The stub hub on its own")
+    [hub_section] = blocks(text, "yaml")
+    hub = yaml.safe_load(hub_section.replace("var/practice-keys", str(keys))
+                         .replace("8001", str(port)))["hub"]
+    path = operator_config(**{"hub.metadata_file": None,
+                              **{f"hub.{key}": value for key, value in hub.items()}})
+    [block] = blocks(text, "sh")
+    steps = broker_lines(block.replace("var/practice-keys", str(keys))
+                         .replace("practice.yaml", str(path)).replace("8001", str(port)))
+    assert [step[0] for step in steps] == ["dev-keys", "stub-hub"]
+    assert run_cli(*steps[0]).returncode == 0
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BROKER_")}
+    hub = subprocess.Popen([sys.executable, "-m", "broker.cli", *steps[1]], cwd=ROOT, env=environ,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: requests.get(f"http://localhost:{port}/saml/metadata", timeout=2).ok,
+                   30, "the stub hub to serve its metadata")
+        result = run_cli("check-config", str(path))
+        assert result.returncode == 0, result.stderr
+    finally:
+        hub.terminate()
+        hub.wait(timeout=10)
+
+
+def test_the_guide_names_the_log_event_a_refused_reload_writes():
+    """tests/reliability/test_serve_as_documented.py sends SIGHUP with a bad file and finds it."""
+    configuring = section("Configuring")
+    assert "SIGHUP" in configuring and "`config.reload-refused`" in configuring

@@ -207,6 +207,9 @@ def test_acs_never_fails_on_a_mutated_hub_response(fuzz_stack, data):
     saml_response = base64.b64encode(xml.encode("utf-8", "surrogatepass")).decode()
     response = timed(lambda: client.post("/saml/acs", data={"SAMLResponse": saml_response,
                                                             "RelayState": relay_state}))
+    if response.status_code == 303:  # accepted: on to the continuation, in the same browser
+        continuation = response.headers["Location"]
+        response = timed(lambda: client.get(continuation))
     assert response.status_code in (302, 400, 413)
 
 
@@ -273,6 +276,14 @@ def test_cycle3_form_never_fails_on_random_input(client, form, back_token):
     response = timed(lambda: client.post("/matching/cycle3", data=form))
     assert response.status_code in (400, 404)
     timed(lambda: client.get("/matching/cycle3/back", query_string={"token": back_token}))
+
+
+@FUZZ
+@given(token=tricky, binding=st.from_regex(r"[A-Za-z0-9_=.-]{0,80}", fullmatch=True))
+def test_the_continuation_after_the_acs_never_fails_on_random_input(client, token, binding):
+    client.set_cookie("broker_binding", binding)
+    response = timed(lambda: client.get("/signin/continue", query_string={"token": token}))
+    assert response.status_code == 400 and 'data-page="session-expired"' in response.text
 
 
 # --- request size limits -------------------------------------------------------------------------

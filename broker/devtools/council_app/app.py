@@ -13,9 +13,11 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from broker.devtools.council_app.matching import register_matching_service
+from broker.devtools.council_app.matching import RECORDS, register_matching_service
 from broker.devtools.stub_hub.app import refuse_production
 from broker.identity import LevelOfAssurance
+from broker.web.brand_pages import BrandBook
+from broker.web.branding import Brand, Text
 from broker.web.design import current_language, init_design
 from broker.web.security import install_security
 
@@ -30,6 +32,7 @@ class CouncilAppConfig:
     scope: str = "openid profile address"
     mode: str = "development"
     matching_token: str | None = None  # bearer token its demo matching service expects
+    brand: Brand | None = None  # the council's brand, as the broker shows it (demo: same config)
 
 
 def level_name(acr: str | None) -> str:
@@ -46,8 +49,11 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
     broker_origin = "/".join(config.broker_issuer.split("/")[:3])
     install_security(app, secure_cookies=config.base_url.startswith("https://"),
                      form_action=f"'self' {broker_origin}")
+    brand = config.brand or Brand(key="councils/demo", name=Text(config.council_name,
+                                                                  config.council_name))
     init_design(app, service_name=_l("%(council)s online services", council=config.council_name),
-                organisation=config.council_name, language_cookie="council_lang")
+                organisation=config.council_name, language_cookie="council_lang",
+                brands=BrandBook(neutral=brand))
     oauth = OAuth(app)
     oauth.register(
         "broker",
@@ -58,10 +64,23 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
                        "token_endpoint_auth_method": "client_secret_basic", "timeout": 10},
     )
 
+    existing_accounts = {record.account_id for record in RECORDS}
+
     @app.get("/")
     def home():
-        return render_template("home.html", council=config.council_name,
-                               resident=session.get("resident"))
+        """The account page shows what matching produced: what a council watching the demo
+        wants to see (an existing record, a new account, or no local account)."""
+        resident = session.get("resident")
+        # The council knows its residents by the hashed PID, which the broker sends as `sub`
+        # (ADR 0009); a `local_account_id` claim, when its matching service returns one, says it too.
+        account = resident and (resident.get("local_account_id")
+                                or app.extensions.get("council_accounts", {}).get(resident["sub"]))
+        matching = None
+        if resident:
+            matching = ("none" if not account else
+                        "existing" if account in existing_accounts else "new")
+        return render_template("home.html", council=config.council_name, resident=resident,
+                               matching=matching, account=account)
 
     @app.post("/login")
     def login():

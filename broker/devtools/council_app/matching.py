@@ -1,7 +1,10 @@
-"""The demo council's local matching service and account-creation endpoint (development only).
+"""The demo council's local matching service (development only), built as a council built one
+for GOV.UK Verify: to the Matching Service Adapter's legacy JSON contract, answering a bare
+`{"result": "match"}`, and remembering which hashed PID it matched to which record, so that the
+council's app knows the resident by the hashed PID it receives as `sub` (ADR 0009).
 
-Plays the council's side of DESIGN.md section 3 over a few local records, so that every branch
-of the broker's matching pipeline can be seen in `make demo` with the stub hub's identities:
+Over a few local records, every branch of the broker's matching pipeline shows in `make demo`
+with the stub hub's identities:
 
 - Jane Doe:  matches at cycle 1 (surname, date of birth and verified current postcode agree).
 - Sam Mover: needs cycle 3: his newest address is not verified yet, so cycle 1 finds no match;
@@ -25,6 +28,7 @@ from markupsafe import escape
 
 CYCLE3_ATTRIBUTE = "council_tax_reference"
 CYCLE3_DEMO_ANSWER = "40012345"
+CREATION_LEVELS = ("LEVEL_2", "LEVEL_3", "LEVEL_4")
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,15 @@ def _postcode(value: str | None) -> str:
 
 
 def record_matches(record: LocalRecord, body: dict[str, Any]) -> bool:
+    """Surname and date of birth, then a verified current address (no `toDate`) or the cycle 3
+    answer: the kind of rule Verify's example services used."""
     dataset = body["matchingDataset"]
-    surnames = {v["value"].casefold() for v in dataset.get("surnames", [])}
-    dates = {v["value"] for v in dataset.get("datesOfBirth", [])}
-    if record.surname.casefold() not in surnames or record.date_of_birth not in dates:
+    surnames = {v.get("value", "").casefold() for v in dataset.get("surnames", [])}
+    born = (dataset.get("dateOfBirth") or {}).get("value")
+    if record.surname.casefold() not in surnames or born != record.date_of_birth:
         return False
     current = {_postcode(a.get("postCode")) for a in dataset.get("addresses", [])
-               if a.get("current") and a.get("verified")}
+               if "toDate" not in a and a.get("verified")}
     if record.post_code in current:
         return True
     answers = (body.get("cycle3Dataset") or {}).get("attributes") or {}
@@ -61,7 +67,8 @@ def record_matches(record: LocalRecord, body: dict[str, Any]) -> bool:
 
 
 def register_matching_service(app: Flask, bearer_token: str | None) -> None:
-    created: dict[str, str] = {}
+    accounts: dict[str, str] = {}  # hashed PID → account, as the council's datastore keeps it
+    app.extensions["council_accounts"] = accounts  # the app's account page reads it by `sub`
     numbers = itertools.count(200001)
     lock = threading.Lock()
 
@@ -76,17 +83,18 @@ def register_matching_service(app: Flask, bearer_token: str | None) -> None:
         if not authorised():
             return jsonify(error="unauthorised"), 401
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("matchingDataset"), dict):
+        if (not isinstance(body, dict) or not isinstance(body.get("hashedPid"), str)
+                or not isinstance(body.get("matchingDataset"), dict)):
             return jsonify(error="bad request"), 400
         with lock:
-            if body.get("hashedPid") in created:
-                return jsonify(result="match", localAccountId=created[body["hashedPid"]])
+            if body["hashedPid"] in accounts:  # Verify's cycle 0, at the council
+                return jsonify(result="match")
         found = [r for r in RECORDS if record_matches(r, body)]
-        if len(found) > 1:
-            return jsonify(result="multiple-match")
-        if found:
-            return jsonify(result="match", localAccountId=found[0].account_id)
-        return jsonify(result="no-match")
+        if len(found) != 1:  # two records alike are no match: the extra question may tell them apart
+            return jsonify(result="no-match")
+        with lock:
+            accounts[body["hashedPid"]] = found[0].account_id
+        return jsonify(result="match")
 
     @app.post("/matching/create-account")
     def create_account():
@@ -95,16 +103,18 @@ def register_matching_service(app: Flask, bearer_token: str | None) -> None:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("hashedPid"), str):
             return jsonify(error="bad request"), 400
-        if body.get("levelOfAssurance") not in ("LEVEL_2", "LEVEL_3", "LEVEL_4"):
+        if body.get("levelOfAssurance") not in CREATION_LEVELS:
             return jsonify(result="failure")
         with lock:
-            account = created.setdefault(body["hashedPid"], f"DBC-{next(numbers)}")
-        return jsonify(result="success", localAccountId=account)
+            accounts.setdefault(body["hashedPid"], f"DBC-{next(numbers)}")
+        return jsonify(result="success")
 
     @app.get("/records")
     def records():
-        """What the demo council holds, and who needs what to be matched."""
+        """What the demo council holds, who needs what to be matched, and who is signed in."""
         resident = session.get("resident") or {}
+        with lock:
+            account = accounts.get(resident.get("sub", ""))
         rows = "".join(f"<tr><td>{r.account_id}</td><td>{r.surname}</td><td>{r.date_of_birth}</td>"
                        f"<td>{r.post_code}</td><td>{r.council_tax_reference}</td></tr>" for r in RECORDS)
         return (
@@ -119,6 +129,10 @@ def register_matching_service(app: Flask, bearer_token: str | None) -> None:
             "given a new account.</li>"
             "<li>Lee One (LEVEL_1) is never matched: after the extra question, no account is created "
             "(the council creates accounts only at LEVEL_2).</li>"
-            f"</ul><p>Signed-in local account: <span id='local-account-id'>"
-            f"{escape(resident.get('local_account_id') or 'none')}</span></p><p><a href='/'>Back</a></p>"
+            "</ul><p>The matching service answers only <code>{\"result\": \"match\"}</code>, as "
+            "GOV.UK Verify's did, and remembers which hashed PID it matched to which record; the "
+            "council app finds the record by the <code>sub</code> it receives, which is that "
+            "hashed PID.</p>"
+            f"<p>Signed-in local account: <span id='local-account-id'>"
+            f"{escape(account or 'none')}</span></p><p><a href='/'>Back</a></p>"
             "</body></html>")

@@ -35,8 +35,8 @@ from broker.web.security import install_security
 
 class ProductionRefused(SystemExit):
     def __init__(self, what: str):
-        super().__init__(f"{what} is for development and tests only and refuses to run in "
-                         "production mode (BROKER_MODE=production)")
+        super().__init__(f"{what} is for development and tests only and refuses to run with a "
+                         "production configuration (mode: production, or BROKER_MODE=production)")
 
 
 def refuse_production(what: str, mode: str | None = None) -> None:
