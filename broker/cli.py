@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", help="the broker's YAML file; refused when its mode is "
                          "production (default: $BROKER_CONFIG, else config/demo.yaml)")
         if name == "stub-hub":
-            sub.add_argument("--keys", help="folder with hub-signing.key|crt and "
-                             "federation-metadata-signing.key|crt, made by `broker dev-keys` "
-                             "(default: $BROKER_DEMO_KEYS, else var/demo)")
+            sub.add_argument("--keys", help="folder with the demo federation's keys (its CA "
+                             "chain, the hub's and identity providers' pairs), made by `broker "
+                             "dev-keys` (default: $BROKER_DEMO_KEYS, else var/demo)")
         sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
         sub.add_argument("--port", type=int, default=None, help=f"port to listen on (default: "
                          f"$BROKER_DEMO_{port_name.upper()}_PORT, else {port})")
