@@ -18,6 +18,8 @@ from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
 from broker.oidc.server import BrokerAuthorizationServer, BrokerResourceProtector
 from broker.oidc.sessions import SessionStore
+from broker.onelogin.callback import OneLoginClient
+from broker.onelogin.provider import OneLoginProvider
 from broker.sealing import Sealer
 from broker.state import BrokerState, connect
 
@@ -40,6 +42,7 @@ class Broker:
     hub_metadata: HubMetadataSource
     sessions: SessionStore
     matching: MatchingPipeline
+    one_login: OneLoginClient | None  # with `upstream.kind: one_login`
     authorization_server: BrokerAuthorizationServer = field(init=False)
     resource_protector: BrokerResourceProtector = field(init=False)
 
@@ -50,6 +53,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
+    from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import BrandBook
     from broker.web.design import init_design
@@ -74,6 +78,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
                               grants_ttl_seconds=max(config.oidc.code_ttl_seconds,
                                                      config.oidc.access_token_ttl_seconds)),
         matching=build_matching(config),
+        one_login=build_one_login(config),
     )
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
@@ -93,6 +98,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(journey.bp)
     app.register_blueprint(hub_views.bp)
     app.register_blueprint(matching_views.bp)
+    app.register_blueprint(onelogin_views.bp)
     register_error_pages(app)
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app
@@ -107,6 +113,13 @@ def data_sealer(config: BrokerConfig) -> Sealer:
                     "restart cannot read each other's sign-ins)")
         sealer = Sealer.ephemeral()
     return sealer
+
+
+def build_one_login(config: BrokerConfig) -> OneLoginClient | None:
+    """The One Login client when it is the upstream; nothing is fetched until first used."""
+    if config.one_login is None:
+        return None
+    return OneLoginClient(config.one_login, OneLoginProvider(config.one_login))
 
 
 def build_matching(config: BrokerConfig) -> MatchingPipeline:

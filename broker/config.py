@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from broker.config_errors import ConfigError
+from broker.errors import ConfigError
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
 from broker.web.branding import Brand, Text, neutral_brand, read_brand
@@ -75,6 +75,33 @@ class HubConfig:
 class SigningKeyConfig:
     jwk: dict[str, Any]
     signs: bool
+
+
+UPSTREAM_KINDS = ("verify", "one_login")
+ONE_LOGIN_CLIENT_ALGS = ("RS256", "PS256")
+
+
+@dataclass(frozen=True)
+class OneLoginConfig:
+    """The broker as one GOV.UK One Login client for every council (broker/onelogin/)."""
+
+    discovery_url: str
+    client_id: str
+    # Private RSA JWKs for private_key_jwt; the one with `signs` signs, all are published at
+    # /onelogin/jwks.json for One Login to fetch (or to paste into its registration).
+    signing_keys: tuple[SigningKeyConfig, ...]
+    # The identity service that signs the core identity JWT (its `iss`), and its DID document.
+    identity_issuer: str
+    did_url: str
+    client_assertion_alg: str = "RS256"
+    scopes: tuple[str, ...] = ("openid",)
+    refresh_seconds: int = 3600
+    clock_skew_seconds: int = 30
+    timeout_seconds: float = 5.0
+
+    @property
+    def signing_jwk(self) -> dict[str, Any]:
+        return next(k.jwk for k in self.signing_keys if k.signs)
 
 
 @dataclass(frozen=True)
@@ -251,6 +278,10 @@ class BrokerConfig:
     data_keys: tuple[DataKeyConfig, ...] = ()
     # The neutral brand of pages that belong to no council's journey.
     branding: Brand = field(default_factory=neutral_brand)
+    # The national identity service residents prove themselves with: GOV.UK Verify's SAML hub
+    # (`hub`, `saml`) or GOV.UK One Login (`one_login`).
+    upstream: str = "verify"
+    one_login: OneLoginConfig | None = None
 
     @property
     def production(self) -> bool:
@@ -259,6 +290,10 @@ class BrokerConfig:
     @property
     def acs_url(self) -> str:
         return f"{self.issuer}/saml/acs"
+
+    @property
+    def one_login_redirect_uri(self) -> str:
+        return f"{self.issuer}/onelogin/callback"
 
     def sealer(self) -> Sealer | None:
         """What seals and opens Redis values; None when no data key is configured."""
@@ -461,6 +496,70 @@ class _Reader:
             branding=read_brand(raw.get("branding"), "branding.", key="deployment",
                                 default_name=neutral_brand().name, default_url=None,
                                 base=self.base, fail=self.fail),
+            **self.upstream(raw),
+        )
+
+    def upstream(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        kind = self.get(self.get(raw, "upstream", "", dict, default={}), "kind", "upstream.",
+                        default="verify")
+        if kind not in UPSTREAM_KINDS:
+            raise self.fail("upstream.kind", f"must be verify or one_login, got {kind!r}")
+        one_login = None
+        if raw.get("one_login") is not None or kind == "one_login":
+            one_login = self.one_login(self.get(raw, "one_login", "", dict))
+        return {"upstream": kind, "one_login": one_login}
+
+    def private_jwk(self, item: Mapping[str, Any], key: str, prefix: str,
+                    kinds: tuple[str, ...] = ("EC", "RSA")) -> dict[str, Any]:
+        import json
+
+        path = self.path(item, key, prefix)
+        try:
+            jwk = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise self.fail(f"{prefix}{key}", f"{path} is not a JSON JWK: {exc}") from None
+        if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in kinds:
+            raise self.fail(f"{prefix}{key}", f"{path} is not a private {' or '.join(kinds)} JWK")
+        return jwk
+
+    def one_login(self, raw: Mapping[str, Any]) -> OneLoginConfig:
+        p = "one_login."
+        items = self.get(raw, "signing_keys", p, list)
+        keys = tuple(SigningKeyConfig(self.private_jwk(item, "file", f"{p}signing_keys[{i}].",
+                                                       ("RSA",)),
+                                      self.get(item, "signs", f"{p}signing_keys[{i}].", bool,
+                                               default=True))
+                     for i, item in enumerate(items))
+        if sum(k.signs for k in keys) != 1:
+            raise self.fail(f"{p}signing_keys", "exactly one key must sign (the others: signs: false)")
+        alg = self.get(raw, "client_assertion_alg", p, default="RS256")
+        if alg not in ONE_LOGIN_CLIENT_ALGS:
+            raise self.fail(f"{p}client_assertion_alg", "must be RS256 or PS256 (One Login's "
+                            "token_endpoint_auth_signing_alg_values_supported)")
+        for i, key in enumerate(keys):
+            if key.jwk.get("alg") not in (None, alg):
+                raise self.fail(f"{p}signing_keys[{i}].file", f"the JWK is for {key.jwk['alg']}, "
+                                f"not client_assertion_alg {alg} (remove its `alg`)")
+        scopes = tuple(self.get(raw, "scopes", p, list, default=["openid"]))
+        if "openid" not in scopes:
+            raise self.fail(f"{p}scopes", "must include openid")
+        skew = self.get(raw, "clock_skew_seconds", p, int, default=30)
+        if not 0 <= skew <= 300:
+            raise self.fail(f"{p}clock_skew_seconds", "must be between 0 and 300")
+        timeout = self.get(raw, "timeout_seconds", p, (int, float), default=5)
+        if not 0 < timeout <= 30:
+            raise self.fail(f"{p}timeout_seconds", "must be more than 0 and at most 30")
+        return OneLoginConfig(
+            discovery_url=self.url(raw, "discovery_url", p),
+            client_id=self.get(raw, "client_id", p),
+            signing_keys=keys,
+            identity_issuer=self.url(raw, "identity_issuer", p),
+            did_url=self.url(raw, "did_url", p),
+            client_assertion_alg=alg,
+            scopes=scopes,
+            refresh_seconds=self.get(raw, "refresh_seconds", p, int, default=3600),
+            clock_skew_seconds=skew,
+            timeout_seconds=float(timeout),
         )
 
     def data_keys(self, raw: list[Any], mode: str) -> tuple[DataKeyConfig, ...]:
@@ -664,17 +763,7 @@ class _Reader:
         return pem
 
     def oidc(self, raw: Mapping[str, Any]) -> OidcConfig:
-        import json
-
-        def private_jwk(item: Mapping[str, Any], key: str, prefix: str) -> dict[str, Any]:
-            path = self.path(item, key, prefix)
-            try:
-                jwk = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise self.fail(f"{prefix}{key}", f"{path} is not a JSON JWK: {exc}") from None
-            if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in ("EC", "RSA"):
-                raise self.fail(f"{prefix}{key}", f"{path} is not a private EC or RSA JWK")
-            return jwk
+        private_jwk = self.private_jwk
 
         if raw.get("signing_keys") is not None:
             if raw.get("signing_key") is not None:  # one of them would be silently ignored

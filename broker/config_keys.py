@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from broker.config_errors import ConfigError
+from broker.errors import ConfigError
 
 
 class ReadMapping(dict):

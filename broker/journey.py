@@ -1,18 +1,23 @@
-"""The sign-in journey, top to bottom; the one module that knows both protocols.
+"""The sign-in journey, top to bottom; the one module that knows every protocol.
 
     1. /authorize         a council app's request, validated; a Flow bound to this browser
-    2. hub hand-off       an AuthnRequest to the hub (or single sign-on from the broker session,
-                          straight to 5)
+    2. hand-off           to the upstream: an AuthnRequest to Verify's hub, or an authentication
+                          request to GOV.UK One Login (or single sign-on from the broker
+                          session, straight to 5)
     3. /saml/acs          the hub's cross-site POST: verified and kept, then 303 to ...
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
+    3b. /onelogin/callback  One Login's top-level GET: the binding cookie comes with it, so the
+                          browser is checked first and the answer, once verified, goes on to 5
     5. matching           cycle 0/1 by the pipeline; the cycle 3 question and /matching/cycle3
     6. session            one per browser: reused, renewed, or the old one logged out first
     7. code               302 to the council app's redirect_uri
+    8. upstream logout    One Login's back-channel logout ends the resident's broker sessions
 
-The hub side gives a `VerifiedIdentity`, matching an `Outcome`, the OIDC side a code; none of
-them imports another, and none of them renders another's page. Why flows are bound to the
-browser: docs/adr/0012-flows-bound-to-the-browser.md; why one session per browser:
-docs/adr/0013-one-session-per-browser.md.
+Each upstream side (broker.hub, broker.onelogin) gives a `VerifiedIdentity`, matching an
+`Outcome`, the OIDC side a code; none of them imports another, and none of them renders
+another's page. Why flows are bound to the browser: docs/adr/0012-flows-bound-to-the-browser.md;
+why one session per browser: docs/adr/0013-one-session-per-browser.md; One Login as the
+upstream: docs/adr/0014-one-login-upstream.md.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import replace
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
-from flask import Blueprint, Response, g, make_response, request, url_for
+from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
 
 from broker.context import current_broker
 from broker.hub.metadata import MetadataError
@@ -62,6 +67,15 @@ from broker.oidc.logout import notify_council_apps
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
+from broker.onelogin.authorization import LevelNotOffered
+from broker.onelogin.callback import AnswerRejected, ExpectedAnswer, OneLoginFailure, failure_for_error
+from broker.onelogin.logout import (
+    LOGOUT_TOKEN_MAX_AGE_SECONDS,
+    LogoutTokenRejected,
+    read_logout_token,
+    upstream_subject,
+)
+from broker.onelogin.provider import OneLoginUnavailable
 from broker.web.brand_pages import use_council_brand
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
@@ -77,6 +91,9 @@ NONCE_MAX_LENGTH = 255
 BINDING_COOKIE = "broker_binding"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VERIFIED_SIGNIN_TTL = 120  # the 303 after the ACS is followed at once, with or without JavaScript
+MAX_STATE_LENGTH = 128  # the flow id, as One Login's `state` or the hub's RelayState
+MAX_CODE_LENGTH = 512
+ONE_LOGIN_NONCE = "one_login_nonce"  # in Flow.extra: the nonce One Login's ID token must carry
 
 
 # Answers the council app and the resident's browser
@@ -222,11 +239,13 @@ def authorize():
         response = _match(flow, session.identity_for(council.pid_hashing_entity_id),
                           from_session=True)
         return _set_binding_cookie(make_response(response), binding)
-    return _set_binding_cookie(make_response(_hand_off_to_hub(new_flow, client, params, minimum,
-                                                              prompt, max_age)), binding)
+    hand_off = (_hand_off_to_one_login if broker.config.upstream == "one_login"
+                else _hand_off_to_hub)
+    return _set_binding_cookie(make_response(hand_off(new_flow, client, params, minimum, prompt,
+                                                      max_age)), binding)
 
 
-# 2. Hub hand-off
+# 2. Hand-off to the upstream: Verify's hub or One Login
 
 def _hand_off_to_hub(new_flow, client, params: dict[str, str], minimum: LevelOfAssurance,
                      prompt: list[str], max_age: int | None):
@@ -252,6 +271,43 @@ def _hand_off_to_hub(new_flow, client, params: dict[str, str], minimum: LevelOfA
     return page, 200, {"Cache-Control": "no-store"}
 
 
+def _hand_off_to_one_login(new_flow, client, params: dict[str, str], minimum: LevelOfAssurance,
+                           prompt: list[str], max_age: int | None):
+    """A top-level redirect to One Login, `state` the flow id; the flow keeps the nonce."""
+    broker = current_broker()
+    flow = new_flow(authn_request_id="")
+    try:
+        authn = broker.one_login.authentication_request(
+            flow.id, minimum, flow.ui_locale, force_login="login" in prompt or max_age is not None,
+            redirect_uri=broker.config.one_login_redirect_uri)
+    except OneLoginUnavailable as exc:
+        log.error("One Login unavailable at the hand-off: %s", exc)
+        return render_page("unavailable", continue_url=oidc_error_url(
+            params, "temporarily_unavailable", "the identity service is unavailable"),
+            service_name=client.config.name)
+    except LevelNotOffered:
+        return render_page("level-not-met", continue_url=oidc_error_url(
+            params, "access_denied", "no identity confidence for this level"),
+            service_name=client.config.name)
+    flow.extra[ONE_LOGIN_NONCE] = authn.nonce
+    broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
+    set_flow(flow.id)
+    SIGNINS_STARTED.labels(client.config.council).inc()
+    log.info("sign-in started at One Login: flow %s client %s level %s", flow.id[:8],
+             client.client_id, minimum.name)
+    return _redirect(authn.url)
+
+
+def _failure_page(flow: Flow, name: str, error: str, description: str):
+    """An upstream's refusal or failure: the resident's page, and the way back to the council
+    app with an OAuth error. It grants nothing."""
+    client, council = _context(flow)
+    SIGNINS_FAILED.labels(council.id, name).inc()
+    audit("signin.failed", council=council.id, client=client.client_id, reason=name)
+    return render_page(name, continue_url=oidc_error_url(flow.authorize_params, error, description),
+                       service_name=client.config.name)
+
+
 # 3. The assertion consumer service
 
 @bp.post("/saml/acs")
@@ -267,39 +323,31 @@ def assertion_consumer_service():
     if not relay_state or not saml_response or len(relay_state) > 128:
         return render_page("session-expired")
     flow = broker.state.take_flow(relay_state)
-    if flow is None:
+    if flow is None or not flow.authn_request_id:  # none, used, or a flow sent to One Login
         log.info("assertion consumer service: unknown or used RelayState")
         SIGNINS_FAILED.labels("unknown", "session-expired").inc()
         return render_page("session-expired")
     set_flow(flow.id)
     g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
-    client, council = _context(flow)
-
-    def failure_page(name: str, error: str, description: str):
-        SIGNINS_FAILED.labels(council.id, name).inc()
-        audit("signin.failed", council=council.id, client=client.client_id, reason=name)
-        return render_page(name, continue_url=oidc_error_url(flow.authorize_params, error,
-                                                             description),
-                           service_name=client.config.name)
-
+    _client, council = _context(flow)
     try:
         hub = broker.hub_metadata.current()
     except MetadataError:
-        return failure_page("unavailable", "temporarily_unavailable",
-                            "the identity hub is unavailable")
+        return _failure_page(flow, "unavailable", "temporarily_unavailable",
+                             "the identity hub is unavailable")
     try:
         result = read_response(saml_response, flow, broker.config, hub, broker.state,
                                council.pid_hashing_entity_id)
     except ResponseRejected as exc:
         HUB_STATUSES.labels("rejected").inc()
         log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
-        return failure_page("rejected", "access_denied",
-                            "the identity hub's answer could not be verified")
+        return _failure_page(flow, "rejected", "access_denied",
+                             "the identity hub's answer could not be verified")
     HUB_STATUSES.labels(result.reason.value if isinstance(result, HubFailure) else "success").inc()
     if isinstance(result, HubFailure):
         log.info("sign-in failed at the hub: flow %s reason %s (%s)", flow.id[:8],
                  result.reason.value, result.detail)
-        return failure_page(result.reason.value, result.oidc_error, result.reason.value)
+        return _failure_page(flow, result.reason.value, result.oidc_error, result.reason.value)
 
     token = secrets.token_urlsafe(32)
     broker.state.save_verified_signin(token, VerifiedSignIn(flow, result), VERIFIED_SIGNIN_TTL)
@@ -319,6 +367,62 @@ def continue_signin():
     if not _started_in_this_browser(signin.flow):
         return _other_browser(signin.flow, "after the hub")
     return _match(signin.flow, signin.identity, from_session=False)
+
+
+# 3b. One Login's answer
+
+@bp.get("/onelogin/callback")
+def one_login_callback():
+    """One Login's redirect with `code` and `state`, or `error` (OIDC Core 3.1.2.5, 3.1.2.6).
+
+    A top-level GET from One Login's site, so the Lax binding cookie comes with it: the browser
+    is checked here, before One Login is asked anything, and a verified answer goes straight on
+    to matching (the ACS's hop through /signin/continue exists only for the hub's POST). The
+    flow is taken once: a replayed callback, or a second use of its code, finds nothing."""
+    broker = current_broker()
+    state = request.args.get("state", "")
+    if (broker.config.upstream != "one_login" or broker.one_login is None or not state
+            or len(state) > MAX_STATE_LENGTH):
+        return render_page("session-expired")
+    flow = broker.state.take_flow(state)
+    if flow is None or not isinstance(flow.extra.get(ONE_LOGIN_NONCE), str):
+        log.info("One Login callback: unknown or used state")
+        SIGNINS_FAILED.labels("unknown", "session-expired").inc()
+        return render_page("session-expired")
+    set_flow(flow.id)
+    g.ui_locale = flow.ui_locale
+    if not _started_in_this_browser(flow):
+        return _other_browser(flow, "after One Login")
+    _client, council = _context(flow)
+    if request.args.get("error"):
+        failure = failure_for_error(request.args["error"])
+        HUB_STATUSES.labels(failure.page).inc()
+        log.info("sign-in failed at One Login: flow %s: %s", flow.id[:8], failure.detail)
+        return _failure_page(flow, failure.page, failure.oidc_error, failure.page)
+    code = request.args.get("code", "")
+    if not code or len(code) > MAX_CODE_LENGTH:
+        return _failure_page(flow, "rejected", "access_denied",
+                             "the identity service's answer is malformed")
+    expected = ExpectedAnswer(nonce=flow.extra[ONE_LOGIN_NONCE], minimum_level=flow.minimum_level,
+                              council_entity_id=council.pid_hashing_entity_id,
+                              redirect_uri=broker.config.one_login_redirect_uri)
+    try:
+        result = broker.one_login.redeem(code, expected)
+    except OneLoginUnavailable as exc:
+        log.error("One Login unavailable: flow %s: %s", flow.id[:8], exc)
+        return _failure_page(flow, "hub-error", "temporarily_unavailable",
+                             "the identity service is unavailable")
+    except AnswerRejected as exc:
+        HUB_STATUSES.labels("rejected").inc()
+        log.warning("One Login answer rejected: flow %s: %s", flow.id[:8], exc)
+        return _failure_page(flow, "rejected", "access_denied",
+                             "the identity service's answer could not be verified")
+    if isinstance(result, OneLoginFailure):
+        HUB_STATUSES.labels(result.page).inc()
+        log.info("sign-in failed at One Login: flow %s: %s", flow.id[:8], result.detail)
+        return _failure_page(flow, result.page, result.oidc_error, result.page)
+    HUB_STATUSES.labels("success").inc()
+    return _match(flow, result, from_session=False)
 
 
 # 5. Matching: cycle 0 and 1, then the cycle 3 question, account creation or not found
@@ -510,6 +614,8 @@ def _complete(flow: Flow, identity: VerifiedIdentity, from_session: bool,
     session.clients[client.client_id] = resident.sub
     with broker.state.batched_writes():  # the session and the code: one round trip
         broker.sessions.save(session)
+        if new_cookie:
+            _index_for_upstream_logout(session)
         response = server.create_authorization_response(oauth_request, grant_user=resident,
                                                         grant=grant)
     log.info("sign-in completed: flow %s client %s level %s", flow.id[:8], client.client_id,
@@ -521,3 +627,51 @@ def _complete(flow: Flow, identity: VerifiedIdentity, from_session: bool,
     if new_cookie:
         set_session_cookie(response, session, broker.config)
     return response
+
+
+# 8. One Login's back-channel logout: the resident signed out of GOV.UK One Login
+
+def _index_for_upstream_logout(session: BrokerSession) -> None:
+    """A session opened or renewed by a One Login sign-in, filed under the One Login subject
+    that a logout token will name (as a hash; the index holds the session's key name)."""
+    broker = current_broker()
+    identity = session.identity
+    if (broker.one_login is None or not identity.persistent_id
+            or identity.issuer != broker.one_login.issuer()):
+        return
+    broker.state.add_upstream_session(upstream_subject(identity.issuer, identity.persistent_id),
+                                      session.id, broker.config.oidc.session_absolute_seconds)
+
+
+@bp.post("/onelogin/backchannel-logout")
+def one_login_backchannel_logout():
+    """One Login's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's broker
+    sessions end as at /logout (their tokens and codes revoked) and their council apps are told.
+    Errors are 400 `invalid_request` (section 2.8)."""
+    broker = current_broker()
+    headers = {"Cache-Control": "no-store"}
+    if broker.one_login is None:
+        return jsonify(error="invalid_request"), 400, headers
+    try:
+        trust = broker.one_login.provider.current()
+    except OneLoginUnavailable:
+        return jsonify(error="temporarily_unavailable"), 503, headers
+    config = broker.config.one_login
+    try:
+        claims = read_logout_token(request.form.get("logout_token"), trust, config.client_id,
+                                   config.clock_skew_seconds)
+    except LogoutTokenRejected as exc:
+        log.warning("One Login logout token rejected: %s", exc)
+        return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
+    if not broker.state.first_sighting("onelogin-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
+        return jsonify(error="invalid_request", error_description="replayed"), 400, headers
+    ended = 0
+    for key_name in broker.state.take_upstream_sessions(
+            upstream_subject(trust.provider.issuer, claims["sub"])):
+        session = broker.sessions.end_at(key_name)
+        if session is not None:
+            ended += 1
+            notify_council_apps(broker, session)
+    audit("signout.upstream", upstream="one_login", sessions=ended)
+    log.info("One Login back-channel logout: %d broker session(s) ended", ended)
+    return "", 200, headers

@@ -122,15 +122,18 @@ class PresentStateCollector:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
-        status = self.broker.hub_metadata.status()
-        age = GaugeMetricFamily("broker_hub_metadata_age_seconds",
-                                "Seconds since the hub metadata in use was fetched")
-        age.add_metric([], time.time() - status.fetched_at if status.fetched_at else float("nan"))
-        yield age
-        usable = GaugeMetricFamily("broker_hub_metadata_usable",
-                                   "1 when verified hub metadata within its validUntil is available")
-        usable.add_metric([], 1.0 if status.usable else 0.0)
-        yield usable
+        if self.broker.config.upstream == "verify":  # One Login's documents: /readyz
+            status = self.broker.hub_metadata.status()
+            age = GaugeMetricFamily("broker_hub_metadata_age_seconds",
+                                    "Seconds since the hub metadata in use was fetched")
+            age.add_metric([], time.time() - status.fetched_at if status.fetched_at
+                           else float("nan"))
+            yield age
+            usable = GaugeMetricFamily(
+                "broker_hub_metadata_usable",
+                "1 when verified hub metadata within its validUntil is available")
+            usable.add_metric([], 1.0 if status.usable else 0.0)
+            yield usable
         expiry = GaugeMetricFamily("broker_certificate_expiry_days",
                                    "Days until each configured certificate expires", labels=["certificate"])
         saml = self.broker.config.saml

@@ -51,8 +51,10 @@ LIMITED_ENDPOINTS = {
     "signin.authorize": "authorize",
     "oidc.token": "token",
     "signin.assertion_consumer_service": "acs",
+    "signin.one_login_callback": "acs",  # One Login's answer: the ACS of the OIDC upstream
 }
-BROWSER_ENDPOINTS = ("signin.authorize", "signin.assertion_consumer_service")
+BROWSER_ENDPOINTS = ("signin.authorize", "signin.assertion_consumer_service",
+                     "signin.one_login_callback")
 CLIENT_ID_MAX_LENGTH = 128
 NAMESPACE = "LIMITER"  # the first part of every limit's key (limits' `key_for`)
 

@@ -332,3 +332,32 @@ class BrokerState:
     def take_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("getdel", self._key("pending-match", token))
         return _record(PendingMatch, raw, "pending match")
+
+    # Broker sessions by upstream subject, so that an upstream's back-channel logout (One Login's)
+    # can end them: under a hash of the upstream's issuer and subject, a set of the sessions' key
+    # names (hashes, like "session-tokens"), never a session id that could be presented.
+    def add_upstream_session(self, subject: str, session_id: str, ttl: int) -> None:
+        key = self._key("upstream-sessions", subject)
+        pipeline = getattr(self._local, "pipeline", None)
+        pipe = pipeline if pipeline is not None else self.redis.pipeline(transaction=False)
+        pipe.sadd(key, self._key("session", session_id))
+        pipe.expire(key, max(ttl, 1))
+        if pipeline is None:
+            self._call_pipeline(pipe)
+
+    def take_upstream_sessions(self, subject: str) -> list[str]:
+        """The key names of the subject's sessions (some may have ended since), once."""
+        pipe = self.redis.pipeline(transaction=True)
+        key = self._key("upstream-sessions", subject)
+        pipe.smembers(key)
+        pipe.delete(key)
+        members, _deleted = self._call_pipeline(pipe)
+        names = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        return [name for name in names if name.startswith(f"{self.prefix}session:")]
+
+    def take_session_at(self, key_name: str) -> dict[str, Any] | None:
+        """A session by its key name (from `take_upstream_sessions`), deleted as it is read."""
+        if not key_name.startswith(f"{self.prefix}session:"):
+            return None
+        raw = self._call("getdel", key_name)
+        return json.loads(raw) if raw else None

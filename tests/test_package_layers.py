@@ -81,15 +81,18 @@ def test_the_package_has_no_import_cycle():
     assert cycles == [], "\n".join(" -> ".join(cycle) for cycle in cycles)
 
 
+UPSTREAM_SIDES = ("broker.hub", "broker.onelogin")  # Verify's SAML hub, GOV.UK One Login
+
+
 @pytest.mark.parametrize(("area", "forbidden"), [
-    ("broker.oidc", "broker.hub"),
-    ("broker.hub", "broker.oidc"),
-    ("broker.hub", "broker.matching"),
+    *[(upstream, other) for upstream in UPSTREAM_SIDES
+      for other in (*UPSTREAM_SIDES, "broker.oidc", "broker.matching")
+      if other != upstream],
+    *[(side, upstream) for upstream in UPSTREAM_SIDES
+      for side in ("broker.oidc", "broker.matching", "broker.web")],
     ("broker.oidc", "broker.matching"),
-    ("broker.matching", "broker.hub"),
     ("broker.matching", "broker.oidc"),
     ("broker.web", "broker.state"),
-    ("broker.web", "broker.hub"),
     ("broker.web", "broker.oidc"),
     ("broker.web", "broker.matching"),
 ])
@@ -100,15 +103,17 @@ def test_one_side_never_imports_the_other(area, forbidden):
     assert offending == []
 
 
-@pytest.mark.parametrize("area", ["broker.hub", "broker.oidc", "broker.matching", "broker.web"])
+@pytest.mark.parametrize("area", [*UPSTREAM_SIDES, "broker.oidc", "broker.matching", "broker.web"])
 def test_no_side_reaches_back_into_the_journey(area):
     offending = sorted(module for module, imported in GRAPH.items()
                        if in_area(module, area) and "broker.journey" in imported)
     assert offending == []
 
 
-def test_only_the_journey_and_the_wiring_join_the_hub_and_the_council_apps_side():
+@pytest.mark.parametrize("upstream", UPSTREAM_SIDES)
+def test_only_the_journey_and_the_wiring_join_an_upstream_and_the_council_apps_side(upstream):
     joining = sorted(module for module, imported in GRAPH.items()
-                     if any(in_area(i, "broker.hub") for i in imported)
+                     if any(in_area(i, upstream) for i in imported)
                      and any(in_area(i, "broker.oidc") for i in imported))
     assert set(joining) <= {"broker.journey", "broker.app", "broker.operations.checks"}, joining
+

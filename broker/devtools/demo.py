@@ -1,7 +1,8 @@
 """`broker demo`: the broker, the stub hub and the demo council app on one machine.
 
 Keys are generated on first run under var/demo (git-ignored); ports and URLs can be overridden
-with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL}_PORT.
+with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL,ONELOGIN}_PORT. The upstream is
+Verify's stub hub unless BROKER_DEMO_UPSTREAM=one_login, which runs the stub One Login instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from broker.config import BrokerConfig, ConfigError, load_config
 from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import StubHubConfig, StubIdentityProvider, create_stub_hub
+from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
 
 DEMO_CLIENT_ID = "demo-council-app"
 DEMO_CLIENT_SECRET = "demo-council-secret"
@@ -43,6 +45,15 @@ def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubC
         broker_encryption_cert_pem=broker.saml.encryption[0].cert_pem,
         mode=broker.mode,
     )
+
+
+def stub_one_login_config(broker: BrokerConfig, base_url: str) -> StubOneLoginConfig:
+    """The stub One Login, knowing the broker as One Login would: its client id, redirect URI
+    and the JWKS URL its private_key_jwt keys are published at."""
+    return StubOneLoginConfig(base_url=base_url, client_id=broker.one_login.client_id,
+                              redirect_uris=(broker.one_login_redirect_uri,),
+                              client_jwks_uri=f"{broker.issuer}/onelogin/jwks.json",
+                              mode=broker.mode)
 
 
 def demo_council_look(config: BrokerConfig) -> dict:
@@ -72,7 +83,8 @@ def configured_mode(path: str | os.PathLike[str], environ=os.environ) -> str:
 def demo_settings(environ=os.environ) -> dict:
     host = environ.get("BROKER_DEMO_HOST", "localhost")
     ports = {name: int(environ.get(f"BROKER_DEMO_{name.upper()}_PORT", default))
-             for name, default in (("broker", 8000), ("hub", 8001), ("council", 8002))}
+             for name, default in (("broker", 8000), ("hub", 8001), ("council", 8002),
+                                   ("onelogin", 8003))}
     # BROKER_DEMO_{BROKER,HUB,COUNCIL}_URL: the public URL when a proxy fronts the service (the
     # docker-compose stack puts all three behind nginx with TLS); each still listens on its port.
     urls = {name: environ.get(f"BROKER_DEMO_{name.upper()}_URL", f"http://{host}:{port}").rstrip("/")
@@ -85,7 +97,7 @@ def demo_settings(environ=os.environ) -> dict:
 def demo_environ(settings: dict, environ=os.environ) -> dict:
     """What config/demo.yaml interpolates: the three URLs as this run serves them."""
     env = dict(environ)
-    for name in ("broker", "hub", "council"):
+    for name in ("broker", "hub", "council", "onelogin"):
         env.setdefault(f"BROKER_DEMO_{name.upper()}_URL", settings["urls"][name])
     env["BROKER_DEMO_KEYS"] = str(settings["keys"].resolve())
     env["BROKER_DEMO_INSTANCE"] = demo_instance(settings["keys"])
@@ -114,15 +126,20 @@ def run_demo() -> int:
             client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
             **demo_council_look(config))),
     }
+    if config.upstream == "one_login":
+        apps["onelogin"] = create_stub_onelogin(stub_one_login_config(
+            config, settings["urls"]["onelogin"]))
     servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
                for name, app in apps.items()]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
+    upstream = (f"  stub One Login:    {settings['urls']['onelogin']} (the upstream)\n"
+                if config.upstream == "one_login" else "")
     print(f"\n  broker:            {settings['urls']['broker']}\n"
-          f"  stub hub:          {settings['urls']['hub']}\n"
+          f"  stub hub:          {settings['urls']['hub']}\n{upstream}"
           f"  demo council app:  {settings['urls']['council']}\n\n"
-          f"  Open {settings['urls']['council']} and choose Sign in. Ctrl-C stops all three.\n",
+          f"  Open {settings['urls']['council']} and choose Sign in. Ctrl-C stops them all.\n",
           flush=True)
     try:
         threading.Event().wait()

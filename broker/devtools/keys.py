@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 from broker.sealing import DataKey
 
@@ -140,6 +140,12 @@ def _federation_files(directory: Path) -> list[Path]:
     return files
 
 
+def one_login_client_jwk() -> dict:
+    """The broker's private_key_jwt key for (the stub) One Login: RSA, as One Login requires."""
+    key = RSAKey.generate_key(2048, auto_kid=True, private=True)
+    return {**key.as_dict(private=True), "use": "sig"}  # no `alg`: RS256 or PS256
+
+
 def ensure_demo_keys(directory: Path) -> Path:
     """Creates whatever key files are missing in `directory` and returns it.
 
@@ -161,10 +167,12 @@ def ensure_demo_keys(directory: Path) -> Path:
             (directory / truststore).write_text(_pem_cert(root.cert) + _pem_cert(intermediate.cert))
             for leaf in leaves:
                 _write_pair(directory, leaf, *issued_pair(f"demo {leaf}", intermediate))
-    jwk_file = directory / "broker-oidc-signing.jwk.json"
-    if not jwk_file.exists():
-        jwk_file.write_text(json.dumps(oidc_signing_jwk(), indent=2))
-        jwk_file.chmod(0o600)
+    for name, make in (("broker-oidc-signing.jwk.json", oidc_signing_jwk),
+                       ("broker-onelogin-client.jwk.json", one_login_client_jwk)):
+        jwk_file = directory / name
+        if not jwk_file.exists():
+            jwk_file.write_text(json.dumps(make(), indent=2))
+            jwk_file.chmod(0o600)
     data_key_file = directory / DATA_KEY_FILE
     if not data_key_file.exists():
         data_key_file.write_text(json.dumps(DataKey.generate("demo-data-key").to_jwk(), indent=2))

@@ -105,7 +105,14 @@ class SessionStore:
     def end(self, session_id: str) -> BrokerSession | None:
         """Deletes the session and revokes what it granted: its access tokens at once, its
         codes when they are redeemed. The caller notifies its apps (back-channel logout)."""
-        session = self._read(session_id, self.state.take_session(session_id))
+        return self._ended(self._read(session_id, self.state.take_session(session_id)))
+
+    def end_at(self, key_name: str) -> BrokerSession | None:
+        """`end` for a session known by its key name only (an upstream's logout index)."""
+        data = self.state.take_session_at(key_name)
+        return self._ended(self._read(data.get("id", ""), data) if data else None)
+
+    def _ended(self, session: BrokerSession | None) -> BrokerSession | None:
         if session is None:
             return None
         self.state.end_session_grants(session.sid, self.grants_ttl_seconds)

@@ -139,6 +139,20 @@ def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]
                            "is less than a day away", "warning")
 
 
+def check_one_login(config: BrokerConfig) -> Iterator[Problem]:
+    """Fetches One Login's discovery document, JWKS and DID document as the broker will."""
+    from broker.onelogin.provider import OneLoginProvider, OneLoginUnavailable
+
+    source_log = logging.getLogger("broker.onelogin.provider")
+    was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
+    try:
+        OneLoginProvider(config.one_login).refresh()
+    except OneLoginUnavailable as exc:
+        yield Problem("one_login.discovery_url", f"One Login's documents not usable: {exc}")
+    finally:
+        source_log.disabled = was_disabled
+
+
 def check_redis(config: BrokerConfig) -> Iterator[Problem]:
     import redis
 
@@ -224,7 +238,10 @@ def loaded_and_checked(path: str | None, environ: dict[str, str] | None = None,
         lambda: check_keys_and_certificates(config, raw, now),
         lambda: check_redirect_uris(config, raw),
     ]
-    if not offline or config.hub.metadata_file:
+    if config.upstream == "one_login":
+        if not offline:
+            checks.append(lambda: check_one_login(config))
+    elif not offline or config.hub.metadata_file:
         checks.append(lambda: check_hub_metadata(config, now))
     if not offline:
         checks += [lambda: check_redis(config), lambda: check_database(config)]

@@ -37,7 +37,8 @@ from broker.operations.yamledit import edit_document, load_document
 
 audit = logging.getLogger("broker.audit")
 
-KINDS = ("saml-signing", "saml-encryption", "oidc-es256", "oidc-rs256", "data")
+KINDS = ("saml-signing", "saml-encryption", "oidc-es256", "oidc-rs256", "data", "one-login-client")
+ONE_LOGIN_KIND = "one-login-client"  # the broker's private_key_jwt key at GOV.UK One Login
 KTY_FOR_KIND = {"oidc-es256": "EC", "oidc-rs256": "RSA"}
 DEFAULT_CERT_DAYS = 365
 
@@ -109,6 +110,9 @@ def new_jwk(kind: str) -> dict[str, Any]:
     if kind == "oidc-es256":
         key = ECKey.generate_key("P-256", auto_kid=True, private=True)
         alg = "ES256"
+    elif kind == ONE_LOGIN_KIND:  # One Login takes RS256 or PS256 client assertions: RSA keys
+        key = RSAKey.generate_key(2048, auto_kid=True, private=True)
+        return {**key.as_dict(private=True), "use": "sig"}
     else:
         key = RSAKey.generate_key(2048, auto_kid=True, private=True)
         alg = "RS256"
@@ -175,6 +179,11 @@ class KeyManager:
             rows.append(PublishedKey(kind, key, item["file"],
                                      "signs ID/logout tokens; in JWKS" if signs
                                      else "in JWKS, does not sign", _kid(jwk), None))
+        for i, item in enumerate((raw.get("one_login") or {}).get("signing_keys") or []):
+            jwk = json.loads(self.files.resolve(item["file"]).read_text(encoding="utf-8"))
+            rows.append(PublishedKey(ONE_LOGIN_KIND, f"one_login.signing_keys[{i}]", item["file"],
+                                     "signs One Login client assertions" if _signs(item)
+                                     else "in /onelogin/jwks.json only", _kid(jwk), None))
         for i, data_key in enumerate(self.config.data_keys):
             rows.append(PublishedKey("data", f"data_keys[{i}]", "",
                                      "seals and opens Redis values" if data_key.encrypts
@@ -194,7 +203,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml, oidc = doc["saml"], doc["oidc"]
+            saml = doc["saml"]
             if kind == "data":
                 self._generate_data_key(doc, created, messages)
             elif kind == "saml-signing":
@@ -212,10 +221,9 @@ class KeyManager:
                 saml["encryption"].append(pair)
                 messages.append(f"published as saml.encryption[1]: {pair['cert']} (decrypts now)")
             else:
-                items = _oidc_list(oidc)
-                same = [item for item in items if self._kind_of(item) == kind]
+                items, same, where = self._jwk_items(doc, kind)
                 if any(not _signs(item) for item in same):
-                    raise KeyCommandError("oidc.signing_keys", f"a {kind} key that does not sign is "
+                    raise KeyCommandError(where, f"a {kind} key that does not sign is "
                                           "already published: finish that rotation (rotate, retire) first")
                 if same:
                     template = same[0]["file"]
@@ -229,7 +237,9 @@ class KeyManager:
                 entry = CommentedMap([("file", text)])
                 if same:
                     entry["signs"] = False
-                    messages.append(f"published in the JWKS: {text} (kid {_kid(jwk)}, does not sign yet)")
+                    jwks = "One Login client JWKS" if kind == ONE_LOGIN_KIND else "JWKS"
+                    messages.append(f"published in the {jwks}: {text} (kid {_kid(jwk)}, "
+                                    "does not sign yet)")
                 else:
                     messages.append(f"published and signing at once (no {kind} key signed before): "
                                     f"{text} (kid {_kid(jwk)})")
@@ -244,7 +254,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml, oidc = doc["saml"], doc["oidc"]
+            saml = doc["saml"]
             if kind == "data":
                 items = doc.get("data_keys") or []
                 current = [item for item in items if _encrypts(item)]
@@ -273,12 +283,11 @@ class KeyManager:
                 _swap_contents(pairs[0], pairs[1])
                 messages.append(f"saml.encryption[0] is now {pairs[0]['cert']}; both pairs still decrypt")
             else:
-                items = _oidc_list(oidc)
-                same = [item for item in items if self._kind_of(item) == kind]
+                items, same, where = self._jwk_items(doc, kind)
                 current = next((item for item in same if _signs(item)), None)
                 others = [item for item in same if not _signs(item)]
                 if current is None or len(others) != 1:
-                    raise KeyCommandError("oidc.signing_keys", f"rotation needs one {kind} key that signs "
+                    raise KeyCommandError(where, f"rotation needs one {kind} key that signs "
                                           f"and one that does not: run `broker keys generate {kind}`")
                 new = others[0]
                 new.pop("signs", None)
@@ -297,7 +306,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml, oidc = doc["saml"], doc["oidc"]
+            saml = doc["saml"]
             if kind == "data":
                 items = doc.get("data_keys") or []
                 others = [item for item in items if not _encrypts(item)]
@@ -321,10 +330,10 @@ class KeyManager:
                 gone = saml["encryption"].pop(1)
                 messages.append(f"saml.encryption pair {gone['cert']} no longer decrypts or is published")
             else:
-                items = _oidc_list(oidc)
-                others = [item for item in items if self._kind_of(item) == kind and not _signs(item)]
+                items, same, where = self._jwk_items(doc, kind)
+                others = [item for item in same if not _signs(item)]
                 if not others:
-                    raise KeyCommandError("oidc.signing_keys", f"nothing to retire: every {kind} key "
+                    raise KeyCommandError(where, f"nothing to retire: every {kind} key "
                                           "signs")
                 for item in others:
                     items.remove(item)
@@ -380,6 +389,18 @@ class KeyManager:
         cert_path.write_text(cert_pem, encoding="utf-8")
         created.append(cert_path)
         return CommentedMap([("key", key_text), ("cert", cert_text)])
+
+    def _jwk_items(self, doc: CommentedMap, kind: str) -> tuple[CommentedSeq, list, str]:
+        """The YAML list a JWK kind lives in, its keys of that kind, and the list's config key."""
+        if kind == ONE_LOGIN_KIND:
+            section = doc.get("one_login")
+            if not section or not section.get("signing_keys"):
+                raise KeyCommandError("one_login.signing_keys", "no One Login section: configure "
+                                      "one_login first (docs/operations.md, One Login)")
+            items = section["signing_keys"]
+            return items, list(items), "one_login.signing_keys"
+        items = _oidc_list(doc["oidc"])
+        return items, [item for item in items if self._kind_of(item) == kind], "oidc.signing_keys"
 
     def _kind_of(self, item: CommentedMap) -> str:
         jwk = json.loads(self.files.resolve(item["file"]).read_text(encoding="utf-8"))
@@ -492,6 +513,7 @@ FIRST_KEY_FILES = {
     "oidc-es256": ("oidc-signing-es256.jwk.json",),
     "oidc-rs256": ("oidc-signing-rs256.jwk.json",),
     "data": ("data-key.jwk.json",),
+    ONE_LOGIN_KIND: ("one-login-client.jwk.json",),
 }
 
 
@@ -519,8 +541,8 @@ def generate_first_keys(kind: str, directory: Path, days: int = DEFAULT_CERT_DAY
     else:
         jwk = new_jwk(kind)
         _write_private(paths[0], json.dumps(jwk, indent=2))
-        messages = [f"wrote {paths[0]} (kid {_kid(jwk)}): add `- file: {paths[0]}` to "
-                    "oidc.signing_keys"]
+        where = "one_login.signing_keys" if kind == ONE_LOGIN_KIND else "oidc.signing_keys"
+        messages = [f"wrote {paths[0]} (kid {_kid(jwk)}): add `- file: {paths[0]}` to {where}"]
     audit.info("key.generated %s: %s", kind, "; ".join(messages), extra={
         "event": "key.generated", "key_kind": kind, "config": None,
         "operator": _operator(operator), "changes": messages})

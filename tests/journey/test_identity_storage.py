@@ -151,7 +151,8 @@ def test_a_stored_record_missing_a_required_field_is_refused():
 
 
 def test_a_session_written_by_the_previous_release_is_still_read(state, redis_client):
-    """Rolling deploys: the hand-written JSON of the release before used the same names."""
+    """Rolling deploys: the hand-written JSON of the release before used the same names (sealed,
+    as every release since sealing writes it)."""
     import json
 
     old = {"sid": "sid-1", "created_at": 2_000_000_000, "clients": {"app": "sub"},

@@ -236,6 +236,7 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
     shutil.copy(keys / "broker-oidc-signing.jwk.json", key_dir / "oidc-signing-es256.jwk.json")
     shutil.copy(keys / "broker-data-key.jwk.json", key_dir / "data-key.jwk.json")
     (key_dir / "oidc-signing-rs256.jwk.json").write_text(json.dumps(new_jwk("oidc-rs256")))
+    shutil.copy(keys / "broker-onelogin-client.jwk.json", key_dir / "one-login-client.jwk.json")
     path = tmp_path / "broker.yaml"
     original = path.read_text()
     comments = [line.strip() for line in original.splitlines() if line.strip().startswith("#")]

@@ -1,0 +1,62 @@
+"""`make demo` with BROKER_DEMO_UPSTREAM=one_login: the stub One Login instead of the stub hub,
+signing in the demo council's resident, matched by its matching service, in English and Welsh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+from tests.forms import submit
+
+
+@pytest.fixture
+def demo(tmp_path):
+    ports = {"BROKER": free_port(), "HUB": free_port(), "COUNCIL": free_port(),
+             "ONELOGIN": free_port()}
+    env = {**os.environ, "BROKER_DEMO_HOST": "127.0.0.1", "BROKER_DEMO_KEYS": str(tmp_path),
+           "BROKER_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "BROKER_DEMO_UPSTREAM": "one_login"}
+    env.update({f"BROKER_DEMO_{name}_PORT": str(port) for name, port in ports.items()})
+    process = subprocess.Popen([sys.executable, "-m", "broker.cli", "demo"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    council = f"http://127.0.0.1:{ports['COUNCIL']}"
+    for _ in range(300):
+        assert process.poll() is None, process.stdout.read()
+        try:
+            requests.get(council, timeout=1)
+            break
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.1)
+    yield council, f"http://127.0.0.1:{ports['ONELOGIN']}", process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_the_demo_signs_in_through_the_stub_one_login(demo):
+    council, one_login, process = demo
+    browser = requests.Session()
+    chooser = submit(browser, browser.get(council, timeout=10))
+    assert chooser.url.startswith(one_login)
+    page = submit(browser, chooser)
+    assert "Jane Doe" in page.text
+    records = browser.get(f"{council}/records", timeout=10).text
+    assert "DBC-100001" in records  # matched by the demo council's matching service
+    process.terminate()
+    assert f"stub One Login:    {one_login}" in process.communicate(timeout=10)[0]
+
+
+def test_the_demo_shows_one_login_pages_and_the_brokers_in_welsh(demo):
+    council, one_login, _process = demo
+    browser = requests.Session()
+    browser.cookies.set("council_lang", "cy")
+    chooser = submit(browser, browser.get(council, timeout=10))
+    assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
+    failed = submit(browser, chooser, choice="access-denied")
+    assert 'data-page="authn-failed"' in failed.text
+    assert '<html lang="cy"' in failed.text
