@@ -7,7 +7,7 @@ xmlsec's primitives (broker.hub.responses), so the clock, XPath, schema and decr
 that python3-saml's one-assertion Response class needed are gone. A patch added later goes in
 PATCHES, is installed by `install()` when broker.hub is imported, and is proven installed by
 tests/hub/test_saml_library.py; the exact version it was written against is asserted here
-(docs/adr/0014).
+(docs/adr/0015).
 """
 
 from __future__ import annotations
