@@ -196,14 +196,15 @@ def socket_owner(pids: list[int]) -> dict[int, int]:
 
 def build_hub_responses(job: tuple) -> list[str]:
     """Runs in a pool process: one signed, encrypted, base64 Response per AuthnRequest ID."""
-    signer, encryption_cert, audience, acs_url, request_ids = job
+    signer, idp, encryption_cert, acs_url, request_ids = job
     person = IDENTITIES["jane"]
     answers = []
     for request_id in request_ids:
-        spec = saml.AssertionSpec(issuer=signer.entity_id, audience=audience, recipient=acs_url,
+        spec = saml.AssertionSpec(issuer=idp.entity_id, recipient=f"{signer.entity_id}/acs",
                                   in_response_to=request_id, pid=person.pid,
                                   level_uri=person.level.uri, dataset=person.dataset)
-        answers.append(saml.encode(saml.success_response(signer, spec, encryption_cert, acs_url)))
+        answers.append(saml.encode(saml.success_response(signer, idp, spec, encryption_cert,
+                                                         acs_url)))
     return answers
 
 
@@ -328,8 +329,9 @@ def write_config(directory: Path, keys: Path, broker_url: str, hub_url: str, red
                              "cert": str(keys / "broker-saml-signing.crt")},
                  "encryption": [{"key": str(keys / "broker-saml-encryption.key"),
                                  "cert": str(keys / "broker-saml-encryption.crt")}]},
-        "hub": {"metadata_url": f"{hub_url}/saml/metadata",
-                "trust_anchor": str(keys / "federation-metadata-signing.crt")},
+        "hub": {"metadata_url": f"{hub_url}/saml/metadata", "sso_url": f"{hub_url}/saml/sso",
+                "truststores": {name: str(keys / f"{name}-truststore.pem")
+                                for name in ("metadata", "hub", "idp")}},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
         "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         # Limits stay on (their Redis work is part of the cost) but high: one driver, one IP.
@@ -610,7 +612,7 @@ class Bench:
         # Off the clock: the hub's answers.
         ids = [s["request_id"] for s in signins]
         step = max(1, math.ceil(len(ids) / (4 * (os.cpu_count() or 2))))
-        jobs = [(self.signer, self.config.saml.encryption[0].cert_pem, self.config.saml.entity_id,
+        jobs = [(self.signer, self.hub.idp, self.config.saml.encryption[0].cert_pem,
                  self.config.acs_url, ids[i:i + step]) for i in range(0, len(ids), step)]
         answers = [a for chunk in self.pool.map(build_hub_responses, jobs) for a in chunk]
 

@@ -64,13 +64,13 @@ def cmd_stub_hub(args) -> int:
     from werkzeug.serving import run_simple
 
     from broker.devtools.demo import demo_environ, stub_hub_config
-    from broker.devtools.keys import RSA_PAIRS
+    from broker.devtools.keys import STUB_HUB_PAIRS
     from broker.devtools.stub_hub.app import create_stub_hub
 
     settings = _stand_in_settings(args, "hub")
     keys = settings["keys"]
-    missing = [name for pair in RSA_PAIRS if pair.startswith(("hub-", "federation-"))
-               for name in (f"{pair}.key", f"{pair}.crt") if not (keys / name).is_file()]
+    missing = [name for pair in STUB_HUB_PAIRS for name in (f"{pair}.key", f"{pair}.crt")
+               if not (keys / name).is_file()]
     if missing:
         raise SystemExit(f"stub hub: {keys}: no {', '.join(missing)}; make them with "
                          f"`broker dev-keys {keys}`")
@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", help="the broker's YAML file; refused when its mode is "
                          "production (default: $BROKER_CONFIG, else config/demo.yaml)")
         if name == "stub-hub":
-            sub.add_argument("--keys", help="folder with hub-signing.key|crt and "
-                             "federation-metadata-signing.key|crt, made by `broker dev-keys` "
-                             "(default: $BROKER_DEMO_KEYS, else var/demo)")
+            sub.add_argument("--keys", help="folder with the demo federation's keys (its CA "
+                             "chain, the hub's and identity providers' pairs), made by `broker "
+                             "dev-keys` (default: $BROKER_DEMO_KEYS, else var/demo)")
         sub.add_argument("--host", default="127.0.0.1", help="address to listen on")
         sub.add_argument("--port", type=int, default=None, help=f"port to listen on (default: "
                          f"$BROKER_DEMO_{port_name.upper()}_PORT, else {port})")

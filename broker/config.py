@@ -61,12 +61,25 @@ class SamlConfig:
 
 @dataclass(frozen=True)
 class HubConfig:
+    """The federation: where its metadata is, what it must chain to, where the hub's SSO is.
+
+    The hub's entity in Verify's federation metadata has no SSO location (verify-service-provider
+    ADR 0018): the hub's SSO URL is configuration, per environment. `entity_id` picks the hub's
+    entity; without it, the one entity with an SPSSODescriptor and no IDPSSODescriptor is the hub.
+    """
+
     metadata_url: str | None
     metadata_file: Path | None
-    trust_anchor_pem: str
+    sso_url: str
+    # PEM bundles (root CA + intermediate) the metadata signing certificate, the hub's and the
+    # identity providers' certificates must chain to.
+    metadata_truststore_pem: str
+    hub_truststore_pem: str
+    idp_truststore_pem: str
     refresh_seconds: int
     # How long a process uses its own copy of the shared metadata before reading Redis again.
     local_copy_seconds: int = 10
+    entity_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,14 @@ class CouncilConfig:
     entity_id: str
     service_url: str | None
     matching: MatchingConfig | None = None  # None: `matching: none`, only verified claims
+    # The second input of the hashed PID (Verify's matching service entity id or
+    # hashingEntityId): a council that used Verify keeps its stored links and its subjects.
+    hashing_entity_id: str = ""
     branding: Brand | None = None  # None only for configs built by hand: see `brand`
+
+    @property
+    def pid_hashing_entity_id(self) -> str:
+        return self.hashing_entity_id or self.entity_id
 
     @property
     def brand(self) -> Brand:
@@ -737,12 +757,31 @@ class _Reader:
         metadata_file = self.path(raw, "metadata_file", "hub.") if raw.get("metadata_file") else None
         if (metadata_url is None) == (metadata_file is None):
             raise self.fail("hub.metadata_url", "set exactly one of metadata_url and metadata_file")
+        if "trust_anchor" in raw:
+            raise self.fail("hub.trust_anchor", "replaced by hub.truststores (metadata, hub, idp: "
+                            "CA certificate bundles); see docs/operations.md")
+        truststores = self.get(raw, "truststores", "hub.", dict)
         return HubConfig(
             metadata_url=metadata_url, metadata_file=metadata_file,
-            trust_anchor_pem=self.pem(raw, "trust_anchor", "hub.", "CERTIFICATE"),
+            sso_url=self.url(raw, "sso_url", "hub."),
+            metadata_truststore_pem=self.truststore(truststores, "metadata"),
+            hub_truststore_pem=self.truststore(truststores, "hub"),
+            idp_truststore_pem=self.truststore(truststores, "idp"),
+            entity_id=self.get(raw, "entity_id", "hub.", default=None),
             refresh_seconds=self.get(raw, "refresh_seconds", "hub.", int, default=3600),
             local_copy_seconds=self.get(raw, "local_copy_seconds", "hub.", int, default=10),
         )
+
+    def truststore(self, raw: Mapping[str, Any], key: str) -> str:
+        from cryptography import x509
+
+        pem = self.pem(raw, key, "hub.truststores.", "CERTIFICATE")
+        try:
+            x509.load_pem_x509_certificates(pem.encode())
+        except ValueError as exc:
+            raise self.fail(f"hub.truststores.{key}", f"not a PEM certificate bundle: {exc}") \
+                from None
+        return pem
 
     def oidc(self, raw: Mapping[str, Any]) -> OidcConfig:
         private_jwk = self.private_jwk
@@ -800,6 +839,7 @@ class _Reader:
                 entity_id=self.get(item, "entity_id", prefix),
                 service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
+                hashing_entity_id=self.get(item, "hashing_entity_id", prefix, default=""),
                 branding=read_brand(item.get("branding"), f"{prefix}branding.",
                                     key=f"councils/{council_id}", default_name=Text(name, name),
                                     default_url=service_url, base=self.base, fail=self.fail),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -138,12 +139,30 @@ class ReadKeys:
 
     def explain(self, error: ConfigError) -> ConfigError:
         """A required key reported missing beside an unknown key that resembles it: the unknown
-        key is the mistake to name (`isuer`, not `issuer: is required`)."""
+        key is the mistake to name (`isuer`, not `issuer: is required`). An error about a key
+        that is present (its value, or a retired key) stands as it is."""
+        if _present(self.tree, error.key):
+            return error
         parent, _, name = error.key.rpartition(".")
         for key in self.unknown():
             if key.parent == parent and difflib.get_close_matches(name, [key.name], cutoff=0.6):
                 return ConfigError(self.source, key.dotted, f"unknown key (did you mean {name}?)")
         return error
+
+
+def _present(tree: Any, dotted: str) -> bool:
+    node = tree
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            if not isinstance(node, list) or index >= len(node):
+                return False
+            node = node[index]
+        elif isinstance(node, dict) and dict.__contains__(node, part):
+            node = dict.__getitem__(node, part)
+        else:
+            return False
+    return True
 
 
 def _unknown(node: Any, path: str) -> Iterator[UnknownKey]:

@@ -96,11 +96,13 @@ class MatchingDataset:
 class VerifiedIdentity:
     """What the hub told us about a resident, already bound to one council.
 
-    `hashed_pid` is per council (see `broker.pairwise.hash_pid`); it is what matching, links and the
-    OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays server-side,
-    in Redis only (the sign-in in progress, then the broker session), so that a later sign-in
-    at another council can derive that council's hashed PID without a new trip to the hub.
-    Never log it. Stored only through `broker.codec`, which carries every field.
+    `hashed_pid` is per council (see `broker.pairwise.hash_pid`); it is what matching, links
+    and the OIDC subject use. `persistent_id` (the identity provider's raw NameID) stays
+    server-side, in Redis only (the sign-in in progress, then the broker session), so that a
+    later sign-in at another council can derive that council's hashed PID without a new trip to
+    the hub. Never log it. Stored only through `broker.codec`, which carries every field.
+    `issuer` is the identity provider's entity id (the Matching Dataset assertion's Issuer), the
+    first input of every hashed PID; `authenticated_at` is its AuthnInstant (the `auth_time`).
     """
 
     hashed_pid: str

@@ -237,7 +237,8 @@ def authorize():
         set_flow(flow.id)
         SIGNINS_STARTED.labels(client.config.council).inc()
         log.info("sign-in from the broker session: flow %s client %s", flow.id[:8], client.client_id)
-        response = _match(flow, session.identity_for(council.entity_id), from_session=True)
+        response = _match(flow, session.identity_for(council.pid_hashing_entity_id),
+                          from_session=True)
         return _set_binding_cookie(make_response(response), binding)
     hand_off = (_hand_off_to_one_login if broker.config.upstream == "one_login"
                 else _hand_off_to_hub)
@@ -337,7 +338,7 @@ def assertion_consumer_service():
                              "the identity hub is unavailable")
     try:
         result = read_response(saml_response, flow, broker.config, hub, broker.state,
-                               council.entity_id)
+                               council.pid_hashing_entity_id)
     except ResponseRejected as exc:
         HUB_STATUSES.labels("rejected").inc()
         log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
@@ -404,7 +405,7 @@ def one_login_callback():
         return _failure_page(flow, "rejected", "access_denied",
                              "the identity service's answer is malformed")
     expected = ExpectedAnswer(nonce=flow.extra[ONE_LOGIN_NONCE], minimum_level=flow.minimum_level,
-                              council_entity_id=council.entity_id,
+                              council_entity_id=council.pid_hashing_entity_id,
                               redirect_uri=broker.config.one_login_redirect_uri)
     try:
         result = broker.one_login.redeem(code, expected)

@@ -141,5 +141,5 @@ class PresentStateCollector:
         for index, pair in enumerate(saml.encryption):
             expiry.add_metric([f"saml-encryption-{index}"], certificate_days_left(pair.cert_pem))
         expiry.add_metric(["hub-trust-anchor"],
-                          certificate_days_left(self.broker.config.hub.trust_anchor_pem))
+                          certificate_days_left(self.broker.config.hub.metadata_truststore_pem))
         yield expiry

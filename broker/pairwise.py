@@ -13,8 +13,10 @@ def hash_pid(idp_entity_id: str, rp_entity_id: str, pid: str,
              level: LevelOfAssurance) -> str:
     """hex(SHA-256(idp_entity_id + rp_entity_id + pid [+ level name unless LEVEL_2])).
 
-    The relying party is the council (its configured entity id), so the same resident gets
-    unlinkable identifiers at different councils, and a different one at a different level.
+    The identity provider is the one that authenticated the resident (the Matching Dataset
+    assertion's Issuer); the relying party is the council (its `hashing_entity_id`, by default its
+    entity id), so the same resident gets unlinkable identifiers at different councils, and a
+    different one at a different level.
     """
     material = idp_entity_id + rp_entity_id + pid
     if level is not LevelOfAssurance.LEVEL_2:

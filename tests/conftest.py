@@ -105,7 +105,9 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                             "cert": str(keys / "broker-saml-encryption.crt")}],
         },
         "hub": {"metadata_url": f"{ports.url('hub')}/saml/metadata",
-                "trust_anchor": str(keys / "federation-metadata-signing.crt")},
+                "sso_url": f"{ports.url('hub')}/saml/sso",
+                "truststores": {name: str(keys / f"{name}-truststore.pem")
+                                for name in ("metadata", "hub", "idp")}},
         "oidc": {"signing_key": str(keys / "broker-oidc-signing.jwk.json")},
         "data_keys": [{"file": str(keys / "broker-data-key.jwk.json")}],
         "councils": {"test-borough": {"name": "Test Borough Council",

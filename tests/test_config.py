@@ -70,6 +70,33 @@ def test_check_config_exits_2_with_one_line_naming_file_key_and_problem(tmp_path
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("truststores_too", [False, True])
+def test_the_retired_hub_trust_anchor_is_refused_in_one_line_pointing_at_the_truststores(
+        tmp_path, keys_dir, truststores_too):
+    path = config_file(tmp_path, keys_dir, **{
+        "hub.trust_anchor": str(keys_dir / "federation-metadata-signing.crt")})
+    if not truststores_too:  # a file from before the truststores, as an upgrade meets it
+        raw = yaml.safe_load(path.read_text())
+        del raw["hub"]["truststores"]
+        path.write_text(yaml.safe_dump(raw))
+    result = run_cli("check-config", "--offline", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"{path}: hub.trust_anchor: replaced by hub.truststores (metadata, hub, idp: CA "
+        "certificate bundles); see docs/operations.md"]
+
+
+def test_a_councils_hashing_entity_id_defaults_to_its_entity_id(tmp_path, keys_dir):
+    default = load_config(config_file(tmp_path, keys_dir), environ={})
+    assert default.councils["test-borough"].pid_hashing_entity_id == \
+        "https://test-borough.example.gov.uk"
+    configured = load_config(config_file(tmp_path, keys_dir, **{
+        "councils.test-borough.hashing_entity_id": "https://msa.test-borough.example/"}),
+        environ={})
+    assert configured.councils["test-borough"].pid_hashing_entity_id == \
+        "https://msa.test-borough.example/"
+
+
 def test_check_config_accepts_a_valid_file(tmp_path, keys_dir):
     # --offline: this file names a hub and a Redis that are not running (tests/operators checks them)
     result = run_cli("check-config", "--offline", str(config_file(tmp_path, keys_dir)))
@@ -164,6 +191,9 @@ def test_example_configuration_documents_every_top_level_section():
     ("rate_limits", {"authorize": {"per_ipp": "1/second"}},
      "rate_limits.authorize.per_ipp: unknown key (did you mean per_ip?)"),
     ("proxi", {"trusted_hops": 1}, "proxi: unknown key (did you mean proxy?)"),
+    ("councils.test-borough.hashing_entityid", "https://msa.example/",
+     "councils.test-borough.hashing_entityid: unknown key (did you mean hashing_entity_id?)"),
+    ("hub.sso_urls", "https://hub.example/sso", "hub.sso_urls: unknown key (did you mean sso_url?)"),
 ])
 def test_an_unknown_key_anywhere_is_refused_with_the_nearest_known_name(tmp_path, keys_dir, key,
                                                                         value, message):

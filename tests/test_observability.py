@@ -142,7 +142,7 @@ def test_no_personal_data_reaches_any_log_line(stack, caplog):
     from broker.identity import LevelOfAssurance
     from broker.pairwise import hash_pid
 
-    hashed = hash_pid(stack.hub.entity_id, "https://test-borough.example.gov.uk",
+    hashed = hash_pid(stack.hub.idp.entity_id, "https://test-borough.example.gov.uk",
                       DISTINCTIVE["pid"], LevelOfAssurance.LEVEL_2)
     assert hashed not in captured
 

@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 from broker.config import BrokerConfig, ConfigError, load_config
 from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.keys import ensure_demo_keys
-from broker.devtools.stub_hub.app import StubHubConfig, create_stub_hub
+from broker.devtools.stub_hub.app import StubHubConfig, StubIdentityProvider, create_stub_hub
 from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
 
 DEMO_CLIENT_ID = "demo-council-app"
@@ -31,8 +31,14 @@ def stub_hub_config(broker: BrokerConfig, keys: Path, base_url: str) -> StubHubC
         base_url=base_url,
         signing_key_pem=(keys / "hub-signing.key").read_text(),
         signing_cert_pem=(keys / "hub-signing.crt").read_text(),
+        other_signing_cert_pem=(keys / "hub-signing-2.crt").read_text(),
+        encryption_cert_pem=(keys / "hub-encryption.crt").read_text(),
         federation_key_pem=(keys / "federation-metadata-signing.key").read_text(),
         federation_cert_pem=(keys / "federation-metadata-signing.crt").read_text(),
+        identity_providers=tuple(
+            StubIdentityProvider(name, (keys / f"{pair}.key").read_text(),
+                                 (keys / f"{pair}.crt").read_text())
+            for name, pair in (("stub-idp-one", "idp-signing"), ("stub-idp-two", "idp-2-signing"))),
         broker_entity_id=broker.saml.entity_id,
         broker_acs_url=broker.acs_url,
         broker_signing_cert_pem=broker.saml.signing.cert_pem,

@@ -1,25 +1,35 @@
-"""Trust in the hub (its signed metadata, pinned to the federation's anchor) and our own SP metadata.
+"""Trust in the federation (its signed metadata, by certificate chain) and our own SP metadata.
 
-The hub's metadata is only believed when its signature verifies against the trust anchor from
-configuration and its `validUntil` has not passed; a failed refresh keeps the last good copy.
+GOV.UK Verify's federation metadata is one signed md:EntitiesDescriptor: the hub (an
+SPSSODescriptor only, its SSO URL being configuration) and one entity per identity provider. It
+is only believed when its one root signature verifies with a certificate that chains to the
+metadata truststore and its `validUntil` has not passed; the hub's and the identity providers'
+certificates must chain to their own truststores. A failed refresh keeps the last good copy.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import requests
-import xmlsec
+from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, HubConfig
-from broker.hub.metadata_signature import SignatureRefused, verify_root_signature
+from broker.hub.trust import FederationTrust, Truststore, UntrustedCertificate
+from broker.hub.xml_signatures import (
+    SignatureRefused,
+    enveloped_signature,
+    presented_certificate,
+    verify_enveloped,
+)
 from broker.state import BrokerState, StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,6 +37,7 @@ log = logging.getLogger(__name__)
 METADATA_TIMEOUT = (3, 10)
 MAX_METADATA_BYTES = 1_000_000
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+NS = {"md": MD, "ds": C.NS_DS}
 
 
 class MetadataError(Exception):
@@ -34,73 +45,135 @@ class MetadataError(Exception):
 
 
 @dataclass(frozen=True)
+class IdentityProvider:
+    """An identity provider of the federation: the assertions it signs verify with these."""
+
+    entity_id: str
+    signing_certs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HubMetadata:
+    """What the broker believes about the federation, every value from the signed document
+    (the SSO URL excepted: it is configuration)."""
+
     entity_id: str
     sso_url: str
     signing_certs: tuple[str, ...]
     valid_until: datetime | None
     fetched_at: float
+    identity_providers: tuple[IdentityProvider, ...] = ()
 
     @property
     def expired(self) -> bool:
         return self.valid_until is not None and self.valid_until <= datetime.now(UTC)
+
+    def identity_provider(self, entity_id: str) -> IdentityProvider | None:
+        return next((idp for idp in self.identity_providers if idp.entity_id == entity_id), None)
 
 
 def strip_pem(pem: str) -> str:
     return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
 
 
-def _anchor_key(trust_anchor_pem: str) -> xmlsec.Key:
-    try:
-        return xmlsec.Key.from_memory(trust_anchor_pem.encode(), xmlsec.KeyFormat.CERT_PEM, None)
-    except xmlsec.Error:
-        raise MetadataError("the configured trust anchor is not a certificate") from None
+@functools.lru_cache(maxsize=4)
+def federation_trust(metadata_pem: str, hub_pem: str, idp_pem: str) -> FederationTrust:
+    return FederationTrust(Truststore.from_pem("metadata", metadata_pem),
+                           Truststore.from_pem("hub", hub_pem),
+                           Truststore.from_pem("idp", idp_pem))
 
 
-def parse_hub_metadata(xml: bytes, trust_anchor_pem: str, now: datetime | None = None
+def trust_of(config: HubConfig) -> FederationTrust:
+    return federation_trust(config.metadata_truststore_pem, config.hub_truststore_pem,
+                            config.idp_truststore_pem)
+
+
+def parse_hub_metadata(xml: bytes, config: HubConfig, now: datetime | None = None
                        ) -> HubMetadata:
-    """Verifies the metadata's signature against the pinned anchor, then reads the hub's details."""
+    """Verifies the federation metadata's one root signature by a certificate that chains to
+    the metadata truststore, then reads the hub and the identity providers from that element."""
+    now = now or datetime.now(UTC)
     if len(xml) > MAX_METADATA_BYTES:
         raise MetadataError("metadata is larger than 1 MB")
     try:
         root = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as exc:  # defusedxml-style errors, syntax errors
         raise MetadataError(f"metadata is not acceptable XML: {exc}") from None
-    if root.tag != f"{{{MD}}}EntityDescriptor":
-        raise MetadataError("metadata root must be an md:EntityDescriptor")
+    if root.tag != f"{{{MD}}}EntitiesDescriptor":
+        raise MetadataError("metadata root must be an md:EntitiesDescriptor")
+    trust = trust_of(config)
     try:
-        verify_root_signature(root, _anchor_key(trust_anchor_pem))
-    except SignatureRefused as exc:
+        signature = enveloped_signature(root, "metadata", allow_empty_uri=True)
+        presented = presented_certificate(signature, "metadata")
+        if presented is None:
+            raise SignatureRefused("the metadata signature presents no certificate")
+        signer_pem = trust.metadata.verify(presented, now)
+        verify_enveloped(root, (signer_pem,), "metadata", allow_empty_uri=True)
+    except (SignatureRefused, UntrustedCertificate) as exc:
         raise MetadataError(str(exc)) from None
     # From here on every value is read from `root`, the element the signature covers.
     if not root.get("validUntil"):
-        # Without it, a copy captured once would stay believable for ever, even after the hub
-        # has rotated away from a compromised key.
+        # Without it, a copy captured once would stay believable for ever, even after the
+        # federation has rotated away from a compromised key.
         raise MetadataError("metadata has no validUntil")
     try:
         valid_until = datetime.fromtimestamp(
             OneLogin_Saml2_Utils.parse_SAML_to_time(root.get("validUntil")), UTC)
     except ValueError:
         raise MetadataError("metadata validUntil is not a SAML time") from None
-    if valid_until <= (now or datetime.now(UTC)):
+    if valid_until <= now:
         raise MetadataError(f"metadata validUntil {root.get('validUntil')} has passed")
-    ns = {"md": MD, "ds": C.NS_DS}
-    idp = root.find("md:IDPSSODescriptor", ns)
-    if idp is None:
-        raise MetadataError("metadata has no IDPSSODescriptor")
-    sso = [e.get("Location") for e in idp.findall("md:SingleSignOnService", ns)
-           if e.get("Binding") == C.BINDING_HTTP_POST]
-    if not sso:
-        raise MetadataError("metadata has no HTTP-POST SingleSignOnService")
-    certs = tuple(
-        OneLogin_Saml2_Utils.format_cert("".join(c.text.split()))
-        for kd in idp.findall("md:KeyDescriptor", ns) if kd.get("use") in (None, "signing")
-        for c in kd.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", ns) if c.text
-    )
-    if not certs:
-        raise MetadataError("metadata has no signing certificate for the hub")
-    return HubMetadata(entity_id=root.get("entityID"), sso_url=sso[0], signing_certs=certs,
-                       valid_until=valid_until, fetched_at=time.time())
+    entities = root.findall("md:EntityDescriptor", NS)
+    hub = _hub_entity(entities, config.entity_id)
+    hub_certs = _trusted_signing_certs(hub.find("md:SPSSODescriptor", NS), trust.hub, now,
+                                       hub.get("entityID"))
+    if not hub_certs:
+        raise MetadataError("metadata has no signing certificate for the hub that chains to "
+                            "the hub truststore (hub.truststores.hub)")
+    providers = []
+    for entity in entities:
+        descriptor = entity.find("md:IDPSSODescriptor", NS)
+        if descriptor is None:
+            continue
+        certs = _trusted_signing_certs(descriptor, trust.idp, now, entity.get("entityID"))
+        if certs:
+            providers.append(IdentityProvider(entity.get("entityID"), certs))
+    return HubMetadata(entity_id=hub.get("entityID"), sso_url=config.sso_url,
+                       signing_certs=hub_certs, valid_until=valid_until, fetched_at=time.time(),
+                       identity_providers=tuple(providers))
+
+
+def _hub_entity(entities: list[etree._Element], entity_id: str | None) -> etree._Element:
+    if entity_id is not None:
+        found = [e for e in entities if e.get("entityID") == entity_id]
+        if len(found) != 1 or found[0].find("md:SPSSODescriptor", NS) is None:
+            raise MetadataError(f"metadata has no hub entity {entity_id} with an SPSSODescriptor")
+        return found[0]
+    found = [e for e in entities if e.find("md:SPSSODescriptor", NS) is not None
+             and e.find("md:IDPSSODescriptor", NS) is None]
+    if len(found) != 1:
+        raise MetadataError(f"metadata has {len(found)} entities with an SPSSODescriptor only; "
+                            "set hub.entity_id to say which is the hub")
+    return found[0]
+
+
+def _trusted_signing_certs(descriptor: etree._Element, truststore: Truststore, now: datetime,
+                           entity_id: str | None) -> tuple[str, ...]:
+    """The descriptor's signing certificates that chain to `truststore`; the others are left
+    out (and logged), as OpenSAML's chain-validating metadata filter leaves them out."""
+    trusted = []
+    for key_descriptor in descriptor.findall("md:KeyDescriptor", NS):
+        if key_descriptor.get("use") not in (None, "signing"):
+            continue
+        for cert in key_descriptor.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS):
+            if not cert.text:
+                continue
+            try:
+                trusted.append(truststore.verify(cert.text, now))
+            except UntrustedCertificate as exc:
+                log.warning("hub metadata: a signing certificate of %s is left out: %s",
+                            entity_id, exc)
+    return tuple(trusted)
 
 
 @dataclass(frozen=True)
@@ -133,7 +206,7 @@ class HubMetadataSource:
     (until its validUntil), is logged, and shows in `status()` on every process; the claim then
     lapses after RETRY_SECONDS, so a hub outage costs one fetch a minute, not one per request.
 
-    Each process re-verifies the shared XML against the trust anchor once per distinct copy, so
+    Each process re-verifies the shared XML against its truststores once per distinct copy, so
     a value written into Redis by anything else is never believed on its own say-so. Between
     reads of the shared copy a process uses its own for `local_copy_seconds`: the metadata
     changes a few times a year, a sign-in happens many times a second.
@@ -171,15 +244,13 @@ class HubMetadataSource:
                 raise MetadataError(self._refused[1])
             if self._parsed is None or self._parsed[0] != xml:
                 try:
-                    metadata = parse_hub_metadata(xml.encode(), self.config.trust_anchor_pem,
-                                                  self._now_utc())
+                    metadata = parse_hub_metadata(xml.encode(), self.config, self._now_utc())
                 except MetadataError as exc:
                     self._refused = (xml, str(exc))
                     raise
                 self._parsed = (xml, metadata)
             metadata = self._parsed[1]
-        return HubMetadata(metadata.entity_id, metadata.sso_url, metadata.signing_certs,
-                           metadata.valid_until, fetched_at)
+        return replace(metadata, fetched_at=fetched_at)
 
     def _believable(self, shared: dict) -> bool:
         """Whether the shared copy verifies under this process's trust. One that does not was

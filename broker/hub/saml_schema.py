@@ -1,13 +1,10 @@
-"""Lets python3-saml's strict schema check accept GOV.UK Verify's typed attribute values.
+"""The schema every hub Response is validated against once its assertions are decrypted.
 
-Real Verify messages type Matching Dataset values with `xsi:type="ida:PersonNameType"` and the
-like. python3-saml validates every Response against the SAML protocol schema alone, where such a
-type does not resolve, so it refuses them. We keep the strict check and give it one more schema:
-the SAML protocol schema plus the ida attribute types (schemas/ida-attributes.xsd). Any document
-valid before stays valid; only the ida types are added. See docs/adr/0004.
-
-As with broker.hub.saml_clock, only python3-saml's response module sees the change (its
-module-level name for the XML utilities is replaced by a subclass).
+Real Verify messages type attribute values with `xsi:type="ida:PersonNameType"` and the like
+(the Matching Dataset, `ida:IPAddressType` for TXN_IPaddress, `ida:IDPFraudEventType` and
+`ida:GPG45StatusType` in fraud cases). The SAML protocol schema alone cannot resolve those types,
+so it is compiled together with the ida attribute types (schemas/ida-attributes.xsd). Any
+document valid against SAML alone stays valid; only the ida types are added. See docs/adr/0004.
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ from pathlib import Path
 
 import onelogin.saml2
 from lxml import etree
-from onelogin.saml2 import response as _response_module
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 PROTOCOL_SCHEMA = "saml-schema-protocol-2.0.xsd"
 IDA_NS = "http://www.cabinetoffice.gov.uk/resource-library/ida/attributes"
@@ -55,18 +50,3 @@ def _compile_protocol_schema() -> etree.XMLSchema:
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser,
                                             base_url=_OUR_SCHEMAS.as_uri() + "/"))
-
-
-class _VerifyXML(OneLogin_Saml2_XML):
-    @staticmethod
-    def validate_xml(xml, schema, debug=False):
-        if schema != PROTOCOL_SCHEMA:
-            return OneLogin_Saml2_XML.validate_xml(xml, schema, debug)
-        try:
-            document = OneLogin_Saml2_XML.to_etree(xml)
-        except Exception:
-            return "unloaded_xml"
-        return document if verify_protocol_schema().validate(document) else "invalid_xml"
-
-
-_response_module.OneLogin_Saml2_XML = _VerifyXML

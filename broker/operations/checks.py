@@ -65,7 +65,9 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
             elif not key_matches_certificate(path.read_text(), saml.signing_next_cert_pem):
                 yield Problem("saml.signing_next.key",
                               "private key does not match the certificate in saml.signing_next.cert")
-    yield from _certificate("hub.trust_anchor", config.hub.trust_anchor_pem, now)
+    for name, pem in (("metadata", config.hub.metadata_truststore_pem),
+                      ("hub", config.hub.hub_truststore_pem), ("idp", config.hub.idp_truststore_pem)):
+        yield from _certificate(f"hub.truststores.{name}", pem, now)
     yield from check_oidc_keys(config, raw)
 
 

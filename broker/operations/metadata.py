@@ -42,6 +42,8 @@ def describe(metadata: HubMetadata | None, source: HubMetadataSource, state: Bro
         for index, cert in enumerate(metadata.signing_certs, start=1):
             info = der_certificate_info(cert)
             lines.append(f"signing cert {index}:  {info.subject}, {info.describe()}")
+        lines.append(f"identity providers: {len(metadata.identity_providers)} "
+                     f"({', '.join(idp.entity_id for idp in metadata.identity_providers)})")
         lines.append("validUntil:      " + (f"{metadata.valid_until:%Y-%m-%dT%H:%M:%SZ}"
                                             if metadata.valid_until else "not given"))
     else:
@@ -68,7 +70,7 @@ def status(config_path: str | None) -> int:
     metadata = None
     if shared is not None:
         try:
-            metadata = parse_hub_metadata(shared["xml"].encode(), config.hub.trust_anchor_pem)
+            metadata = parse_hub_metadata(shared["xml"].encode(), config.hub)
         except MetadataError as exc:
             print(f"broker: {config.source}: hub: the shared copy is not usable: {exc}",
                   file=sys.stderr)

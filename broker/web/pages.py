@@ -61,6 +61,10 @@ PAGES = {
         _l("The identity provider could not confirm who you are."),
         _l("Go back to the council service to try again, or contact the council to use the "
            "service another way."), 200),
+    "not-verified": Page(
+        _l("We could not confirm your identity"),
+        _l("Your identity check could not be completed online."),
+        _l("Contact the council to use the service another way."), 200),
     "loa-pending": Page(
         _l("Your identity is still being checked"),
         _l("Your identity provider has not finished checking your identity."),

@@ -1,4 +1,5 @@
-"""Encryption of the assertion: RSA-OAEP key transport and AES content encryption only."""
+"""Encryption of the assertions: RSA-OAEP key transport and AES content encryption only, with the
+EncryptedKey where GOV.UK Verify's libraries put it (beside the EncryptedData) or inside it."""
 
 from __future__ import annotations
 
@@ -25,3 +26,18 @@ def test_triple_des_content_encryption_is_rejected(stack, send):
     forgery = Forgery(content_alg=xmlsec.Transform.DES3)
     outcome = send(lambda a: forge(stack, a.authn_request_id, forgery))
     assert_rejected(outcome, "content encryption")
+
+
+def test_the_encrypted_key_beside_the_data_as_verify_places_it_is_read(stack, send):
+    forgery = Forgery(key_placement="peer")
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, forgery)))
+
+
+def test_the_encrypted_key_inside_the_datas_key_info_is_read(stack, send):
+    forgery = Forgery(key_placement="inline")
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, forgery)))
+
+
+def test_a_peer_key_transported_with_pkcs1_v1_5_is_rejected(stack, send):
+    forgery = Forgery(key_placement="peer", key_transport=xmlsec.Transform.RSA_PKCS1)
+    assert_rejected(send(lambda a: forge(stack, a.authn_request_id, forgery)), "key transport")

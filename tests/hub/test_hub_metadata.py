@@ -1,5 +1,7 @@
-"""Trust in the hub's metadata: verified against the pinned anchor, refreshed on one schedule
-shared by every broker process through Redis, and the last good copy kept on failure."""
+"""Trust in the federation's metadata: its one root signature by a certificate that chains to
+the metadata truststore, hub and identity provider certificates that chain to theirs, refreshed
+on one schedule shared by every broker process through Redis, the last good copy kept on
+failure."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import logging
 import time
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import responses
@@ -17,23 +19,18 @@ from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
 from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
 from broker.state import BrokerState
-
-METADATA_URL = "https://hub.example.test/SAML2/metadata/federation"
-HUB_ENTITY_ID = "https://hub.example.test/"
+from tests.hub.federation import HUB_ENTITY_ID, HUB_SSO_URL, METADATA_URL, issue
+from tests.hub.federation import hub_config as federation_hub_config
+from tests.hub.federation import metadata_xml as federation_metadata
 
 
 @pytest.fixture
 def keys(keys_dir):
-    read = lambda name: (keys_dir / name).read_text()  # noqa: E731
-    return {"hub_cert": read("hub-signing.crt"),
-            "federation_key": read("federation-metadata-signing.key"),
-            "federation_cert": read("federation-metadata-signing.crt")}
+    return keys_dir
 
 
-def metadata_xml(keys, valid_for=timedelta(days=2), key=None, cert=None) -> str:
-    return saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
-                             key or keys["federation_key"], cert or keys["federation_cert"],
-                             valid_until=datetime.now(UTC) + valid_for)
+def metadata_xml(keys_dir, valid_for=timedelta(days=2), key=None, cert=None, **extras) -> str:
+    return federation_metadata(keys_dir, valid_for, key, cert, **extras)
 
 
 @pytest.fixture
@@ -53,9 +50,8 @@ class Clock:
 
 
 @pytest.fixture
-def hub_config(keys) -> HubConfig:
-    return HubConfig(metadata_url=METADATA_URL, metadata_file=None,
-                     trust_anchor_pem=keys["federation_cert"], refresh_seconds=3600)
+def hub_config(keys_dir) -> HubConfig:
+    return federation_hub_config(keys_dir)
 
 
 def process(hub_config, shared_state, clock=None) -> HubMetadataSource:
@@ -63,11 +59,59 @@ def process(hub_config, shared_state, clock=None) -> HubMetadataSource:
     return HubMetadataSource(hub_config, shared_state, clock or time.time)
 
 
-def test_metadata_signed_by_the_trust_anchor_is_accepted(keys):
-    metadata = parse_hub_metadata(metadata_xml(keys).encode(), keys["federation_cert"])
+def test_federation_metadata_signed_through_the_metadata_ca_is_accepted(keys):
+    metadata = parse_hub_metadata(metadata_xml(keys).encode(), federation_hub_config(keys))
     assert metadata.entity_id == HUB_ENTITY_ID
-    assert metadata.sso_url == f"{HUB_ENTITY_ID}sso"
-    assert len(metadata.signing_certs) == 1
+    assert metadata.sso_url == HUB_SSO_URL  # configuration: the hub's entity has no SSO URL
+    assert len(metadata.signing_certs) == 2
+    assert [idp.entity_id for idp in metadata.identity_providers] == [
+        "https://idp-one.example.test/", "https://idp-two.example.test/"]
+
+
+def test_a_rotated_metadata_signing_certificate_from_the_same_ca_needs_no_change(keys):
+    """Trust is by chain, not a pinned leaf: the federation's next signing key just works."""
+    key, cert = issue(keys, "demo-metadata-ca", "next metadata signing key")
+    xml = metadata_xml(keys, key=key, cert=cert)
+    assert parse_hub_metadata(xml.encode(), federation_hub_config(keys)).entity_id \
+        == HUB_ENTITY_ID
+
+
+def test_metadata_signed_by_a_certificate_of_another_ca_is_refused(keys):
+    key, cert = issue(keys, "demo-hub-ca", "the hub, signing metadata")
+    with pytest.raises(MetadataError, match="does not chain to the metadata truststore"):
+        parse_hub_metadata(metadata_xml(keys, key=key, cert=cert).encode(),
+                           federation_hub_config(keys))
+
+
+def test_a_single_entity_descriptor_is_not_the_federations_metadata(keys):
+    xml = saml.sign(f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+                    f'ID="_one" entityID="{HUB_ENTITY_ID}" validUntil="2099-01-01T00:00:00Z"/>',
+                    (keys / "federation-metadata-signing.key").read_text(),
+                    (keys / "federation-metadata-signing.crt").read_text())
+    with pytest.raises(MetadataError, match="must be an md:EntitiesDescriptor"):
+        parse_hub_metadata(xml.encode(), federation_hub_config(keys))
+
+
+def test_an_identity_provider_whose_certificate_is_not_from_the_idp_ca_is_left_out(keys):
+    key, cert = issue(keys, "demo-hub-ca", "an IDP key from the wrong CA")
+    stray = saml.HubSigner("https://stray-idp.example.test/", key, cert)
+    metadata = parse_hub_metadata(metadata_xml(keys, extra_idps=(stray,)).encode(),
+                                  federation_hub_config(keys))
+    assert metadata.identity_provider("https://stray-idp.example.test/") is None
+    assert len(metadata.identity_providers) == 2
+
+
+def test_a_hub_signing_certificate_that_does_not_chain_to_the_hub_ca_is_left_out(keys):
+    _key, cert = self_signed_pair("a hub key nobody issued")
+    metadata = parse_hub_metadata(metadata_xml(keys, extra_hub_signing_certs=(cert,)).encode(),
+                                  federation_hub_config(keys))
+    assert len(metadata.signing_certs) == 2
+
+
+def test_the_hub_entity_can_be_named_in_configuration(keys):
+    config = federation_hub_config(keys, entity_id="https://idp-one.example.test/")
+    with pytest.raises(MetadataError, match="no hub entity"):
+        parse_hub_metadata(metadata_xml(keys).encode(), config)
 
 
 def test_unsigned_metadata_is_refused(keys):
@@ -75,44 +119,43 @@ def test_unsigned_metadata_is_refused(keys):
     start = xml.index("<ds:Signature")
     unsigned = xml[:start] + xml[xml.index("</ds:Signature>") + len("</ds:Signature>"):]
     with pytest.raises(MetadataError, match="signature"):
-        parse_hub_metadata(unsigned.encode(), keys["federation_cert"])
+        parse_hub_metadata(unsigned.encode(), federation_hub_config(keys))
 
 
 def test_metadata_signed_by_another_key_is_refused(keys):
     other_key, other_cert = self_signed_pair("not the federation")
     xml = metadata_xml(keys, key=other_key, cert=other_cert)
-    with pytest.raises(MetadataError, match="signature"):
-        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+    with pytest.raises(MetadataError, match="does not chain"):
+        parse_hub_metadata(xml.encode(), federation_hub_config(keys))
 
 
 def test_metadata_changed_after_signing_is_refused(keys):
-    xml = metadata_xml(keys).replace(f"{HUB_ENTITY_ID}sso", "https://evil.example/sso")
+    xml = metadata_xml(keys).replace("https://idp-two.example.test/", "https://evil.example/")
     with pytest.raises(MetadataError, match="signature"):
-        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+        parse_hub_metadata(xml.encode(), federation_hub_config(keys))
 
 
 def test_metadata_past_valid_until_is_refused(keys):
     xml = metadata_xml(keys, valid_for=timedelta(seconds=-1))
     with pytest.raises(MetadataError, match="validUntil"):
-        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+        parse_hub_metadata(xml.encode(), federation_hub_config(keys))
 
 
 def test_metadata_without_valid_until_is_refused(keys):
-    xml = saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
-                            keys["federation_key"], keys["federation_cert"],
-                            valid_until=datetime.now(UTC) + timedelta(days=2))
+    xml = metadata_xml(keys)
     xml = xml[:xml.index("<ds:Signature")] + xml[xml.index("</ds:Signature>") + 15:]
     start = xml.index(' validUntil="')
     without = xml[:start] + xml[xml.index('"', start + 13) + 1:]
-    signed = saml.sign(without, keys["federation_key"], keys["federation_cert"])
+    signed = saml.sign_root(without, (keys / "federation-metadata-signing.key").read_text(),
+                            (keys / "federation-metadata-signing.crt").read_text())
     with pytest.raises(MetadataError, match="no validUntil"):
-        parse_hub_metadata(signed.encode(), keys["federation_cert"])
+        parse_hub_metadata(signed.encode(), federation_hub_config(keys))
 
 
 def test_metadata_with_a_doctype_is_refused(keys):
     xml = '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + metadata_xml(keys)
     with pytest.raises(MetadataError, match="not acceptable XML"):
-        parse_hub_metadata(xml.encode(), keys["federation_cert"])
+        parse_hub_metadata(xml.encode(), federation_hub_config(keys))
 
 
 def test_metadata_is_read_from_a_file(keys, hub_config, shared_state, tmp_path):
@@ -245,7 +288,7 @@ def test_no_metadata_at_all_is_reported_unusable(hub_config, shared_state):
 
 
 def test_a_shared_copy_altered_in_redis_is_not_believed(keys, hub_config, shared_state):
-    forged = metadata_xml(keys).replace(f"{HUB_ENTITY_ID}sso", "https://evil.example/sso")
+    forged = metadata_xml(keys).replace("https://idp-two.example.test/", "https://evil.example/")
     shared_state.save_hub_metadata(forged, time.time(), 600)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(METADATA_URL, status=503)
@@ -300,14 +343,11 @@ def test_each_process_reads_the_shared_copy_once_per_local_copy_interval(keys, h
         assert source.current().signing_certs == first.signing_certs
     assert reads == []
 
-    _key, next_cert = self_signed_pair("hub signing key, next generation")
-    rotated = saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
-                                keys["federation_key"], keys["federation_cert"],
-                                valid_until=datetime.now(UTC) + timedelta(days=2),
-                                extra_signing_certs=(next_cert,))
+    _key, next_cert = issue(keys, "demo-hub-ca", "hub signing key, next generation")
+    rotated = metadata_xml(keys, extra_hub_signing_certs=(next_cert,))
     shared_state.save_hub_metadata(rotated, clock.now, 600)  # another process's refresh
     clock.now += 5
-    assert len(source.current().signing_certs) == 1
-    clock.now += 5
     assert len(source.current().signing_certs) == 2
+    clock.now += 5
+    assert len(source.current().signing_certs) == 3
     assert len(reads) == 1

@@ -1,29 +1,30 @@
 """Interoperability with an independent SAML implementation: pysaml2 (with Debian's xmlsec1).
 
-pysaml2 plays the hub: it reads our SP metadata, signs and encrypts a Response, and the broker
-accepts it. And the reverse: pysaml2 verifies our metadata's signature and parses and verifies
-the signed AuthnRequest the broker sends.
+pysaml2 plays an identity provider: it signs the two assertions, which the stub hub encrypts and
+wraps in its signed Response, and the broker accepts them. And the reverse: pysaml2 verifies
+our metadata's signature and parses and verifies the signed AuthnRequest the broker sends.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import shutil
 
 import pytest
 import requests
-import saml2.entity
+import xmlsec
+from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from saml2 import BINDING_HTTP_POST
 from saml2.config import IdPConfig
 from saml2.response import IncorrectlySigned
-from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.saml import NAMEID_FORMAT_PERSISTENT
 from saml2.server import Server
-from saml2.sigver import pre_encryption_part
 
+from broker.devtools.stub_hub import saml
 from broker.identity import LevelOfAssurance
 from tests.hub.conftest import Outcome, assert_rejected, assert_signed_in
+from tests.hub_messages import assertion_spec
 from tests.oidc_client import authorize, post_to_acs
 
 
@@ -37,14 +38,15 @@ def xmlsec1() -> str:
 
 @pytest.fixture
 def pysaml2_hub(stack, keys_dir, tmp_path, xmlsec1) -> Server:
-    """pysaml2 as the hub's identity provider, with the hub's key and our published metadata."""
+    """pysaml2 as an identity provider of the federation, with that provider's key and entity
+    id; it reads our published metadata (it checks the party it answers is in there)."""
     sp_metadata = tmp_path / "broker-sp-metadata.xml"
     sp_metadata.write_bytes(requests.get(f"{stack.broker_url}/saml/metadata", timeout=10).content)
     config = IdPConfig()
     config.load({
-        "entityid": stack.hub.entity_id,
-        "key_file": str(keys_dir / "hub-signing.key"),
-        "cert_file": str(keys_dir / "hub-signing.crt"),
+        "entityid": stack.hub.idp.entity_id,
+        "key_file": str(keys_dir / "idp-signing.key"),
+        "cert_file": str(keys_dir / "idp-signing.crt"),
         "xmlsec_binary": xmlsec1,
         "metadata": {"local": [str(sp_metadata)]},
         "service": {"idp": {
@@ -58,43 +60,36 @@ def pysaml2_hub(stack, keys_dir, tmp_path, xmlsec1) -> Server:
     return Server(config=config)
 
 
-def _pysaml2_response(stack, hub: Server, in_response_to: str) -> str:
+def _signed_by_pysaml2(idp: Server, assertion_xml: str) -> str:
+    """The assertion signed by pysaml2's own signing path (the xmlsec1 command line), from a
+    signature template: enveloped, exclusive C14N, RSA-SHA256 over SHA-256."""
+    root = etree.fromstring(assertion_xml.encode())
+    template = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N,
+                                      xmlsec.Transform.RSA_SHA256, ns="ds")
+    root.find(f"{{{C.NS_SAML}}}Issuer").addnext(template)
+    reference = xmlsec.template.add_reference(template, xmlsec.Transform.SHA256,
+                                              uri=f"#{root.get('ID')}")
+    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
+    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
+    signed = idp.sec.sign_statement(etree.tostring(root).decode(),
+                                    node_name=f"{C.NS_SAML}:Assertion", node_id=root.get("ID"))
+    return etree.tostring(etree.fromstring(signed.encode())).decode()
+
+
+def _pysaml2_response(stack, idp: Server, in_response_to: str) -> str:
+    """pysaml2 signs the identity provider's two assertions (authn, Matching Dataset); the stub
+    hub encrypts each to us and signs the Response around them, as Verify's hub does."""
+    spec = assertion_spec(stack, in_response_to)
     encryption_cert = stack.config.saml.encryption[0].cert_pem
-    response = hub.create_authn_response(
-        identity={"MDS_firstname": ["Jane"], "MDS_surname": ["Doe"],
-                  "MDS_dateofbirth": ["1980-05-01"]},
-        in_response_to=in_response_to,
-        destination=stack.config.acs_url,
-        sp_entity_id=stack.config.saml.entity_id,
-        name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text="pysaml2-pid-0001"),
-        authn={"class_ref": LevelOfAssurance.LEVEL_2.uri},
-        sign_response=True, sign_assertion=True,
-        encrypt_assertion=True, encrypt_cert_assertion=encryption_cert,
-        # pysaml2's "self-contained" mode renames the assertion's namespace prefixes after
-        # signing it (ns0: becomes encas0:), which exclusive c14n does not forgive: the
-        # assertion's own signature then no longer verifies (seen here with xmlsec).
-        encrypt_assertion_self_contained=False,
-        sign_alg=C.RSA_SHA256, digest_alg=C.SHA256,
-    )
-    return base64.b64encode(str(response).encode()).decode()
+    body = "".join(saml.encrypt_assertion(_signed_by_pysaml2(idp, xml), encryption_cert)
+                   for xml in (spec.authn_xml(), spec.xml()))
+    response = saml.response_xml(stack.hub.entity_id, stack.config.acs_url, in_response_to, body)
+    signed = saml.sign(response, stack.hub.signing_key_pem, stack.hub.signing_cert_pem)
+    return base64.b64encode(signed.encode()).decode()
 
 
-AES128_CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
-
-
-@pytest.fixture
-def pysaml2_encrypts_with_aes(monkeypatch, pysaml2_hub):
-    """pysaml2 always encrypts assertions with Triple DES (hard-coded defaults of
-    pre_encryption_part and SecurityContext.encrypt_assertion, with no setting); the profile
-    says AES, so the test hub's pysaml2 gets AES-128-CBC through those two defaults."""
-    monkeypatch.setattr(saml2.entity, "pre_encryption_part",
-                        functools.partial(pre_encryption_part, msg_enc=AES128_CBC))
-    monkeypatch.setattr(pysaml2_hub.sec, "encrypt_assertion", functools.partial(
-        pysaml2_hub.sec.encrypt_assertion, key_type="aes-128"))
-
-
-def test_broker_accepts_a_response_signed_and_encrypted_by_pysaml2(
-        stack, pysaml2_hub, pysaml2_encrypts_with_aes, broker_log):
+def test_broker_accepts_assertions_signed_by_pysaml2_as_an_identity_provider(
+        stack, pysaml2_hub, broker_log):
     attempt = authorize(stack)
     broker_log.clear()
     answer = post_to_acs(stack, _pysaml2_response(stack, pysaml2_hub, attempt.authn_request_id),
@@ -102,12 +97,24 @@ def test_broker_accepts_a_response_signed_and_encrypted_by_pysaml2(
     assert_signed_in(Outcome(answer, attempt, broker_log.text))
 
 
-def test_broker_rejects_pysaml2s_default_triple_des_encryption(stack, pysaml2_hub, broker_log):
+def test_broker_refuses_pysaml2s_assertions_when_its_key_is_not_the_identity_providers(
+        stack, keys_dir, tmp_path, xmlsec1, broker_log):
+    """The same pysaml2, signing with the hub's key: not the identity provider's, refused."""
+    sp_metadata = tmp_path / "sp.xml"
+    sp_metadata.write_bytes(requests.get(f"{stack.broker_url}/saml/metadata", timeout=10).content)
+    config = IdPConfig()
+    config.load({"entityid": stack.hub.idp.entity_id,
+                 "key_file": str(keys_dir / "hub-signing.key"),
+                 "cert_file": str(keys_dir / "hub-signing.crt"), "xmlsec_binary": xmlsec1,
+                 "metadata": {"local": [str(sp_metadata)]},
+                 "service": {"idp": {"endpoints": {"single_sign_on_service": [
+                     (stack.hub.sso_url, BINDING_HTTP_POST)]}}}})
     attempt = authorize(stack)
     broker_log.clear()
-    answer = post_to_acs(stack, _pysaml2_response(stack, pysaml2_hub, attempt.authn_request_id),
-                         attempt.relay_state)
-    assert_rejected(Outcome(answer, attempt, broker_log.text), "content encryption algorithm")
+    answer = post_to_acs(stack, _pysaml2_response(stack, Server(config=config),
+                                                  attempt.authn_request_id), attempt.relay_state)
+    assert_rejected(Outcome(answer, attempt, broker_log.text),
+                    "Assertion signature does not verify with a trusted key")
 
 
 def test_pysaml2_verifies_and_parses_the_brokers_authn_request(stack, pysaml2_hub):

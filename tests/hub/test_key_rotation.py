@@ -117,21 +117,33 @@ def test_a_hub_that_never_saw_the_next_key_would_refuse_the_switched_requests(
     assert not _request_verifies(flow.saml_request, hub_knows)
 
 
-def test_while_the_hub_rotates_its_signing_key_both_published_keys_are_trusted(stack, send):
-    """The hub publishes its next signing certificate in its (federation-signed) metadata; a
-    Response and Assertion signed with it are accepted. Put in place as the shared copy every
-    broker process reads, as a refresh would."""
+def test_a_response_signed_with_either_of_the_hubs_published_signing_keys_is_accepted(
+        stack, send, keys_dir):
+    """The hub's entity in Verify's federation metadata carries two signing keys (one in use,
+    one next): a Response signed with the second verifies too."""
+    from broker.devtools.stub_hub import saml
+    from tests.hub.conftest import assert_signed_in
+
+    second = saml.HubSigner(stack.hub.entity_id, (keys_dir / "hub-signing-2.key").read_text(),
+                            (keys_dir / "hub-signing-2.crt").read_text())
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id,
+                                          Forgery(response_signer=second))))
+
+
+def test_a_hub_key_in_the_metadata_that_does_not_chain_to_the_hub_truststore_is_not_trusted(
+        stack, send):
+    """Put in place as the shared copy every broker process reads, as a refresh would: the
+    federation signed it, but the extra certificate is not issued by the hub's CA."""
     import time
 
     from broker.devtools.stub_hub import saml
     from broker.state import BrokerState
-    from tests.hub.conftest import assert_signed_in
+    from tests.hub.conftest import assert_rejected
 
-    next_key, next_cert = self_signed_pair("hub signing key, next generation")
-    metadata = saml.hub_metadata(stack.hub.entity_id, stack.hub.sso_url,
-                                 stack.hub.signing_cert_pem, stack.hub.federation_key_pem,
-                                 stack.hub.federation_cert_pem, extra_signing_certs=(next_cert,))
+    stray_key, stray_cert = self_signed_pair("a hub key no CA issued")
+    metadata = saml.federation_metadata(stack.hub.federation,
+                                        extra_hub_signing_certs=(stray_cert,))
     BrokerState(stack.redis, stack.prefix).save_hub_metadata(metadata, time.time(), 600)
-    next_signer = saml.HubSigner(stack.hub.entity_id, next_key, next_cert)
-    forgery = Forgery(assertion_signer=next_signer, response_signer=next_signer)
-    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, forgery)))
+    stray = saml.HubSigner(stack.hub.entity_id, stray_key, stray_cert)
+    outcome = send(lambda a: forge(stack, a.authn_request_id, Forgery(response_signer=stray)))
+    assert_rejected(outcome, "Response signature does not verify with a trusted key")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from broker.devtools.stub_hub.identities import FAILURES
+from broker.devtools.stub_hub.saml import FraudEvent
 from broker.identity import VERIFY_LOA_PREFIX, LevelOfAssurance
 from broker.web.pages import PAGES
 from tests.hub.conftest import assert_signed_in
@@ -42,9 +43,11 @@ def test_hub_status_leads_to_its_own_page_and_oidc_error(stack, send, kind):
 
 
 def test_level_x_is_never_a_success(stack, send):
+    """A fraud event: a neutral page of its own, never "sign in with a stronger check"."""
     outcome = send(lambda a: forge(stack, a.authn_request_id,
-                                   level_uri=f"{VERIFY_LOA_PREFIX}levelX"))
-    _assert_failure_page(stack, outcome, "level-not-met", "access_denied")
+                                   level_uri=f"{VERIFY_LOA_PREFIX}levelX", fraud=FraudEvent()))
+    _assert_failure_page(stack, outcome, "not-verified", "access_denied")
+    assert "stronger" not in outcome.response.text
 
 
 def test_level_below_the_requested_minimum_is_refused(stack, send):

@@ -45,7 +45,7 @@ MALFORMED = {
         Forgery(arrange=lambda signed: [signed])).replace("CipherValue>", "CipherValue>AAAA", 1)),
     "not a SAML time": lambda stack, a: saml.encode(forge(
         stack, a.authn_request_id, Forgery(before_signing=lambda xml: xml.replace(
-            'NotBefore="', 'NotBefore="yesterday', 1)))),
+            'NotOnOrAfter="', 'NotOnOrAfter="yesterday', 1)))),
 }
 
 

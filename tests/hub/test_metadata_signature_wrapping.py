@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
@@ -18,48 +17,47 @@ import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
-from broker.config import HubConfig
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
 from broker.hub.metadata import MD, HubMetadataSource, MetadataError, parse_hub_metadata, strip_pem
 from broker.state import BrokerState
+from tests.hub.federation import HUB_ENTITY_ID, METADATA_URL, hub_config, metadata_xml
 
-METADATA_URL = "https://hub.example.test/SAML2/metadata/federation"
-HUB_ENTITY_ID = "https://hub.example.test/"
 NS = {"md": MD, "ds": C.NS_DS}
 
 
 @pytest.fixture
 def keys(keys_dir):
-    read = lambda name: (keys_dir / name).read_text()  # noqa: E731
-    return {"hub_cert": read("hub-signing.crt"),
-            "federation_key": read("federation-metadata-signing.key"),
-            "federation_cert": read("federation-metadata-signing.crt")}
+    return keys_dir
 
 
 @pytest.fixture(scope="module")
 def attacker():
-    return self_signed_pair("an attacker's hub signing key", days=2)
+    return self_signed_pair("an attacker's identity provider key", days=2)
 
 
 def genuine(keys) -> str:
-    return saml.hub_metadata(HUB_ENTITY_ID, f"{HUB_ENTITY_ID}sso", keys["hub_cert"],
-                             keys["federation_key"], keys["federation_cert"],
-                             valid_until=datetime.now(UTC) + timedelta(days=2))
+    return metadata_xml(keys)
 
 
-def attackers_descriptor(attacker_cert: str, root_id: str | None = None) -> etree._Element:
-    """A new, unsigned root naming the hub, trusting the attacker's key until 2099."""
+def config(keys):
+    return hub_config(keys)
+
+
+def attackers_root(attacker_cert: str, root_id: str | None = None) -> etree._Element:
+    """A new, unsigned root trusting the attacker's key as an identity provider until 2099."""
     id_attr = f' ID="{root_id}"' if root_id else ""
     return etree.fromstring(
-        f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" entityID="{HUB_ENTITY_ID}"'
+        f'<md:EntitiesDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}"'
         f' validUntil="2099-01-01T00:00:00Z"{id_attr}>'
+        '<md:EntityDescriptor entityID="https://idp-one.example.test/">'
         f'<md:IDPSSODescriptor protocolSupportEnumeration="{C.NS_SAMLP}">'
         '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
         f"{strip_pem(attacker_cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
         "</md:KeyDescriptor>"
         f'<md:SingleSignOnService Binding="{C.BINDING_HTTP_POST}" '
-        'Location="https://evil.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'.encode())
+        'Location="https://evil.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>'
+        "</md:EntitiesDescriptor>".encode())
 
 
 def wrapped(keys, attacker_cert: str, where: str, same_id: bool = False) -> bytes:
@@ -68,7 +66,7 @@ def wrapped(keys, attacker_cert: str, where: str, same_id: bool = False) -> byte
     original = etree.fromstring(genuine(keys).encode())
     signature = original.find("ds:Signature", NS)
     original.remove(signature)
-    root = attackers_descriptor(attacker_cert, original.get("ID") if same_id else None)
+    root = attackers_root(attacker_cert, original.get("ID") if same_id else None)
     root.insert(0, signature)
     if where == "extensions":
         extensions = etree.SubElement(root, f"{{{MD}}}Extensions")
@@ -104,14 +102,22 @@ def unsigned_genuine(keys, attacker_cert: str | None = None) -> etree._Element:
     return root
 
 
+def federation_key(keys) -> str:
+    return (keys / "federation-metadata-signing.key").read_text()
+
+
+def federation_cert(keys) -> str:
+    return (keys / "federation-metadata-signing.crt").read_text()
+
+
 def refused(xml: bytes, keys, match: str) -> None:
     with pytest.raises(MetadataError, match=match):
-        parse_hub_metadata(xml, keys["federation_cert"])
+        parse_hub_metadata(xml, config(keys))
 
 
 def test_the_genuine_document_is_accepted(keys):
-    metadata = parse_hub_metadata(genuine(keys).encode(), keys["federation_cert"])
-    assert metadata.sso_url == f"{HUB_ENTITY_ID}sso"
+    metadata = parse_hub_metadata(genuine(keys).encode(), config(keys))
+    assert metadata.identity_provider("https://idp-one.example.test/") is not None
 
 
 def test_signature_moved_to_a_new_root_with_the_original_in_extensions_is_refused(
@@ -130,52 +136,53 @@ def test_a_new_root_that_takes_the_original_id_is_refused(keys, attacker):
 
 def test_metadata_signed_with_rsa_sha1_is_refused(keys):
     root = unsigned_genuine(keys)
-    xml = saml.sign(etree.tostring(root).decode(), keys["federation_key"],
-                    keys["federation_cert"], C.RSA_SHA1, C.SHA1)
+    xml = saml.sign(etree.tostring(root).decode(), federation_key(keys),
+                    federation_cert(keys), C.RSA_SHA1, C.SHA1)
     refused(xml.encode(), keys, "rsa-sha1")
 
 
 def test_metadata_with_a_sha1_digest_is_refused(keys):
     root = unsigned_genuine(keys)
-    xml = saml.sign(etree.tostring(root).decode(), keys["federation_key"],
-                    keys["federation_cert"], C.RSA_SHA256, C.SHA1)
+    xml = saml.sign(etree.tostring(root).decode(), federation_key(keys),
+                    federation_cert(keys), C.RSA_SHA256, C.SHA1)
     refused(xml.encode(), keys, "digest method")
 
 
 def test_a_signature_covering_only_the_idp_descriptor_leaves_valid_until_unsigned(keys):
     root = unsigned_genuine(keys, attacker_cert="yes")  # validUntil 2099, after signing too
-    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor = root.find("md:EntityDescriptor/md:IDPSSODescriptor", NS)
     descriptor.set("ID", "_descriptor")
-    sign_with_xmlsec(descriptor, keys["federation_key"], keys["federation_cert"],
+    sign_with_xmlsec(descriptor, federation_key(keys), federation_cert(keys),
                      "#_descriptor")
-    refused(etree.tostring(root), keys, "not on the document root")
+    refused(etree.tostring(root), keys, "not on the metadata element itself")
 
 
 def test_a_root_signature_that_references_a_child_is_refused(keys):
     root = unsigned_genuine(keys, attacker_cert="yes")
-    root.find("md:IDPSSODescriptor", NS).set("ID", "_descriptor")
-    sign_with_xmlsec(root, keys["federation_key"], keys["federation_cert"], "#_descriptor")
-    refused(etree.tostring(root), keys, "does not reference the document root")
+    root.find("md:EntityDescriptor/md:IDPSSODescriptor", NS).set("ID", "_descriptor")
+    sign_with_xmlsec(root, federation_key(keys), federation_cert(keys), "#_descriptor")
+    refused(etree.tostring(root), keys, "does not reference the metadata element")
 
 
 def test_a_second_signature_beside_the_root_one_is_refused(keys):
     root = etree.fromstring(genuine(keys).encode())
-    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor = root.find("md:EntityDescriptor/md:IDPSSODescriptor", NS)
     descriptor.set("ID", "_descriptor")
     extra = copy.deepcopy(root)  # re-signed below: the root's own signature then breaks; build
     extra.remove(extra.find("ds:Signature", NS))  # a document where both verify instead
-    sign_with_xmlsec(extra.find("md:IDPSSODescriptor", NS), keys["federation_key"],
-                     keys["federation_cert"], "#_descriptor")
-    sign_with_xmlsec(extra, keys["federation_key"], keys["federation_cert"],
+    extra.find("md:EntityDescriptor/md:IDPSSODescriptor", NS).set("ID", "_descriptor")
+    sign_with_xmlsec(extra.find("md:EntityDescriptor/md:IDPSSODescriptor", NS),
+                     federation_key(keys),
+                     federation_cert(keys), "#_descriptor")
+    sign_with_xmlsec(extra, federation_key(keys), federation_cert(keys),
                      f"#{extra.get('ID')}")
     refused(etree.tostring(extra), keys, "exactly one signature")
 
 
 def test_a_root_signature_with_an_empty_reference_is_accepted(keys):
     root = unsigned_genuine(keys)
-    sign_with_xmlsec(root, keys["federation_key"], keys["federation_cert"], "")
-    assert parse_hub_metadata(etree.tostring(root), keys["federation_cert"]).entity_id \
-        == HUB_ENTITY_ID
+    sign_with_xmlsec(root, federation_key(keys), federation_cert(keys), "")
+    assert parse_hub_metadata(etree.tostring(root), config(keys)).entity_id == HUB_ENTITY_ID
 
 
 # The same forgeries, served by the federation's URL to a broker that holds a good copy.
@@ -197,15 +204,15 @@ class Clock:
 
 
 def sha1_signed(keys) -> bytes:
-    return saml.sign(etree.tostring(unsigned_genuine(keys)).decode(), keys["federation_key"],
-                     keys["federation_cert"], C.RSA_SHA1, C.SHA1).encode()
+    return saml.sign(etree.tostring(unsigned_genuine(keys)).decode(), federation_key(keys),
+                     federation_cert(keys), C.RSA_SHA1, C.SHA1).encode()
 
 
 def partially_signed(keys) -> bytes:
     root = unsigned_genuine(keys, attacker_cert="yes")
-    descriptor = root.find("md:IDPSSODescriptor", NS)
+    descriptor = root.find("md:EntityDescriptor/md:IDPSSODescriptor", NS)
     descriptor.set("ID", "_descriptor")
-    sign_with_xmlsec(descriptor, keys["federation_key"], keys["federation_cert"],
+    sign_with_xmlsec(descriptor, federation_key(keys), federation_cert(keys),
                      "#_descriptor")
     return etree.tostring(root)
 
@@ -214,8 +221,7 @@ def partially_signed(keys) -> bytes:
 @responses.activate
 def test_a_forged_refresh_is_refused_and_the_last_good_copy_kept(keys, attacker, shared_state,
                                                                  forgery):
-    config = HubConfig(metadata_url=METADATA_URL, metadata_file=None,
-                       trust_anchor_pem=keys["federation_cert"], refresh_seconds=3600)
+    config = hub_config(keys)
     clock = Clock()
     responses.get(METADATA_URL, body=genuine(keys))
     source = HubMetadataSource(config, shared_state, clock)

@@ -170,7 +170,8 @@ def test_jwks_publishes_the_next_key_before_it_signs(oidc_stack):
 
 def test_the_subject_is_stable_across_restarts_and_key_rotations(oidc_stack, stack_factory,
                                                                  keys_dir, oidc_keys):
-    """The subject depends on the hub, the council and the resident only: not on keys or process."""
+    """The subject depends on the identity provider, the council and the resident only: not on
+    keys or process."""
     from broker.devtools.stub_hub.identities import IDENTITIES
     from broker.identity import LevelOfAssurance
     from broker.pairwise import hash_pid
@@ -182,6 +183,6 @@ def test_the_subject_is_stable_across_restarts_and_key_rotations(oidc_stack, sta
         attempt, params = sign_in(stack)
         token = redeem(stack, params["code"], attempt.verifier, attempt.redirect_uri,
                        auth=(COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET)).json()
-        expected = hash_pid(stack.hub.entity_id, "https://test-borough.example.gov.uk",
+        expected = hash_pid(stack.hub.idp.entity_id, "https://test-borough.example.gov.uk",
                             IDENTITIES["jane"].pid, LevelOfAssurance.LEVEL_2)
         assert jwt.decode(token["id_token"], options={"verify_signature": False})["sub"] == expected

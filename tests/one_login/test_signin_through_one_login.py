@@ -232,3 +232,21 @@ def test_nothing_readable_in_redis_after_a_one_login_sign_in(one_login_stack):
     birth_date = jane.credential_subject["birthDate"][0]["value"]
     for secret in (jane.sub, name, birth_date, browser.cookies.get("broker_session")):
         assert secret.encode() not in everything, secret
+
+
+def test_a_councils_hashing_entity_id_gives_the_same_subject_through_one_login_and_its_session(
+        one_login_stack_factory):
+    """The hashed PID's second input is the council's hashing_entity_id on every path: the answer
+    from One Login and a later sign-in from the broker session must give the app one `sub`."""
+    from tests.oidc_client import query
+
+    msa = "https://msa.test-borough.example.gov.uk/SAML2/metadata"
+    stack = one_login_stack_factory(lambda ports: {
+        "councils.test-borough.hashing_entity_id": msa})
+    browser = requests.Session()
+    attempt, params = sign_in_for_code(stack, "jane", session=browser)
+    first = userinfo(stack, attempt, params)["sub"]
+    again = authorize(stack, session=browser)
+    assert again.response.status_code == 302, again.response.text  # from the broker session
+    from_session = userinfo(stack, again, query(again.response.headers["Location"]))["sub"]
+    assert first == from_session

@@ -22,7 +22,7 @@ from tests.conftest import Ports, write_config
 
 PORTS = Ports(18100, 18101, 18102)
 HUB_ENTITY_ID = "https://hub.example.test/"
-HUB_SSO_URL = "https://hub.example.test/sso"
+HUB_SSO_URL = f"{PORTS.url('hub')}/saml/sso"  # configuration (write_config), not metadata
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,10 +51,17 @@ def certificate(days_valid_from: int = -1, days_valid_to: int = 365,
 
 def signed_hub_metadata(keys: Path, valid_for: dt.timedelta = dt.timedelta(days=2),
                         signer: str = "federation-metadata-signing") -> str:
-    return saml.hub_metadata(HUB_ENTITY_ID, HUB_SSO_URL, (keys / "hub-signing.crt").read_text(),
-                             (keys / f"{signer}.key").read_text(),
-                             (keys / f"{signer}.crt").read_text(),
-                             valid_until=dt.datetime.now(dt.UTC) + valid_for)
+    """The federation's metadata, signed by `signer` (the hub's own key is not the federation's:
+    its certificate does not chain to the metadata truststore)."""
+    read = lambda name: (keys / name).read_text()  # noqa: E731
+    federation = saml.Federation(
+        metadata_key_pem=read(f"{signer}.key"), metadata_cert_pem=read(f"{signer}.crt"),
+        hub=saml.HubSigner(HUB_ENTITY_ID, read("hub-signing.key"), read("hub-signing.crt")),
+        hub_other_signing_cert_pem=read("hub-signing-2.crt"),
+        hub_encryption_cert_pem=read("hub-encryption.crt"),
+        idps=(saml.HubSigner("https://idp.example.test/", read("idp-signing.key"),
+                             read("idp-signing.crt")),))
+    return saml.federation_metadata(federation, valid_until=dt.datetime.now(dt.UTC) + valid_for)
 
 
 @pytest.fixture

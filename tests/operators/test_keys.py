@@ -231,8 +231,11 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
     key_dir = tmp_path / "keys"
     for name, source in (("saml-signing", "broker-saml-signing"),
                          ("saml-encryption", "broker-saml-encryption"),
-                         ("federation-metadata-signing", "federation-metadata-signing")):
-        for suffix in (".key", ".crt"):
+                         ("federation-metadata-signing", "federation-metadata-signing"),
+                         ("metadata-truststore", "metadata-truststore"),
+                         ("hub-truststore", "hub-truststore"),
+                         ("idp-truststore", "idp-truststore")):
+        for suffix in (".key", ".crt", ".pem"):
             if (keys / f"{source}{suffix}").exists() and not (key_dir / f"{name}{suffix}").exists():
                 shutil.copy(keys / f"{source}{suffix}", key_dir / f"{name}{suffix}")
     shutil.copy(keys / "broker-oidc-signing.jwk.json", key_dir / "oidc-signing-es256.jwk.json")

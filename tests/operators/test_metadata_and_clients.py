@@ -42,7 +42,7 @@ def test_a_failed_refresh_is_one_line_and_status_keeps_the_last_good_copy(operat
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"broker: {path}: hub.metadata_file: refresh failed (the last good copy "
-                           "stays in use): metadata signature does not verify")
+                           "stays in use): certificate ")
     status = run_cli("metadata", "status", str(path))
     assert f"hub entityID:    {HUB_ENTITY_ID}" in status.stdout
     assert "last outcome:    failed at " in status.stdout

@@ -155,9 +155,11 @@ def test_the_stub_hub_section_run_line_by_line_serves_metadata_the_broker_trusts
 
     port, keys = free_port(), tmp_path / "practice-keys"
     text = section("The stub hub on its own")
+    [hub_section] = blocks(text, "yaml")
+    hub = yaml.safe_load(hub_section.replace("var/practice-keys", str(keys))
+                         .replace("8001", str(port)))["hub"]
     path = operator_config(**{"hub.metadata_file": None,
-                              "hub.metadata_url": f"http://localhost:{port}/saml/metadata",
-                              "hub.trust_anchor": str(keys / "federation-metadata-signing.crt")})
+                              **{f"hub.{key}": value for key, value in hub.items()}})
     [block] = blocks(text, "sh")
     steps = broker_lines(block.replace("var/practice-keys", str(keys))
                          .replace("practice.yaml", str(path)).replace("8001", str(port)))

@@ -1,5 +1,6 @@
-"""The stub hub's web app: verifies the broker's AuthnRequest, lets a person pick a test identity
-or a failure, and posts back a signed Response with a signed, encrypted Assertion.
+"""The stub hub's web app: verifies the broker's AuthnRequest, lets a person pick a test identity,
+a failure or one of GOV.UK Verify's compliance-tool scenarios, and posts back a hub-signed
+Response with the identity provider's two signed, encrypted assertions.
 
 Development and tests only: it refuses to start in production mode.
 """
@@ -19,7 +20,13 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.devtools.stub_hub import saml
-from broker.devtools.stub_hub.identities import DEFAULT_IDENTITY, FAILURES, IDENTITIES
+from broker.devtools.stub_hub.identities import (
+    DEFAULT_IDENTITY,
+    FAILURES,
+    IDENTITIES,
+    LEVEL_X_URI,
+    SCENARIOS,
+)
 from broker.identity import LevelOfAssurance
 from broker.web.design import current_language, init_design
 from broker.web.i18n import other_language
@@ -38,6 +45,13 @@ def refuse_production(what: str, mode: str | None = None) -> None:
 
 
 @dataclass(frozen=True)
+class StubIdentityProvider:
+    name: str
+    key_pem: str
+    cert_pem: str
+
+
+@dataclass(frozen=True)
 class StubHubConfig:
     base_url: str
     signing_key_pem: str
@@ -48,11 +62,31 @@ class StubHubConfig:
     broker_acs_url: str
     broker_signing_cert_pem: str
     broker_encryption_cert_pem: str
+    other_signing_cert_pem: str = ""
+    encryption_cert_pem: str = ""
+    identity_providers: tuple[StubIdentityProvider, ...] = ()
     mode: str = "development"
 
     @property
     def entity_id(self) -> str:
         return f"{self.base_url}/saml/metadata"
+
+    @property
+    def idp_signers(self) -> tuple[saml.HubSigner, ...]:
+        return tuple(saml.HubSigner(f"{self.base_url}/idp/{idp.name}", idp.key_pem, idp.cert_pem)
+                     for idp in self.identity_providers)
+
+    @property
+    def idp(self) -> saml.HubSigner:
+        """The identity provider the stub's residents use."""
+        return self.idp_signers[0]
+
+    @property
+    def federation(self) -> saml.Federation:
+        return saml.Federation(
+            metadata_key_pem=self.federation_key_pem, metadata_cert_pem=self.federation_cert_pem,
+            hub=self.signer, hub_other_signing_cert_pem=self.other_signing_cert_pem,
+            hub_encryption_cert_pem=self.encryption_cert_pem, idps=self.idp_signers)
 
     @property
     def sso_url(self) -> str:
@@ -92,6 +126,22 @@ def read_authn_request(config: StubHubConfig, encoded: str) -> dict:
             "force_authn": root.get("ForceAuthn") == "true"}
 
 
+def answer_for(config: StubHubConfig, choice: str, in_response_to: str) -> str:
+    """A success (a test identity) or one of the compliance tool's scenarios, as XML."""
+    scenario = SCENARIOS.get(choice)
+    identity = IDENTITIES[scenario.identity if scenario else choice]
+    spec = saml.AssertionSpec(
+        issuer=config.idp.entity_id, recipient=f"{config.entity_id}/SAML2/SSO/Response/POST",
+        in_response_to=in_response_to, pid=identity.pid, level_uri=identity.level.uri,
+        dataset=identity.dataset)
+    if scenario and scenario.fraud:
+        spec.level_uri = LEVEL_X_URI
+        spec.fraud = saml.FraudEvent()
+    idp = config.signer if scenario and scenario.signed_by_hub else config.idp
+    return saml.success_response(config.signer, idp, spec, config.broker_encryption_cert_pem,
+                                 config.broker_acs_url)
+
+
 def create_stub_hub(config: StubHubConfig) -> Flask:
     refuse_production("The stub hub", config.mode)
     app = Flask(__name__, template_folder="templates")
@@ -106,7 +156,8 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
         g.language_switch_url = url_for("choose", pending=pending, lang=other_language(
             current_language()))
         return render_template("choose.html", pending=pending, identities=IDENTITIES.values(),
-                               default=DEFAULT_IDENTITY, failures=FAILURES, level=level)
+                               default=DEFAULT_IDENTITY, level=level,
+                               failures={**FAILURES, **{key: s.label for key, s in SCENARIOS.items()}})
 
     @app.get("/saml/choose")
     def choose():
@@ -118,8 +169,7 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
 
     @app.get("/saml/metadata")
     def metadata():
-        xml = saml.hub_metadata(config.entity_id, config.sso_url, config.signing_cert_pem,
-                                config.federation_key_pem, config.federation_cert_pem)
+        xml = saml.federation_metadata(config.federation)
         return xml, 200, {"Content-Type": "application/samlmetadata+xml"}
 
     @app.post("/saml/sso")
@@ -141,14 +191,8 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
         if choice in FAILURES:
             xml = saml.failure_response(config.signer, choice, pending["id"],
                                         config.broker_acs_url)
-        elif choice in IDENTITIES:
-            identity = IDENTITIES[choice]
-            spec = saml.AssertionSpec(
-                issuer=config.entity_id, audience=config.broker_entity_id,
-                recipient=config.broker_acs_url, in_response_to=pending["id"], pid=identity.pid,
-                level_uri=identity.level.uri, dataset=identity.dataset)
-            xml = saml.success_response(config.signer, spec, config.broker_encryption_cert_pem,
-                                        config.broker_acs_url)
+        elif choice in IDENTITIES or choice in SCENARIOS:
+            xml = answer_for(config, choice, pending["id"])
         else:
             abort(400)
         return render_template("post_back.html", acs_url=config.broker_acs_url,

@@ -86,3 +86,22 @@ FAILURES = {
     "requester-error": "Hub error: the hub rejected the request",
     "no-passive": "No passive sign-in: the resident would have to sign in",
 }
+
+LEVEL_X_URI = "urn:uk:gov:cabinet-office:tc:saml:authn-context:levelX"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One of GOV.UK Verify's compliance-tool scenarios the failures above do not cover."""
+
+    label: str
+    identity: str = DEFAULT_IDENTITY
+    fraud: bool = False
+    signed_by_hub: bool = False
+
+
+SCENARIOS = {
+    "fraud": Scenario("Fraud: the identity provider reports a fraud event (levelX)", fraud=True),
+    "signed-by-hub": Scenario("Assertions signed by the hub instead of the identity provider "
+                              "(the broker must refuse it)", signed_by_hub=True),
+}
