@@ -146,8 +146,8 @@ def test_metadata_without_valid_until_is_refused(keys):
     xml = xml[:xml.index("<ds:Signature")] + xml[xml.index("</ds:Signature>") + 15:]
     start = xml.index(' validUntil="')
     without = xml[:start] + xml[xml.index('"', start + 13) + 1:]
-    signed = saml.sign_root(without, (keys / "federation-metadata-signing.key").read_text(),
-                            (keys / "federation-metadata-signing.crt").read_text())
+    signed = saml.sign(without, (keys / "federation-metadata-signing.key").read_text(),
+                       (keys / "federation-metadata-signing.crt").read_text())
     with pytest.raises(MetadataError, match="no validUntil"):
         parse_hub_metadata(signed.encode(), federation_hub_config(keys))
 

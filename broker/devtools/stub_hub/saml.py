@@ -400,26 +400,7 @@ def federation_metadata(federation: Federation, valid_until: datetime | None = N
     xml = (f'<md:EntitiesDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" ID="{new_id()}" '
            f'Name="urn:uk:gov:broker:stub-federation" validUntil="{saml_time(valid_until)}">'
            f"{entities}</md:EntitiesDescriptor>")
-    return sign_root(xml, federation.metadata_key_pem, federation.metadata_cert_pem)
-
-
-def sign_root(xml: str, key_pem: str, cert_pem: str,
-              sign_alg=xmlsec.Transform.RSA_SHA256,
-              digest_alg=xmlsec.Transform.SHA256) -> str:
-    """An enveloped signature as the root's first child, referencing the root by its ID."""
-    root = etree.fromstring(xml.encode())
-    signature = xmlsec.template.create(root, xmlsec.Transform.EXCL_C14N, sign_alg, ns="ds")
-    root.insert(0, signature)
-    reference = xmlsec.template.add_reference(signature, digest_alg, uri=f"#{root.get('ID')}")
-    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
-    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
-    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
-    xmlsec.tree.add_ids(root, ["ID"])
-    context = xmlsec.SignatureContext()
-    context.key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM, None)
-    context.key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
-    context.sign(signature)
-    return etree.tostring(root).decode()
+    return sign(xml, federation.metadata_key_pem, federation.metadata_cert_pem)
 
 
 def level_uri(level: LevelOfAssurance) -> str:
