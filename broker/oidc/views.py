@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 from broker.context import current_broker
 from broker.identity import LevelOfAssurance
-from broker.oidc.authorization_request import check_authorization_request
+from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_authorization_request
 from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.oidc.logout import (
     logout_confirmed,
@@ -32,7 +32,6 @@ from broker.web.pages import render_page
 log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__)
 
-REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 
@@ -160,7 +159,7 @@ def pushed_authorization_request():
             f"{broker.config.issuer}/authorize", params), end_user=True)
     except OAuth2Error as error:
         return _json_error(without_raw_input(error, submitted_values()))
-    request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
+    request_uri = PAR_REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
     ttl = broker.config.oidc.par_ttl_seconds
     broker.state.save_pushed_request(request_uri, {"client_id": client.client_id,
                                                    "params": params}, ttl)
