@@ -20,9 +20,9 @@ import requests
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig, HubConfig
+from broker.hub.saml_xml import UnacceptableXml, parse_xml
 from broker.hub.trust import FederationTrust, Truststore, UntrustedCertificate
 from broker.hub.xml_signatures import (
     SignatureRefused,
@@ -96,8 +96,8 @@ def parse_hub_metadata(xml: bytes, config: HubConfig, now: datetime | None = Non
     if len(xml) > MAX_METADATA_BYTES:
         raise MetadataError("metadata is larger than 1 MB")
     try:
-        root = OneLogin_Saml2_XML.to_etree(xml)
-    except Exception as exc:  # defusedxml-style errors, syntax errors
+        root = parse_xml(xml)
+    except UnacceptableXml as exc:
         raise MetadataError(f"metadata is not acceptable XML: {exc}") from None
     if root.tag != f"{{{MD}}}EntitiesDescriptor":
         raise MetadataError("metadata root must be an md:EntitiesDescriptor")

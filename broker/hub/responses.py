@@ -24,12 +24,12 @@ from datetime import UTC, date, datetime
 import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.config import BrokerConfig
 from broker.hub.metadata import HubMetadata
-from broker.hub.saml_keys import keys_manager
+from broker.hub.saml_keys import decryption_key
 from broker.hub.saml_schema import verify_protocol_schema
+from broker.hub.saml_xml import UnacceptableXml, parse_xml
 from broker.hub.xml_signatures import SignatureRefused, verify_enveloped
 from broker.identity import (
     Address,
@@ -127,9 +127,9 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     now = time.time() if now is None else now
     skew = config.saml.clock_skew_seconds
     try:
-        document = OneLogin_Saml2_XML.to_etree(xml)
-    except Exception as exc:
-        raise ResponseRejected(f"not acceptable XML: {type(exc).__name__}") from None
+        document = parse_xml(xml)
+    except UnacceptableXml as exc:
+        raise ResponseRejected(f"not acceptable XML: {exc}") from None
     if document.tag != f"{SAMLP}Response":
         raise ResponseRejected("not a samlp:Response")
     _check_envelope(document, flow, config, hub)
@@ -238,8 +238,12 @@ def _failure_from_status(status: tuple[str, str | None, str | None]) -> HubFailu
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 XENC11 = "http://www.w3.org/2009/xmlenc11#"
-CONTENT_ALGORITHMS = {XENC + "aes128-cbc", XENC + "aes192-cbc", XENC + "aes256-cbc",
-                      XENC11 + "aes128-gcm", XENC11 + "aes192-gcm", XENC11 + "aes256-gcm"}
+# Content encryption algorithms accepted, with the length of the AES key each takes.
+CONTENT_ALGORITHMS = {XENC + "aes128-cbc": 16, XENC + "aes192-cbc": 24, XENC + "aes256-cbc": 32,
+                      XENC11 + "aes128-gcm": 16, XENC11 + "aes192-gcm": 24,
+                      XENC11 + "aes256-gcm": 32}
+# One per recipient (Verify sends one); each costs an RSA decryption per configured key.
+MAX_ENCRYPTED_KEYS = 4
 KEY_TRANSPORT_ALGORITHMS = {XENC + "rsa-oaep-mgf1p", XENC11 + "rsa-oaep"}
 RESPONSE_CHILDREN = {f"{SAML}Issuer", f"{{{C.NS_DS}}}Signature", f"{SAMLP}Extensions",
                      f"{SAMLP}Status", f"{SAML}EncryptedAssertion"}
@@ -286,29 +290,41 @@ def _decrypted_assertions(document: etree._Element, config: BrokerConfig
 
 
 def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree._Element:
-    """Tries each configured encryption key, so both decrypt during a rotation."""
+    """The assertion, in place of its EncryptedData, in two steps: the AES key from the
+    EncryptedKey (beside the data, where Verify's libraries put it, or inside its KeyInfo) with
+    our RSA key, each configured key tried so both decrypt during a rotation; then the data
+    with that AES key. Which keys are used is decided here, not by xmlsec's KeyInfo lookup."""
     data = encrypted_assertion.findall(f"{{{XENC}}}EncryptedData")
     if len(data) != 1:
         raise ResponseRejected("an EncryptedAssertion must hold one EncryptedData")
-    peers = encrypted_assertion.findall(f"{{{XENC}}}EncryptedKey")
-    if peers:  # the EncryptedKey beside the data (SAML's "peer" placement) goes into KeyInfo
-        key_info = data[0].find(f"{{{C.NS_DS}}}KeyInfo")
-        if key_info is None:
-            key_info = etree.SubElement(data[0], f"{{{C.NS_DS}}}KeyInfo")
-            data[0].insert(1, key_info)
-        for key in peers:
-            for reference in key_info.findall(f"{{{C.NS_DS}}}RetrievalMethod"):
-                key_info.remove(reference)
-            key_info.append(key)
-    pairs = config.saml.encryption
-    for index, pair in enumerate(pairs):
-        # In place with the last (usually the only) key; a copy for any key tried before it.
-        last = index == len(pairs) - 1
-        candidate = data[0] if last else etree.fromstring(etree.tostring(data[0]))
-        try:
-            return xmlsec.EncryptionContext(keys_manager(pair.key_pem)).decrypt(candidate)
-        except xmlsec.Error:
-            continue
+    data = data[0]
+    wrapped_keys = (encrypted_assertion.findall(f"{{{XENC}}}EncryptedKey")
+                    + data.findall(f"{{{C.NS_DS}}}KeyInfo/{{{XENC}}}EncryptedKey"))
+    if not wrapped_keys:
+        raise ResponseRejected("an EncryptedAssertion carries no EncryptedKey")
+    if len(wrapped_keys) > MAX_ENCRYPTED_KEYS:
+        raise ResponseRejected("an EncryptedAssertion carries too many EncryptedKeys")
+    if any(True for _ in encrypted_assertion.iter(f"{{{XENC}}}CipherReference")):
+        # xmlsec would fetch a CipherReference's URI (a file, a URL): only inline values.
+        raise ResponseRejected("an EncryptedAssertion refers to its cipher data elsewhere")
+    key_bytes = CONTENT_ALGORITHMS[data.find(f"{{{XENC}}}EncryptionMethod").get("Algorithm")]
+    for wrapped in wrapped_keys:
+        for pair in config.saml.encryption:
+            context = xmlsec.EncryptionContext()
+            context.key = decryption_key(pair.key_pem)
+            try:
+                content_key = context.decrypt(wrapped)
+            except xmlsec.Error:
+                continue
+            if not isinstance(content_key, bytes) or len(content_key) != key_bytes:
+                raise ResponseRejected("the EncryptedKey does not hold a key for the content "
+                                       "encryption algorithm")
+            context = xmlsec.EncryptionContext()
+            context.key = xmlsec.Key.from_binary_data(xmlsec.constants.KeyDataAes, content_key)
+            try:
+                return context.decrypt(data)
+            except xmlsec.Error:
+                raise ResponseRejected("assertion could not be decrypted") from None
     raise ResponseRejected("assertion could not be decrypted with our keys")
 
 

@@ -1,13 +1,13 @@
 """The one place where python3-saml's internals may be patched, and the version it was read for.
 
-Today nothing is patched. The broker uses python3-saml only through public functions (its
-DTD-refusing parser `OneLogin_Saml2_XML.to_etree`, `add_sign` for our SP metadata,
-`parse_SAML_to_time`, its constants); Responses are validated by the broker's own checks on
-xmlsec's primitives (broker.hub.responses), so the clock, XPath, schema and decryption-key patches
-that python3-saml's one-assertion Response class needed are gone. A patch added later goes in
-PATCHES, is installed by `install()` when broker.hub is imported, and is proven installed by
-tests/hub/test_saml_library.py; the exact version it was written against is asserted here
-(docs/adr/0015).
+Today nothing is patched. The broker uses python3-saml only through public functions
+(`add_sign` for our SP metadata, `parse_SAML_to_time`, its constants); XML is parsed by
+broker.hub.saml_xml with the options of python3-saml's parser; Responses are validated by the
+broker's own checks on xmlsec's primitives (broker.hub.responses), so the clock, XPath, schema
+and decryption-key patches that python3-saml's one-assertion Response class needed are gone.
+A patch added later goes in PATCHES, is installed by `install()` when broker.hub is imported,
+and is proven installed by tests/hub/test_saml_library.py; the exact version it was written
+against is asserted here (docs/adr/0015).
 """
 
 from __future__ import annotations

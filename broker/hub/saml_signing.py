@@ -14,7 +14,8 @@ import threading
 import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from broker.hub.saml_xml import parse_xml
 
 _local = threading.local()
 
@@ -32,7 +33,7 @@ def signing_key(key_pem: str, cert_pem: str) -> xmlsec.Key:
 
 def sign_after_issuer(xml: str, key_pem: str, cert_pem: str) -> str:
     """Signs the root element of a SAML message, its signature placed after its Issuer."""
-    root = OneLogin_Saml2_XML.to_etree(xml)
+    root = parse_xml(xml)
     issuer = root.find(f"{{{C.NS_SAML}}}Issuer")
     if issuer is None or not root.get("ID"):
         raise ValueError("a SAML message to sign needs an ID and an Issuer")

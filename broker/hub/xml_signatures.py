@@ -14,6 +14,8 @@ from __future__ import annotations
 import threading
 
 import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
@@ -96,9 +98,11 @@ def verify_enveloped(element: etree._Element, certs_pem: tuple[str, ...], what: 
     """Raises SignatureRefused unless `element` carries its one signature, made by the key of
     one of `certs_pem`."""
     signature = enveloped_signature(element, what, allow_empty_uri)
-    xmlsec.tree.add_ids(element, ["ID"])
     for cert in certs_pem:
         context = xmlsec.SignatureContext()
+        if element.get("ID"):
+            # Only the signed element's ID, proven unique above: the Reference names nothing else.
+            context.register_id(element, "ID")
         context.key = verification_key(cert)
         try:
             context.verify(signature)
@@ -112,14 +116,21 @@ _keys = threading.local()
 
 
 def verification_key(cert_pem: str) -> xmlsec.Key:
-    """This thread's parsed public key for a certificate (parsing costs more than verifying)."""
+    """This thread's parsed public key for a certificate (parsing costs more than verifying).
+
+    The key alone, without the certificate: xmlsec copies a key into every signature context,
+    and a key loaded from a certificate carries the certificate, which it copies by DER
+    re-decoding, a quarter of a verification. The certificate itself has already been checked
+    against its truststore (broker.hub.trust)."""
     cache = _keys.__dict__.setdefault("by_cert", {})
     key = cache.get(cert_pem)
     if key is None:
         if len(cache) >= 64:
             cache.clear()
-        key = cache[cert_pem] = xmlsec.Key.from_memory(cert_pem.encode(),
-                                                       xmlsec.KeyFormat.CERT_PEM, None)
+        public_key = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
+        spki = public_key.public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        key = cache[cert_pem] = xmlsec.Key.from_memory(spki, xmlsec.KeyFormat.PEM, None)
     return key
 
 

@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from broker.devtools.stub_hub import saml
 from broker.devtools.stub_hub.identities import (
@@ -27,6 +26,7 @@ from broker.devtools.stub_hub.identities import (
     LEVEL_X_URI,
     SCENARIOS,
 )
+from broker.hub.saml_xml import parse_xml
 from broker.identity import LevelOfAssurance
 from broker.web.design import current_language, init_design
 from broker.web.i18n import other_language
@@ -105,7 +105,7 @@ def read_authn_request(config: StubHubConfig, encoded: str) -> dict:
     """Accepts only an AuthnRequest signed by the broker it knows, addressed to this hub."""
     try:
         xml = base64.b64decode(encoded, validate=True)
-        root = OneLogin_Saml2_XML.to_etree(xml)
+        root = parse_xml(xml)
     except (binascii.Error, ValueError, Exception):
         raise RequestRefused("the request is not a readable SAML message") from None
     if root.tag != f"{{{C.NS_SAMLP}}}AuthnRequest":
