@@ -461,8 +461,12 @@ def test_service_failing_at_cycle3_shows_try_again_later(matching_stack, matchin
 def test_same_person_signing_in_twice_at_once_gets_one_link(matching_stack, matching_service):
     stack = matching_stack()
 
+    both_asked = threading.Barrier(2, timeout=30)
+
     def slow_match(_request):
-        time.sleep(0.2)  # both sign-ins pass cycle 0 before either links
+        # Neither answer comes back until both sign-ins have passed cycle 0 (a sleep here let a
+        # slow machine link the first before the second looked).
+        both_asked.wait()
         return 200, {}, json.dumps(MATCH)
 
     matching_service.add_callback("POST", MATCHING_URL, callback=slow_match)
