@@ -4,8 +4,8 @@ It has the options of python3-saml's `to_etree` (its copy of defusedxml.lxml): n
 resolution, no network, no huge trees, comments and processing instructions dropped while
 parsing, and any DOCTYPE refused, so no entity can be declared at all. What it leaves out is
 that copy's `RestrictedElement`: a Python element class whose iterators filter comments, PIs
-and entity references out of every `iter`, `find` and `findall`, one Python step per child,
-about half a millisecond per Response (benchmarks/README.md). Parsing already removes what it
+and entity references out of every `iter`, `find` and `findall`, one Python step per child of
+every lookup (benchmarks/README.md, "The ACS back to its size"). Parsing already removes what it
 filters; decrypted assertions, which xmlsec parses itself, may hold comments, and there the
 broker's own rule applies: an element read as a value must hold text only
 (broker.hub.responses).
