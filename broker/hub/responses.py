@@ -249,12 +249,16 @@ RESPONSE_CHILDREN = {f"{SAML}Issuer", f"{{{C.NS_DS}}}Signature", f"{SAMLP}Extens
                      f"{SAMLP}Status", f"{SAML}EncryptedAssertion"}
 
 
-def _check_encryption_algorithms(encrypted_assertion: etree._Element) -> None:
-    """RSA-OAEP key transport and AES content encryption only (the profile's choices).
+def _check_encryption(encrypted_assertion: etree._Element) -> None:
+    """RSA-OAEP key transport and AES content encryption only (the profile's choices), and
+    cipher values inline.
 
     xmlsec would also decrypt RSA PKCS#1 v1.5 key transport (open to Bleichenbacher-style
-    oracles) and Triple DES; neither is ever what the hub sends, so neither is tried.
+    oracles) and Triple DES, and fetch a CipherReference's URI (a file, a URL); none of them is
+    ever what the hub sends, so none is tried.
     """
+    if any(True for _ in encrypted_assertion.iter(f"{{{XENC}}}CipherReference")):
+        raise ResponseRejected("an EncryptedAssertion refers to its cipher data elsewhere")
     for encrypted in encrypted_assertion.iter(f"{{{XENC}}}EncryptedData"):
         method = encrypted.find(f"{{{XENC}}}EncryptionMethod")
         if method is None or method.get("Algorithm") not in CONTENT_ALGORITHMS:
@@ -280,7 +284,6 @@ def _decrypted_assertions(document: etree._Element, config: BrokerConfig
         raise ResponseRejected("an EncryptedAssertion is not directly in the Response")
     assertions = []
     for element in encrypted:
-        _check_encryption_algorithms(element)
         assertion = _decrypt(element, config)
         if assertion.tag != f"{SAML}Assertion":
             raise ResponseRejected("an EncryptedAssertion does not hold an Assertion")
@@ -294,6 +297,7 @@ def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree
     EncryptedKey (beside the data, where Verify's libraries put it, or inside its KeyInfo) with
     our RSA key, each configured key tried so both decrypt during a rotation; then the data
     with that AES key. Which keys are used is decided here, not by xmlsec's KeyInfo lookup."""
+    _check_encryption(encrypted_assertion)
     data = encrypted_assertion.findall(f"{{{XENC}}}EncryptedData")
     if len(data) != 1:
         raise ResponseRejected("an EncryptedAssertion must hold one EncryptedData")
@@ -304,9 +308,6 @@ def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree
         raise ResponseRejected("an EncryptedAssertion carries no EncryptedKey")
     if len(wrapped_keys) > MAX_ENCRYPTED_KEYS:
         raise ResponseRejected("an EncryptedAssertion carries too many EncryptedKeys")
-    if any(True for _ in encrypted_assertion.iter(f"{{{XENC}}}CipherReference")):
-        # xmlsec would fetch a CipherReference's URI (a file, a URL): only inline values.
-        raise ResponseRejected("an EncryptedAssertion refers to its cipher data elsewhere")
     key_bytes = CONTENT_ALGORITHMS[data.find(f"{{{XENC}}}EncryptionMethod").get("Algorithm")]
     for wrapped in wrapped_keys:
         for pair in config.saml.encryption:
