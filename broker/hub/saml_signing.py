@@ -9,26 +9,12 @@ certificate in KeyInfo, placed after the Issuer), with the parsed key kept for t
 
 from __future__ import annotations
 
-import threading
-
 import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
+from broker.hub.saml_keys import signing_key
 from broker.hub.saml_xml import parse_xml
-
-_local = threading.local()
-
-
-def signing_key(key_pem: str, cert_pem: str) -> xmlsec.Key:
-    """This thread's parsed key for `key_pem`, carrying `cert_pem` for KeyInfo."""
-    keys = _local.__dict__.setdefault("keys", {})
-    key = keys.get((key_pem, cert_pem))
-    if key is None:
-        key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM, None)
-        key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.PEM)
-        keys[(key_pem, cert_pem)] = key
-    return key
 
 
 def sign_after_issuer(xml: str, key_pem: str, cert_pem: str) -> str:

@@ -11,13 +11,11 @@ GOV.UK Verify's libraries use, applies the same rule.)
 
 from __future__ import annotations
 
-import threading
-
 import xmlsec
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+
+from broker.hub.saml_keys import verification_key
 
 DS = C.NS_DS
 SIGNATURE_METHODS = frozenset({
@@ -110,28 +108,6 @@ def verify_enveloped(element: etree._Element, certs_pem: tuple[str, ...], what: 
         except xmlsec.Error:
             continue
     raise SignatureRefused(f"{what} signature does not verify with a trusted key")
-
-
-_keys = threading.local()
-
-
-def verification_key(cert_pem: str) -> xmlsec.Key:
-    """This thread's parsed public key for a certificate (parsing costs more than verifying).
-
-    The key alone, without the certificate: xmlsec copies a key into every signature context,
-    and a key loaded from a certificate carries the certificate, which it copies by DER
-    re-decoding, a quarter of a verification. The certificate itself has already been checked
-    against its truststore (broker.hub.trust)."""
-    cache = _keys.__dict__.setdefault("by_cert", {})
-    key = cache.get(cert_pem)
-    if key is None:
-        if len(cache) >= 64:
-            cache.clear()
-        public_key = x509.load_pem_x509_certificate(cert_pem.encode()).public_key()
-        spki = public_key.public_bytes(serialization.Encoding.PEM,
-                                       serialization.PublicFormat.SubjectPublicKeyInfo)
-        key = cache[cert_pem] = xmlsec.Key.from_memory(spki, xmlsec.KeyFormat.PEM, None)
-    return key
 
 
 def presented_certificate(signature: etree._Element, what: str) -> str | None:
