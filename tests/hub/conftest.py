@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 import lxml.html
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from broker.devtools.stub_hub import saml
+from broker.state import BrokerState
 from broker.web.pages import PAGES
 from tests.forms import link
 from tests.oidc_client import AuthorizationAttempt, authorize, post_to_acs, query
@@ -35,6 +37,15 @@ class Outcome:
 
     def council_error(self) -> dict[str, str]:
         return query(link(self.response, "continue"))
+
+
+@pytest.fixture
+def shared_state(redis_client):
+    """A BrokerState under a prefix of its own, removed afterwards."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield BrokerState(redis_client, prefix)
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,3 +49,13 @@ def metadata_xml(keys_dir: Path, valid_for: timedelta = timedelta(days=2),
 def issue(keys_dir: Path, ca_name: str, common_name: str) -> tuple[str, str]:
     """A new key and certificate from one of the federation's CAs (a rotation)."""
     return issued_pair(common_name, load_issuer(keys_dir, ca_name))
+
+
+class Clock:
+    """A clock that tests move by hand (`clock.now += ...`)."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,8 +17,7 @@ from broker.config import HubConfig
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
 from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
-from broker.state import BrokerState
-from tests.hub.federation import HUB_ENTITY_ID, HUB_SSO_URL, METADATA_URL, issue
+from tests.hub.federation import HUB_ENTITY_ID, HUB_SSO_URL, METADATA_URL, Clock, issue
 from tests.hub.federation import hub_config as federation_hub_config
 from tests.hub.federation import metadata_xml as federation_metadata
 
@@ -31,22 +29,6 @@ def keys(keys_dir):
 
 def metadata_xml(keys_dir, valid_for=timedelta(days=2), key=None, cert=None, **extras) -> str:
     return federation_metadata(keys_dir, valid_for, key, cert, **extras)
-
-
-@pytest.fixture
-def shared_state(redis_client):
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    yield BrokerState(redis_client, prefix)
-    for key in redis_client.scan_iter(f"{prefix}*"):
-        redis_client.delete(key)
-
-
-class Clock:
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ reader looks. Every one must be refused, and a broker that already holds a good 
 from __future__ import annotations
 
 import copy
-import time
-import uuid
 
 import pytest
 import responses
@@ -20,8 +18,7 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
 from broker.hub.metadata import MD, HubMetadataSource, MetadataError, parse_hub_metadata, strip_pem
-from broker.state import BrokerState
-from tests.hub.federation import HUB_ENTITY_ID, METADATA_URL, hub_config, metadata_xml
+from tests.hub.federation import HUB_ENTITY_ID, METADATA_URL, Clock, hub_config, metadata_xml
 
 NS = {"md": MD, "ds": C.NS_DS}
 
@@ -186,22 +183,6 @@ def test_a_root_signature_with_an_empty_reference_is_accepted(keys):
 
 
 # The same forgeries, served by the federation's URL to a broker that holds a good copy.
-
-@pytest.fixture
-def shared_state(redis_client):
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    yield BrokerState(redis_client, prefix)
-    for key in redis_client.scan_iter(f"{prefix}*"):
-        redis_client.delete(key)
-
-
-class Clock:
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def sha1_signed(keys) -> bytes:
     return saml.sign(etree.tostring(unsigned_genuine(keys)).decode(), federation_key(keys),
