@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.demo_process import running_demo
 from tests.forms import submit
 
 
 @pytest.fixture
 def demo(tmp_path):
-    ports = {"BROKER": free_port(), "HUB": free_port(), "COUNCIL": free_port()}
-    env = {**os.environ, "BROKER_DEMO_HOST": "127.0.0.1", "BROKER_DEMO_KEYS": str(tmp_path),
-           "BROKER_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    env.update({f"BROKER_DEMO_{name}_PORT": str(port) for name, port in ports.items()})
-    process = subprocess.Popen([sys.executable, "-m", "broker.cli", "demo"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    council = f"http://127.0.0.1:{ports['COUNCIL']}"
-    for _ in range(300):
-        assert process.poll() is None, process.stdout.read()
-        try:
-            requests.get(council, timeout=1)
-            break
-        except (requests.ConnectionError, requests.Timeout):  # still starting (first render)
-            time.sleep(0.1)
-    process.broker_url = f"http://127.0.0.1:{ports['BROKER']}"
-    yield council, process
-    process.terminate()
-    process.wait(timeout=10)
+    with running_demo(tmp_path) as (process, urls):
+        process.broker_url = urls["BROKER"]
+        yield urls["COUNCIL"], process
 
 
 def test_demo_runs_without_redis_and_a_scripted_browser_signs_in(demo):

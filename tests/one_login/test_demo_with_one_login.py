@@ -3,39 +3,17 @@ signing in the demo council's resident, matched by its matching service, in Engl
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.demo_process import running_demo
 from tests.forms import submit
 
 
 @pytest.fixture
 def demo(tmp_path):
-    ports = {"BROKER": free_port(), "HUB": free_port(), "COUNCIL": free_port(),
-             "ONELOGIN": free_port()}
-    env = {**os.environ, "BROKER_DEMO_HOST": "127.0.0.1", "BROKER_DEMO_KEYS": str(tmp_path),
-           "BROKER_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-           "BROKER_DEMO_UPSTREAM": "one_login"}
-    env.update({f"BROKER_DEMO_{name}_PORT": str(port) for name, port in ports.items()})
-    process = subprocess.Popen([sys.executable, "-m", "broker.cli", "demo"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    council = f"http://127.0.0.1:{ports['COUNCIL']}"
-    for _ in range(300):
-        assert process.poll() is None, process.stdout.read()
-        try:
-            requests.get(council, timeout=1)
-            break
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    yield council, f"http://127.0.0.1:{ports['ONELOGIN']}", process
-    process.terminate()
-    process.wait(timeout=10)
+    with running_demo(tmp_path, BROKER_DEMO_UPSTREAM="one_login") as (process, urls):
+        yield urls["COUNCIL"], urls["ONELOGIN"], process
 
 
 def test_the_demo_signs_in_through_the_stub_one_login(demo):
