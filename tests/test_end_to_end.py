@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from tests.council_app import sign_in_through_the_hub as sign_in
 from tests.forms import submit
-
-
-def sign_in(stack, choice: str | None = None, browser: requests.Session | None = None
-            ) -> requests.Response:
-    """Does what a resident does with a browser without JavaScript, returning the last page."""
-    browser = browser or requests.Session()
-    home = browser.get(stack.council_url, timeout=10)
-    handoff = submit(browser, home)                      # "Sign in" → /authorize → hub hand-off
-    assert 'id="hub-handoff"' in handoff.text
-    chooser = submit(browser, handoff, "hub-handoff")    # → stub hub
-    answer = submit(browser, chooser, **({"choice": choice} if choice else {}))
-    return submit(browser, answer, "post-back")          # → broker ACS → council app
 
 
 def test_resident_signs_in_and_council_app_shows_verified_name(stack):

@@ -3,11 +3,15 @@ branch, driven like a browser without JavaScript through broker, stub hub and co
 
 from __future__ import annotations
 
-import lxml.html
 import pytest
 import requests
 
 from broker.devtools.council_app.matching import CYCLE3_DEMO_ANSWER
+from tests.council_app import (
+    local_account,
+    sign_in_through_the_hub,
+    signed_in_subject,
+)
 from tests.forms import submit
 from tests.matching.conftest import CONTACT, CYCLE3
 
@@ -28,21 +32,7 @@ def demo_stack(stack_factory, tmp_path):
 
 def browse_to_broker(stack, choice: str) -> tuple[requests.Session, requests.Response]:
     browser = requests.Session()
-    home = browser.get(stack.council_url, timeout=10)
-    handoff = submit(browser, home)
-    chooser = submit(browser, handoff, "hub-handoff")
-    answer = submit(browser, chooser, choice=choice)
-    return browser, submit(browser, answer, "post-back")
-
-
-def subject(page) -> str:
-    """The `sub` the council app received, as its home page shows it."""
-    return lxml.html.fromstring(page.text).xpath('//*[@id="subject"]//text()')[0].strip()
-
-
-def local_account(browser, stack) -> str:
-    page = browser.get(f"{stack.council_url}/records", timeout=10)
-    return lxml.html.fromstring(page.text).xpath('//*[@id="local-account-id"]')[0].text
+    return browser, sign_in_through_the_hub(stack, choice, browser)
 
 
 def test_jane_matches_at_cycle1(demo_stack):
@@ -83,7 +73,7 @@ def test_second_sign_in_is_matched_from_the_link(demo_stack):
     assert "Дмитрий Иванов" in page.text  # no question the second time
     assert local_account(browser, demo_stack) == first_account
     links = demo_stack.broker_app.extensions["broker"].matching.links.find("test-borough")
-    assert [(link.hashed_pid, link.local_account_id) for link in links] == [(subject(page), None)]
+    assert [(link.hashed_pid, link.local_account_id) for link in links] == [(signed_in_subject(page), None)]
 
 
 def test_the_demo_service_answers_only_what_verifys_contract_allows(demo_stack):

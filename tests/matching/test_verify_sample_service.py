@@ -5,11 +5,14 @@ from the legacy JSON schema and answers nothing but `{"result": …}`."""
 
 from __future__ import annotations
 
-import lxml.html
 import pytest
 import requests
 
 from tests.conftest import _serve, free_port
+from tests.council_app import (
+    sign_in_through_the_hub,
+    signed_in_subject,
+)
 from tests.forms import submit
 from tests.matching.conftest import CONTACT, CYCLE3, stack_links
 from tests.matching.verify_sample_service import (
@@ -44,19 +47,8 @@ def verify_stack(stack_factory, tmp_path, sample_service):
 
 
 def sign_in(stack, choice: str) -> tuple[requests.Session, requests.Response]:
-    """From the council app's home page to the page after the hub, as a browser would."""
     browser = requests.Session()
-    home = browser.get(stack.council_url, timeout=10)
-    handoff = submit(browser, home)
-    chooser = submit(browser, handoff, "hub-handoff")
-    answer = submit(browser, chooser, choice=choice)
-    return browser, submit(browser, answer, "post-back")
-
-
-def signed_in_subject(page: requests.Response) -> str:
-    found = lxml.html.fromstring(page.text).xpath('//*[@id="subject"]//text()')
-    assert found, "the council app's signed-in page was not reached"
-    return found[0].strip()
+    return browser, sign_in_through_the_hub(stack, choice, browser)
 
 
 def test_cycle1_match_on_surname_signs_the_resident_in(verify_stack, sample_service):

@@ -3,11 +3,14 @@ matching service (cycle 1, cycle 3, account creation), exactly as with the stub 
 
 from __future__ import annotations
 
-import lxml.html
 import pytest
 import requests
 
 from broker.devtools.council_app.matching import CYCLE3_DEMO_ANSWER
+from tests.council_app import (
+    local_account,
+    sign_in_through_one_login,
+)
 from tests.forms import submit
 from tests.matching.conftest import CONTACT, CYCLE3
 
@@ -29,13 +32,7 @@ def matching_one_login_stack(one_login_stack_factory, tmp_path):
 
 def browse(stack, choice: str) -> tuple[requests.Session, requests.Response]:
     browser = requests.Session()
-    chooser = submit(browser, browser.get(stack.council_url, timeout=10))
-    return browser, submit(browser, chooser, choice=choice)
-
-
-def local_account(browser, stack) -> str:
-    page = browser.get(f"{stack.council_url}/records", timeout=10)
-    return lxml.html.fromstring(page.text).xpath('//*[@id="local-account-id"]')[0].text
+    return browser, sign_in_through_one_login(stack, choice, browser)
 
 
 def test_jane_is_matched_by_the_councils_matching_service_at_cycle1(matching_one_login_stack):

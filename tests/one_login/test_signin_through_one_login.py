@@ -9,19 +9,11 @@ import pytest
 import requests
 
 from broker.identity import LevelOfAssurance
-from tests.forms import link, submit
+from tests.council_app import sign_in_through_one_login as sign_in
+from tests.forms import link
 from tests.oidc_client import authorize, query, redeem
 from tests.oidc_client import sign_in as verify_sign_in
 from tests.one_login.conftest import answer_at_one_login, sign_in_for_code
-
-
-def sign_in(stack, choice: str | None = None, browser: requests.Session | None = None
-            ) -> requests.Response:
-    browser = browser or requests.Session()
-    home = browser.get(stack.council_url, timeout=10)
-    chooser = submit(browser, home)  # "Sign in" → /authorize → 302 to One Login's /authorize
-    assert chooser.url.startswith(stack.stub.base_url), chooser.url
-    return submit(browser, chooser, **({"choice": choice} if choice else {}))
 
 
 def test_resident_signs_in_through_one_login_and_council_app_shows_verified_name(one_login_stack):
