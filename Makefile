@@ -61,4 +61,5 @@ clean:
 
 # Benchmarks: never part of `make test`. See benchmarks/README.md for the figures and commands.
 bench: $(STAMP) assets
+	$(BIN)/python -m benchmarks.page_weight
 	$(BIN)/python -m benchmarks.signin $(BENCH_ARGS)
