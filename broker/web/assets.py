@@ -24,6 +24,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, request, send_file, send_from_directory
 from werkzeug.datastructures import Accept
 
+from broker.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIST = REPO_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -39,8 +41,8 @@ ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}  # Flask adds the charset
 
 
-class AssetsMissing(RuntimeError):
-    pass
+class AssetsMissing(ConfigError):
+    """An installation without its built assets: one line naming the file, like any setting."""
 
 
 @dataclass(frozen=True)
@@ -61,22 +63,23 @@ def built_assets(directory: Path = STATIC) -> BuiltAssets:
     try:
         files = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AssetsMissing(f"the pages' assets are not built at {directory}: run `make assets`"
-                            ) from None
+        raise AssetsMissing(str(directory / MANIFEST), "(assets)",
+                            "the pages' assets are not built: run `make assets`") from None
     for name in (COUNCILS_CSS, GOVUK_CSS, COMPONENTS_JS):
         built = files.get(name)
         missing = [f"{built}{suffix}" for suffix in ("", ".gz", ".br")
                    if not built or not (directory / f"{built}{suffix}").is_file()]
         if missing:
-            raise AssetsMissing(f"{directory / MANIFEST}: {name} is not built ({', '.join(missing)}):"
-                                " run `make assets`")
+            raise AssetsMissing(str(directory / MANIFEST), name,
+                                f"not built ({', '.join(missing)}): run `make assets`")
     return BuiltAssets(directory, files)
 
 
 def frontend_dist() -> Path:
     dist = Path(os.environ.get("BROKER_GOVUK_FRONTEND", DEFAULT_DIST))
     if not (dist / "assets" / "manifest.json").is_file():
-        raise AssetsMissing(f"GOV.UK Frontend is not installed at {dist}: run `make` (npm ci)")
+        raise AssetsMissing(str(dist), "BROKER_GOVUK_FRONTEND",
+                            "GOV.UK Frontend is not installed here: run `make` (npm ci)")
     return dist
 
 

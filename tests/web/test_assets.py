@@ -19,7 +19,7 @@ import requests
 
 from broker.app import create_app
 from broker.config import load_config
-from broker.web.assets import COMPONENTS_JS, COUNCILS_CSS, GOVUK_CSS, built_assets
+from broker.web.assets import COMPONENTS_JS, COUNCILS_CSS, GOVUK_CSS, AssetsMissing, built_assets
 from tests.conftest import Ports, free_port, write_config
 from tests.oidc_client import authorize
 
@@ -217,3 +217,16 @@ def test_the_councils_stylesheet_declares_no_font_and_is_a_fraction_of_govuk_fro
     assert "--govuk-frontend-version" in css
     assert len(built(COUNCILS_CSS)) < len(built(GOVUK_CSS)) / 1.8
     assert len(built(COMPONENTS_JS)) < (FRONTEND / "govuk-frontend.min.js").stat().st_size / 4
+
+
+def test_an_installation_without_its_built_assets_is_one_line_naming_the_file(tmp_path):
+    with pytest.raises(AssetsMissing) as missing:
+        built_assets(tmp_path)
+    assert str(missing.value) == (f"{tmp_path / 'manifest.json'}: (assets): the pages' assets are"
+                                  " not built: run `make assets`")
+    for file in ASSETS.directory.iterdir():
+        if not file.name.endswith(".br"):
+            (tmp_path / file.name).write_bytes(file.read_bytes())
+    with pytest.raises(AssetsMissing, match=r"councils\.css: not built \(councils-[0-9a-f]{16}"
+                                            r"\.css\.br\): run `make assets`"):
+        built_assets(tmp_path)
