@@ -230,3 +230,12 @@ def test_an_installation_without_its_built_assets_is_one_line_naming_the_file(tm
     with pytest.raises(AssetsMissing, match=r"councils\.css: not built \(councils-[0-9a-f]{16}"
                                             r"\.css\.br\): run `make assets`"):
         built_assets(tmp_path)
+
+
+@pytest.mark.parametrize("accepted", ["br;q=abc", ",,,;;;", "*;q=0", "*", "gzip;q=2, br;q=-1",
+                                      "x" * 8000, "br;q=0.0001", "identity;q=0"])
+def test_a_malformed_accept_encoding_gets_a_file_not_an_error(client, accepted):
+    response = client.get(ASSETS.url(COUNCILS_CSS), headers={"Accept-Encoding": accepted})
+    assert response.status_code == 200
+    variant = {"br": ".br", "gzip": ".gz"}.get(response.headers.get("Content-Encoding"), "")
+    assert response.data == built(COUNCILS_CSS, variant)
