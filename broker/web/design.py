@@ -18,7 +18,7 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
-from broker.web.assets import COUNCILS_CSS, assets_blueprint
+from broker.web.assets import COUNCILS_CSS, GOVUK_CSS, assets_blueprint, built_assets
 from broker.web.brand_pages import BrandBook, brand_context, install_brands
 from broker.web.i18n import LANGUAGE_NAMES, SWITCH_PARAMETER, choose_language, other_language
 
@@ -71,10 +71,12 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.register_blueprint(assets_blueprint())
+    assets = built_assets()
+    app.register_blueprint(assets_blueprint(assets))
+    app.jinja_env.globals["asset_url"] = assets.url
     if brands is not None:
         install_brands(app, brands)
-    stylesheet = COUNCILS_CSS if brands is not None else "govuk-frontend.min.css"
+    stylesheet = COUNCILS_CSS if brands is not None else GOVUK_CSS
 
     @app.context_processor
     def design_context() -> dict:
