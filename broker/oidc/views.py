@@ -26,7 +26,8 @@ from broker.oidc.logout import (
     read_id_token_hint,
 )
 from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
-from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
+from broker.web import cookies as cookie_names
+from broker.web.cookies import cookies
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def logout():
     post_logout = params.get("post_logout_redirect_uri")
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = cookies().get(cookie_names.SESSION)
     if not logout_confirmed(broker, session_id, hint, params, request.method):
         # Without proof the request comes from this browser's own session, ask first.
         params.pop("csrf_token", None)
@@ -218,5 +219,5 @@ def logout():
     else:
         body, status, headers = render_page("signed-out")
         response = current_app.response_class(body, status, headers)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookies().delete(response, cookie_names.SESSION)
     return response
