@@ -214,6 +214,8 @@ class ClientConfig:
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
     allowed_claims: tuple[str, ...] | None = None
+    # `default_level` is a floor that `acr_values` can raise but not lower, unless this is set.
+    acr_values_may_lower_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -912,5 +914,7 @@ class _Reader:
                 post_logout_redirect_uris=tuple(logout_uris),
                 backchannel_logout_uri=self.url(item, "backchannel_logout_uri", prefix, default=None),
                 allowed_claims=tuple(allowed_claims) if allowed_claims is not None else None,
+                acr_values_may_lower_level=self.get(item, "acr_values_may_lower_level", prefix,
+                                                    bool, default=False),
             )
         return clients

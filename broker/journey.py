@@ -164,16 +164,6 @@ def _other_browser(flow: Flow, step: str):
 
 # 1. /authorize
 
-def _minimum_level(acr_values: str | None, default: LevelOfAssurance) -> LevelOfAssurance:
-    requested = []
-    for value in (acr_values or "").split():
-        try:
-            requested.append(LevelOfAssurance.from_uri(value))
-        except ValueError:
-            continue
-    return min(requested, key=lambda level: level.value) if requested else default
-
-
 def _max_age(params: dict[str, str]) -> int | None:
     if not params.get("max_age"):
         return None
@@ -213,7 +203,7 @@ def authorize():
             raise InvalidRequestError("this client must use pushed authorization requests")
         params = check_authorization_request(params)
         max_age = _max_age(params)
-        minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
+        minimum = client.minimum_level(params.get("acr_values"))
         prompt = params.get("prompt", "").split()
         reusable = (session is not None and "login" not in prompt
                     and session.satisfies(minimum, max_age, now))
