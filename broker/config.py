@@ -194,7 +194,10 @@ class CouncilConfig:
                                       url=self.service_url)
 
 
-AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+# Client authentication at /token and /par (OIDC Core 9); a client uses the one it is registered
+# with. Discovery lists them all.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)
@@ -869,8 +872,8 @@ class _Reader:
             secret = self.get(item, "client_secret", prefix, default=None)
             if method == "private_key_jwt" and (jwks is None) == (jwks_uri is None):
                 raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
-            if method == "client_secret_basic" and not secret:
-                raise self.fail(f"{prefix}client_secret", "is required for client_secret_basic")
+            if method in SECRET_AUTH_METHODS and not secret:
+                raise self.fail(f"{prefix}client_secret", f"is required for {method}")
             alg = self.get(item, "id_token_signed_response_alg", prefix, default="ES256")
             if alg not in ("ES256", "RS256"):
                 raise self.fail(f"{prefix}id_token_signed_response_alg", "must be ES256 or RS256")
