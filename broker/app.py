@@ -55,8 +55,8 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.oidc import views as oidc_views
     from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
-    from broker.web import cookies as cookie_names
     from broker.web.brand_pages import BrandBook
+    from broker.web.cookies import COUNCIL, FLASK_SESSION, LANGUAGE, cookies_of
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
@@ -87,11 +87,11 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
-    app.config["SESSION_COOKIE_NAME"] = cookie_names.cookies_of(app).name(cookie_names.FLASK_SESSION)
+    app.config["SESSION_COOKIE_NAME"] = cookies_of(app).name(FLASK_SESSION)
     brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
-                       remembered_council_cookie=cookie_names.COUNCIL)
+                       remembered_council_cookie=COUNCIL)
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie=cookie_names.LANGUAGE, ui_locales_endpoints=("signin.authorize",),
+                language_cookie=LANGUAGE, ui_locales_endpoints=("signin.authorize",),
                 home_url=None, brands=brands)
 
     install_request_tracking(app)

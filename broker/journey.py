@@ -77,9 +77,8 @@ from broker.onelogin.logout import (
 )
 from broker.onelogin.provider import OneLoginUnavailable
 from broker.ratelimit import count_client
-from broker.web import cookies as cookie_names
 from broker.web.brand_pages import use_council_brand
-from broker.web.cookies import cookies
+from broker.web.cookies import BINDING, SESSION, cookies
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
 from broker.web.page_cache import render_with_holes
@@ -135,19 +134,19 @@ def _browser_binding() -> str:
     """This browser's binding value: the one the broker already gave it (so that two tabs' flows
     both complete), or a new one. Over https only the `__Host-` cookie is read, which nobody but
     the broker's own host can have set; a plain-named value planted by a sibling is ignored."""
-    value = cookies().get(cookie_names.BINDING) or ""
+    value = cookies().get(BINDING) or ""
     return value if _valid_token(value) else secrets.token_urlsafe(32)
 
 
 def _set_binding_cookie(response: Response, value: str) -> Response:
     """Lax: it comes with the same-site steps (the GET after the ACS, the cycle 3 form), never
     with another site's POST. No max-age: it ends with the browser session."""
-    cookies().set(response, cookie_names.BINDING, value)
+    cookies().set(response, BINDING, value)
     return response
 
 
 def _started_in_this_browser(flow: Flow) -> bool:
-    value = cookies().get(cookie_names.BINDING) or ""
+    value = cookies().get(BINDING) or ""
     return (bool(flow.browser_binding) and _valid_token(value)
             and hmac.compare_digest(_binding_hash(value), flow.browser_binding))
 
@@ -195,7 +194,7 @@ def authorize():
     count_client("authorize", client.client_id)  # only now is it this client's request
 
     now = time.time()
-    session = broker.sessions.load(cookies().get(cookie_names.SESSION), now)
+    session = broker.sessions.load(cookies().get(SESSION), now)
     oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
     try:
         if client.config.require_pushed_authorization_requests and not request.values.get(
@@ -558,7 +557,7 @@ def _session_for(identity: VerifiedIdentity, from_session: bool
     different resident's first ends the browser's session, with back-channel logout to its
     apps, so a shared browser never mixes two people."""
     broker = current_broker()
-    current = broker.sessions.load(cookies().get(cookie_names.SESSION))
+    current = broker.sessions.load(cookies().get(SESSION))
     same_resident = current is not None and current.identity.is_same_resident(identity)
     if from_session:
         return (current, False) if same_resident else (None, False)
@@ -575,7 +574,7 @@ def _session_for(identity: VerifiedIdentity, from_session: bool
 
 def set_session_cookie(response, session: BrokerSession, config) -> None:
     """Opaque id only; Lax so that council apps' top-level redirects to /authorize carry it."""
-    cookies().set(response, cookie_names.SESSION, session.id,
+    cookies().set(response, SESSION, session.id,
                   max_age=config.oidc.session_absolute_seconds)
 
 

@@ -27,13 +27,11 @@ from broker.oidc.logout import (
     read_id_token_hint,
 )
 from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
-from broker.web import cookies as cookie_names
-from broker.web.cookies import cookies
+from broker.web.cookies import SESSION, cookies
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__)
-
 
 
 def discovery_document(broker) -> dict:
@@ -202,7 +200,7 @@ def logout():
     post_logout = params.get("post_logout_redirect_uri")
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
-    session_id = cookies().get(cookie_names.SESSION)
+    session_id = cookies().get(SESSION)
     if not logout_confirmed(broker, session_id, hint, params, request.method):
         # Without proof the request comes from this browser's own session, ask first.
         params.pop("csrf_token", None)
@@ -219,5 +217,5 @@ def logout():
     else:
         body, status, headers = render_page("signed-out")
         response = current_app.response_class(body, status, headers)
-    cookies().delete(response, cookie_names.SESSION)
+    cookies().delete(response, SESSION)
     return response
