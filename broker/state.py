@@ -209,19 +209,30 @@ class BrokerState:
 
     # Access tokens: opaque, looked up at /userinfo.
     def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
-                          code_id: str | None = None, sid: str | None = None) -> None:
+                          code_id: str | None = None, sid: str | None = None) -> bool:
         """The token, which code obtained it (for a replayed code to revoke it) and which broker
-        session it belongs to (for logout to revoke it): one round trip."""
+        session it belongs to (for logout to revoke it), and whether that session has been
+        logged out: one round trip. False, and nothing kept, when it has.
+
+        The session's check comes after the token joins the session's index, and logout marks
+        the session ended before it reads the index (`end_session_grants`): Redis runs commands
+        one at a time, so whichever reaches it first, a logout either sees the token and deletes
+        it or is seen here."""
         pipe = self.redis.pipeline(transaction=False)
         token_key = self._key("token", token)
         pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
-        if code_id:
-            code_token_key = self._key("code-token", code_id)
+        code_token_key = self._key("code-token", code_id) if code_id else None
+        if code_token_key:
             pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
         if sid:  # the token's key name (a hash), never the token itself
             pipe.sadd(self._key("session-tokens", sid), token_key)
             pipe.expire(self._key("session-tokens", sid), ttl)  # every token lives `ttl`
-        self._call_pipeline(pipe)
+            pipe.exists(self._key("ended-session", sid))
+        results = self._call_pipeline(pipe)
+        if sid and results[-1]:
+            self._call("delete", *[k for k in (token_key, code_token_key) if k])
+            return False
+        return True
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("token", token))
@@ -262,19 +273,15 @@ class BrokerState:
         return json.loads(raw) if raw else None
 
     def end_session_grants(self, sid: str, ttl: int) -> None:
-        """Logout: the session's access tokens are deleted, and its codes not yet redeemed are
-        refused (`session_ended`) for as long as any of them could live."""
+        """Logout: the session's codes not yet redeemed are refused from now on, for as long as
+        any of them could live, and its access tokens are deleted. The mark is set before the
+        token index is read (see `save_access_token`)."""
         key = self._key("session-tokens", sid)
-        tokens = self._call("smembers", key)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._key("ended-session", sid), b"1", ex=max(ttl, 1))
-        for token_key in tokens:
-            pipe.delete(token_key)
-        pipe.delete(key)
-        self._call_pipeline(pipe)
-
-    def session_ended(self, sid: str) -> bool:
-        return bool(self._call("exists", self._key("ended-session", sid)))
+        pipe.smembers(key)
+        _marked, tokens = self._call_pipeline(pipe)
+        self._call("delete", *tokens, key)
 
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:

@@ -150,9 +150,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if data["client_id"] != client.get_client_id():
             return None
-        sid = data["user"]["resident"].get("sid")
-        if sid and state.session_ended(sid):
-            return None  # issued before its broker session was logged out
+        # A code issued before its broker session was logged out is refused when its token is
+        # stored (`save_token`): the same round trip, and no gap for a logout to fall into.
         return StoredAuthorizationCode(data)
 
     def delete_authorization_code(self, authorization_code) -> None:

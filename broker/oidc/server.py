@@ -12,6 +12,7 @@ from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     MissingAuthorizationError,
     OAuth2Error,
@@ -170,7 +171,9 @@ class RedisBearerTokenValidator(BearerTokenValidator):
 
 def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
     def save_token(token: dict[str, Any], request) -> None:
-        broker.state.save_access_token(token["access_token"], {
+        """Refused, as a code that is not valid, when the code's broker session was logged out
+        (before the code was redeemed, or while its token was being made)."""
+        stored = broker.state.save_access_token(token["access_token"], {
             "client_id": request.client.get_client_id(),
             "scope": token.get("scope", ""),
             "user": request.user.to_json_dict(),
@@ -178,6 +181,8 @@ def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
             "expires_in": token["expires_in"],
         }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"],
             sid=request.user.resident.sid)
+        if not stored:
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     # 256 random bits from the OS in one call; Authlib's default draws 42 characters one by one.
     app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = lambda *_args, **_kwargs: secrets.token_urlsafe(32)
