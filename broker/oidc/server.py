@@ -9,6 +9,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
@@ -49,6 +50,29 @@ class StoredAuthorizationRequest(OAuth2Request):
         return self._args
 
 
+class ValuesOnce(FlaskOAuth2Payload):
+    """Authlib's Flask payload reads `request.values` (werkzeug's merged query and form, behind a
+    cached property) at every parameter it looks up; the token request looks up a dozen."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self._values = request.values
+
+    @property
+    def data(self):
+        return self._values
+
+
+class RequestOnce(FlaskOAuth2Request):
+    """Authlib's Flask request around the request object itself rather than Flask's
+    context-local proxy (each attribute read through the proxy is a context lookup), with its
+    values read once."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self.payload = ValuesOnce(request)
+
+
 GENERIC_DESCRIPTIONS = {
     "invalid_request": "the request is missing a parameter or holds one that is not valid",
     "invalid_client": "client authentication failed",
@@ -86,7 +110,7 @@ class BrokerAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request):
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return RequestOnce(flask_request._get_current_object())
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authlib's Basic parser raises ValueError on "Authorization: Basic " with nothing
