@@ -40,6 +40,9 @@ READABLE_KINDS = frozenset({"seen", "hub-metadata"})
 # key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
 SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
                              "verified-signin"})
+# Values as compact JSON (no space after "," and ":"): every byte is kept in Redis for the
+# value's lifetime. One encoder for the process (`json.dumps` with an option builds one per call).
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _record(cls: type, raw: bytes | None, kind: str):
@@ -185,7 +188,7 @@ class BrokerState:
 
     # Flows: written at /authorize, taken once at the assertion consumer service.
     def save_flow(self, flow: Flow, ttl: int) -> None:
-        self._set(self._key("flow", flow.id), json.dumps(encode(flow)), ttl)
+        self._set(self._key("flow", flow.id), _json(encode(flow)), ttl)
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
@@ -193,7 +196,7 @@ class BrokerState:
 
     # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
     def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
-        self._set(self._key("verified-signin", token), json.dumps(encode(signin)), max(ttl, 1))
+        self._set(self._key("verified-signin", token), _json(encode(signin)), max(ttl, 1))
 
     def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
         raw = self._call("getdel", self._key("verified-signin", token))
@@ -201,7 +204,7 @@ class BrokerState:
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("code", code), json.dumps(data), ttl)
+        self._set(self._key("code", code), _json(data), ttl)
 
     def take_code(self, code: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("code", code))
@@ -220,7 +223,7 @@ class BrokerState:
         it or is seen here."""
         pipe = self.redis.pipeline(transaction=False)
         token_key = self._key("token", token)
-        pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
+        pipe.set(token_key, self._seal(token_key, _json(data)), ex=ttl)
         code_token_key = self._key("code-token", code_id) if code_id else None
         if code_token_key:
             pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
@@ -254,7 +257,7 @@ class BrokerState:
 
     # Pushed authorization requests (RFC 9126): single use by an atomic take.
     def save_pushed_request(self, request_uri: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("par", request_uri), json.dumps(data), ex=ttl)
+        self._call("set", self._key("par", request_uri), _json(data), ex=ttl)
 
     def take_pushed_request(self, request_uri: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("par", request_uri))
@@ -262,7 +265,7 @@ class BrokerState:
 
     # Broker sessions: idle timeout by TTL, absolute lifetime by the stored creation time.
     def save_session(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("session", session_id), json.dumps(data), max(ttl, 1))
+        self._set(self._key("session", session_id), _json(data), max(ttl, 1))
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("session", session_id))
@@ -302,7 +305,7 @@ class BrokerState:
 
     def save_hub_metadata(self, xml: str, fetched_at: float, ttl: int) -> None:
         self._call("set", self._key("hub-metadata", "current"),
-                   json.dumps({"xml": xml, "fetched_at": fetched_at}), ex=max(ttl, 1))
+                   _json({"xml": xml, "fetched_at": fetched_at}), ex=max(ttl, 1))
 
     def claim_hub_metadata_refresh(self, ttl: int) -> bool:
         """True for the one process that may fetch now; the claim lapses after `ttl` seconds."""
@@ -313,7 +316,7 @@ class BrokerState:
         self._call("delete", self._key("hub-metadata", "refresh-claim"))
 
     def save_hub_metadata_status(self, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("hub-metadata", "status"), json.dumps(data),
+        self._call("set", self._key("hub-metadata", "status"), _json(data),
                    ex=max(ttl, 1))
 
     def get_hub_metadata_status(self) -> dict[str, Any] | None:
@@ -329,7 +332,7 @@ class BrokerState:
     # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.journey).
     # Holds the Matching Dataset, so it lives no longer than a flow and is taken once.
     def save_pending_match(self, token: str, pending: PendingMatch, ttl: int) -> None:
-        self._call("set", self._key("pending-match", token), json.dumps(encode(pending)),
+        self._call("set", self._key("pending-match", token), _json(encode(pending)),
                    ex=max(ttl, 1))
 
     def get_pending_match(self, token: str) -> PendingMatch | None:
