@@ -108,21 +108,28 @@ class Steps:
         sizes = sorted(self.redis.memory_usage(k) or 0 for k in keys)
         return sizes[len(sizes) // 2] if sizes else None
 
-    def run(self, count: int, profile: str | None) -> dict[str, float]:
+    def run(self, count: int, profile: str | None, calls: bool = False) -> dict[str, float]:
         verifiers = [secrets.token_urlsafe(48) for _ in range(count)]
         challenges = [base64.urlsafe_b64encode(sha256(v.encode()).digest()).rstrip(b"=").decode()
                       for v in verifiers]
         profiler = cProfile.Profile(time.process_time)
         cpu: dict[str, float] = {}
         self.trips: dict[str, float] = {}
+        self.calls: dict[str, float] = {}
 
-        def measured(step: str, calls):
+        def measured(step: str, requests):
             trips = REDIS_ROUND_TRIPS._value.get()
+            counter = cProfile.Profile() if calls else None
             started = time.process_time()
             if profile == step:
                 profiler.enable()
-            results = [call() for call in calls]
+            elif counter:
+                counter.enable()
+            results = [request() for request in requests]
             profiler.disable()
+            if counter:
+                counter.disable()
+                self.calls[step] = pstats.Stats(counter).total_calls / count
             cpu[step] = (time.process_time() - started) * 1000 / count
             self.trips[step] = (REDIS_ROUND_TRIPS._value.get() - trips) / count
             return results
@@ -180,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signins", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="the median round is reported")
     parser.add_argument("--profile", choices=STEPS)
+    parser.add_argument("--calls", action="store_true",
+                        help="also count Python function calls per step (cProfile: slower, but "
+                             "the same on a busy machine as on a quiet one)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
     steps = Steps(args.redis_url)
@@ -188,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds = [steps.run(args.signins, args.profile if r == 0 else None)
                   for r in range(args.rounds)]
         trips = steps.trips
+        if args.calls:
+            steps.run(args.signins, None, calls=True)
     finally:
         steps.close()
     rounds.sort(key=lambda r: sum(r.values()))
@@ -196,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{step} {median[step]:.2f}" for step in STEPS) + f"; total {sum(median.values()):.2f}")
     print("Redis round trips per step, the broker's own client: " + ", ".join(
         f"{step} {trips[step]:.2f}" for step in STEPS) + f"; total {sum(trips.values()):.2f}")
+    if args.calls:
+        print("Python function calls per step: " + ", ".join(
+            f"{step} {steps.calls[step]:.0f}" for step in STEPS)
+            + f"; total {sum(steps.calls.values()):.0f}")
     print(f"Redis bytes: {steps.flow_bytes} per pending flow, {steps.session_bytes} per session")
     return 0
 
