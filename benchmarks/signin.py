@@ -857,8 +857,8 @@ def print_result(result: dict) -> None:
 def print_summary(results: list[dict], summary: dict) -> None:
     print("\nMedian round of each configuration (sign-ins/s of every round in brackets; other "
           "load: cores used by other processes during that round's phases):")
-    print("\n| workers | clients | sign-ins/s | broker CPU ms/sign-in | authorize | ACS | token "
-          "| userinfo | driver CPU ms | Redis cmds | round trips | p50 / p99 total ms "
+    print("\n| workers | clients | sign-ins/s | broker CPU ms/sign-in | authorize | ACS | continue "
+          "| token | userinfo | driver CPU ms | Redis cmds | round trips | p50 / p99 total ms "
           "| other load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
