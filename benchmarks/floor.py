@@ -39,7 +39,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-# The HTTP servers compared in docs/adr/0017-http-server.md, each serving `hello` from one
+# The HTTP servers compared in docs/adr/0018-http-server-stays-gunicorn-gthread.md, each serving `hello` from one
 # worker process. Sync workers close the connection after each response (gunicorn's sync worker
 # has no keep-alive), so their figure includes accepting a connection per request, as it would
 # behind a proxy.
