@@ -135,7 +135,11 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     _check_envelope(document, flow, config, hub)
     if any(True for _ in document.iter(f"{SAML}Assertion")):
         raise ResponseRejected("the Response holds a plain (unencrypted) Assertion")
-    _verify(document, hub.signing_certs, "Response")
+    at = datetime.fromtimestamp(now, UTC)  # certificates and entities expire: checked at use
+    hub_certs = hub.signing_certs_at(at)
+    if not hub_certs:
+        raise ResponseRejected("no signing certificate of the hub is valid now")
+    _verify(document, hub_certs, "Response")
     _check_instant(document.get("IssueInstant"), "Response IssueInstant", now, skew)
 
     status = _status(document)
@@ -147,7 +151,7 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     if not verify_protocol_schema().validate(document):
         # The schema's error log can quote attribute values (personal data): not logged.
         raise ResponseRejected("the Response is not valid against the SAML schema")
-    idp = _verified_idp_assertions(assertions, hub)
+    idp = _verified_idp_assertions(assertions, hub, at)
     not_on_or_after = max(_check_subject(a, now, skew) for a in assertions)
     for assertion in assertions:
         _check_instant(assertion.get("IssueInstant"), "Assertion IssueInstant", now, skew)
@@ -329,20 +333,24 @@ def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree
     raise ResponseRejected("assertion could not be decrypted with our keys")
 
 
-def _verified_idp_assertions(assertions: list[etree._Element], hub: HubMetadata
-                             ) -> IdpAssertions:
-    """Both assertions signed by one identity provider of the federation, with its own key."""
+def _verified_idp_assertions(assertions: list[etree._Element], hub: HubMetadata,
+                             now: datetime) -> IdpAssertions:
+    """Both assertions signed by one identity provider of the federation, with its own key,
+    its entity and that key both still valid `now`."""
     issuers = []
     for assertion in assertions:
         found = assertion.findall("saml:Issuer", NS)
         if len(found) != 1:
             raise ResponseRejected("an Assertion must have exactly one Issuer")
         issuer = _exact(found[0], "Assertion Issuer")
-        provider = hub.identity_provider(issuer)
+        provider = hub.identity_provider(issuer, now)
         if provider is None:
             raise ResponseRejected("Assertion Issuer is not an identity provider of the "
                                    "federation")
-        _verify(assertion, provider.signing_certs, "Assertion")
+        certs = provider.signing_certs_at(now)
+        if not certs:
+            raise ResponseRejected("no signing certificate of the identity provider is valid now")
+        _verify(assertion, certs, "Assertion")
         issuers.append(issuer)
     if issuers[0] != issuers[1]:
         raise ResponseRejected("the two assertions have different Issuers")

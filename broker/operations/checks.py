@@ -129,7 +129,7 @@ def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]
         source_log.disabled = was_disabled
     for index, cert in enumerate(metadata.signing_certs):
         try:
-            problem = expiry_problem(der_certificate_info(cert), now)
+            problem = expiry_problem(der_certificate_info(cert.pem), now)
         except ValueError as exc:
             problem = ("error", f"cannot read the certificate: {exc}")
         if problem:

@@ -40,7 +40,7 @@ def describe(metadata: HubMetadata | None, source: HubMetadataSource, state: Bro
         lines += [f"hub entityID:    {metadata.entity_id}",
                   f"SSO endpoint:    {metadata.sso_url} (HTTP-POST)"]
         for index, cert in enumerate(metadata.signing_certs, start=1):
-            info = der_certificate_info(cert)
+            info = der_certificate_info(cert.pem)
             lines.append(f"signing cert {index}:  {info.subject}, {info.describe()}")
         lines.append(f"identity providers: {len(metadata.identity_providers)} "
                      f"({', '.join(idp.entity_id for idp in metadata.identity_providers)})")
