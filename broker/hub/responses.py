@@ -26,7 +26,7 @@ from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
 from broker.config import BrokerConfig
-from broker.hub.metadata import HubMetadata
+from broker.hub.federation import HubMetadata
 from broker.hub.saml_keys import decryption_key
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.hub.saml_xml import UnacceptableXml, parse_xml

@@ -14,7 +14,8 @@ import responses
 
 from broker.devtools.keys import issued_pair
 from broker.devtools.stub_hub import saml
-from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
+from broker.hub.federation import MetadataError, parse_hub_metadata
+from broker.hub.metadata_source import HubMetadataSource
 from broker.state import BrokerState
 from tests.hub.conftest import assert_rejected, assert_signed_in
 from tests.hub.federation import (

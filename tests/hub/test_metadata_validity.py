@@ -17,7 +17,8 @@ from broker.config import ConfigError, load_config
 from broker.devtools.keys import issued_pair, load_issuer
 from broker.devtools.stub_hub import saml
 from broker.devtools.stub_hub.identities import IDENTITIES
-from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
+from broker.hub.federation import MetadataError, parse_hub_metadata
+from broker.hub.metadata_source import HubMetadataSource
 from broker.hub.responses import ResponseRejected, read_response
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
 from broker.state import BrokerState
