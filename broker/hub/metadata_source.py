@@ -214,12 +214,14 @@ class HubMetadataSource:
         return self.clock() - shared["fetched_at"] >= self.refresh_seconds(metadata)
 
     def refresh_seconds(self, metadata: HubMetadata) -> float:
-        """`hub.refresh_seconds`, or the metadata's shortest cacheDuration if that is shorter:
-        the longest time a copy is used before it is fetched again."""
+        """`hub.refresh_seconds`, or the metadata's shortest cacheDuration if that is shorter
+        (but not below MIN_REFRESH_SECONDS): the longest time a copy is used before it is
+        fetched again."""
         interval = float(self.config.refresh_seconds)
         if metadata.cache_duration is not None:
-            interval = min(interval, metadata.cache_duration.total_seconds())
-        return max(interval, MIN_REFRESH_SECONDS)
+            cache = max(metadata.cache_duration.total_seconds(), MIN_REFRESH_SECONDS)
+            interval = min(interval, cache)
+        return interval
 
     def _release_claim(self) -> None:
         if self.state is not None:

@@ -122,6 +122,23 @@ def test_the_shortest_cache_duration_is_the_longest_time_between_refreshes(keys_
     assert len(responses.calls) == 2
 
 
+@responses.activate
+def test_a_very_short_cache_duration_refreshes_at_most_once_a_minute(keys_dir, shared_state):
+    """verify-saml-libs' minRefreshDelay: a cacheDuration of seconds must not become a fetch
+    per sign-in."""
+    responses.get(METADATA_URL, body=resigned(keys_dir, metadata_xml(keys_dir),
+                                              lambda root: root.set("cacheDuration", "PT5S")))
+    clock = Clock()
+    source = HubMetadataSource(hub_config(keys_dir, refresh_seconds=3600), shared_state, clock)
+    source.current()
+    clock.now += 30
+    source.current()
+    assert len(responses.calls) == 1
+    clock.now += 31
+    source.current()
+    assert len(responses.calls) == 2
+
+
 # Certificates: valid when read is not enough; each Response checks them against its time.
 
 def _broker_config(tmp_path, keys_dir, redis_url):
