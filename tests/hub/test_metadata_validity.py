@@ -19,7 +19,8 @@ from broker.devtools.stub_hub import saml
 from broker.devtools.stub_hub.identities import IDENTITIES
 from broker.hub.federation import MetadataError, parse_hub_metadata
 from broker.hub.metadata_source import HubMetadataSource
-from broker.hub.responses import ResponseRejected, read_response
+from broker.hub.outcomes import ResponseRejected
+from broker.hub.responses import read_response
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
 from broker.state import BrokerState
 from tests.conftest import Ports, write_config
