@@ -38,7 +38,15 @@ from broker.context import current_broker
 from broker.hub.metadata import MetadataError
 from broker.hub.requests import build_authn_request
 from broker.hub.responses import HubFailure, ResponseRejected, read_response
-from broker.identity import Flow, LevelOfAssurance, PendingMatch, VerifiedIdentity, VerifiedSignIn
+from broker.identity import (
+    Flow,
+    LevelOfAssurance,
+    OpenIdRequest,
+    PendingMatch,
+    SamlRequest,
+    VerifiedIdentity,
+    VerifiedSignIn,
+)
 from broker.matching.pipeline import (
     Matched,
     NeedsCycle3,
@@ -94,7 +102,6 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VERIFIED_SIGNIN_TTL = 120  # the 303 after the ACS is followed at once, with or without JavaScript
 MAX_STATE_LENGTH = 128  # the flow id, as One Login's `state` or the hub's RelayState
 MAX_CODE_LENGTH = 512
-ONE_LOGIN_NONCE = "one_login_nonce"  # in Flow.extra: the nonce One Login's ID token must carry
 
 
 # Answers the council app and the resident's browser
@@ -225,14 +232,14 @@ def authorize():
     ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
     binding = _browser_binding()
 
-    def new_flow(authn_request_id: str) -> Flow:
+    def new_flow() -> Flow:
         return Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
-                    authorize_params=params, authn_request_id=authn_request_id,
+                    authorize_params=params,
                     minimum_level=minimum, created_at=int(now), ui_locale=ui_locale,
                     browser_binding=_binding_hash(binding))
 
     if reusable:  # single sign-on: the broker session stands in for the hub
-        flow = new_flow(authn_request_id="")
+        flow = new_flow()
         council = broker.config.councils[client.config.council]
         set_flow(flow.id)
         SIGNINS_STARTED.labels(client.config.council).inc()
@@ -259,7 +266,7 @@ def _hand_off_to_hub(new_flow, client, params: dict[str, str], minimum: LevelOfA
             service_name=client.config.name)
     authn = build_authn_request(broker.config.saml, hub, minimum,
                                 force_authn="login" in prompt or max_age is not None)
-    flow = new_flow(authn_request_id=authn.id)
+    flow = replace(new_flow(), upstream="verify", saml=SamlRequest(authn.id))
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     set_flow(flow.id)
     SIGNINS_STARTED.labels(client.config.council).inc()
@@ -276,7 +283,7 @@ def _hand_off_to_one_login(new_flow, client, params: dict[str, str], minimum: Le
                            prompt: list[str], max_age: int | None):
     """A top-level redirect to One Login, `state` the flow id; the flow keeps the nonce."""
     broker = current_broker()
-    flow = new_flow(authn_request_id="")
+    flow = new_flow()
     try:
         authn = broker.one_login.authentication_request(
             flow.id, minimum, flow.ui_locale, force_login="login" in prompt or max_age is not None,
@@ -290,7 +297,7 @@ def _hand_off_to_one_login(new_flow, client, params: dict[str, str], minimum: Le
         return render_page("level-not-met", continue_url=oidc_error_url(
             params, "access_denied", "no identity confidence for this level"),
             service_name=client.config.name)
-    flow.extra[ONE_LOGIN_NONCE] = authn.nonce
+    flow = replace(flow, upstream="one_login", openid=OpenIdRequest(authn.nonce))
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     set_flow(flow.id)
     SIGNINS_STARTED.labels(client.config.council).inc()
@@ -324,7 +331,7 @@ def assertion_consumer_service():
     if not relay_state or not saml_response or len(relay_state) > 128:
         return render_page("session-expired")
     flow = broker.state.take_flow(relay_state)
-    if flow is None or not flow.authn_request_id:  # none, used, or a flow sent to One Login
+    if flow is None or flow.saml is None:  # none, used, or a flow sent to One Login
         log.info("assertion consumer service: unknown or used RelayState")
         SIGNINS_FAILED.labels("unknown", "session-expired").inc()
         return render_page("session-expired")
@@ -386,7 +393,7 @@ def one_login_callback():
             or len(state) > MAX_STATE_LENGTH):
         return render_page("session-expired")
     flow = broker.state.take_flow(state)
-    if flow is None or not isinstance(flow.extra.get(ONE_LOGIN_NONCE), str):
+    if flow is None or flow.openid is None:
         log.info("One Login callback: unknown or used state")
         SIGNINS_FAILED.labels("unknown", "session-expired").inc()
         return render_page("session-expired")
@@ -404,7 +411,7 @@ def one_login_callback():
     if not code or len(code) > MAX_CODE_LENGTH:
         return _failure_page(flow, "rejected", "access_denied",
                              "the identity service's answer is malformed")
-    expected = ExpectedAnswer(nonce=flow.extra[ONE_LOGIN_NONCE], minimum_level=flow.minimum_level,
+    expected = ExpectedAnswer(nonce=flow.openid.nonce, minimum_level=flow.minimum_level,
                               council_entity_id=council.pid_hashing_entity_id,
                               redirect_uri=broker.config.one_login_redirect_uri)
     try:

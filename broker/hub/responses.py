@@ -183,7 +183,7 @@ def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
                     hub: HubMetadata) -> None:
     if document.get("Version") != "2.0":
         raise ResponseRejected("Response Version is not 2.0")
-    if document.get("InResponseTo") != flow.authn_request_id:
+    if flow.saml is None or document.get("InResponseTo") != flow.saml.authn_request_id:
         raise ResponseRejected("InResponseTo does not match this flow's AuthnRequest")
     if document.get("Destination") != config.acs_url:
         raise ResponseRejected("Destination is not our assertion consumer service")

@@ -201,7 +201,7 @@ def test_the_one_login_flow_is_sealed_and_its_nonce_comes_back_through_the_codec
     assert raw.startswith(b"sealed:v1:") and asked["nonce"].encode() not in raw
     assert asked["state"] not in state.key_for("flow", asked["state"])
     flow = state.take_flow(asked["state"])
-    assert flow.extra["one_login_nonce"] == asked["nonce"] and flow.browser_binding
+    assert flow.openid.nonce == asked["nonce"] and flow.browser_binding
 
 
 def test_nothing_readable_in_redis_after_a_one_login_sign_in(one_login_stack):
