@@ -96,7 +96,7 @@ ONE_LOGIN_CLIENT_ALGS = ("RS256", "PS256")
 
 @dataclass(frozen=True)
 class OneLoginConfig:
-    """The broker as one GOV.UK One Login client for every council (broker/onelogin/)."""
+    """The broker as one GOV.UK One Login client for every council (broker/one_login/)."""
 
     discovery_url: str
     client_id: str
@@ -131,6 +131,8 @@ class OidcConfig:
     trust_framework: str = "uk_tfida"
     # How far away a private_key_jwt assertion's `exp` may be (its `jti` is kept until then).
     client_assertion_max_lifetime_seconds: int = 3600
+    # How far a council app's clock may be from ours (its client assertions' exp, iat, nbf).
+    clock_skew_seconds: int = 30
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -185,6 +187,9 @@ class CouncilConfig:
     # hashingEntityId): a council that used Verify keeps its stored links and its subjects.
     hashing_entity_id: str = ""
     branding: Brand | None = None  # None only for configs built by hand: see `brand`
+    # The identity service this council's residents prove themselves with (`verify`,
+    # `one_login`); "" for the broker's own `upstream.kind` (broker.upstreams.registry).
+    upstream: str = ""
 
     @property
     def pid_hashing_entity_id(self) -> str:
@@ -533,8 +538,10 @@ class _Reader:
                         default="verify")
         if kind not in UPSTREAM_KINDS:
             raise self.fail("upstream.kind", f"must be verify or one_login, got {kind!r}")
+        councils = raw.get("councils") if isinstance(raw.get("councils"), dict) else {}
+        named = {item.get("upstream") for item in councils.values() if isinstance(item, dict)}
         one_login = None
-        if raw.get("one_login") is not None or kind == "one_login":
+        if raw.get("one_login") is not None or "one_login" in {kind, *named}:
             one_login = self.one_login(self.get(raw, "one_login", "", dict))
         return {"upstream": kind, "one_login": one_login}
 
@@ -818,6 +825,9 @@ class _Reader:
         if not 60 <= assertion_lifetime <= 86400:
             raise self.fail("oidc.client_assertion_max_lifetime_seconds",
                             "must be between 60 and 86400")
+        skew = self.get(raw, "clock_skew_seconds", "oidc.", int, default=30)
+        if not 0 <= skew <= 300:
+            raise self.fail("oidc.clock_skew_seconds", "must be between 0 and 300")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
@@ -836,6 +846,7 @@ class _Reader:
                 raw, "backchannel_logout_timeout_seconds", "oidc.", (int, float), default=3)),
             trust_framework=self.get(raw, "trust_framework", "oidc.", default="uk_tfida"),
             client_assertion_max_lifetime_seconds=assertion_lifetime,
+            clock_skew_seconds=skew,
         )
 
     def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:
@@ -851,11 +862,19 @@ class _Reader:
                 service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
                 hashing_entity_id=self.get(item, "hashing_entity_id", prefix, default=""),
+                upstream=self.council_upstream(item, prefix),
                 branding=read_brand(item.get("branding"), f"{prefix}branding.",
                                     key=f"councils/{council_id}", default_name=Text(name, name),
                                     default_url=service_url, base=self.base, fail=self.fail),
             )
         return councils
+
+    def council_upstream(self, item: Mapping[str, Any], prefix: str) -> str:
+        kind = self.get(item, "upstream", prefix, default="")
+        if kind and kind not in UPSTREAM_KINDS:
+            raise self.fail(f"{prefix}upstream",
+                            f"must be one of {', '.join(UPSTREAM_KINDS)}, got {kind!r}")
+        return kind
 
     def clients(self, raw: list[Any], councils: dict[str, CouncilConfig]
                 ) -> dict[str, ClientConfig]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 VERIFY_LOA_PREFIX = "urn:uk:gov:cabinet-office:tc:saml:authn-context:"
 
@@ -111,6 +110,9 @@ class VerifiedIdentity:
     issuer: str
     authenticated_at: int
     persistent_id: str = field(default="", repr=False)
+    # The upstream (its registry name, `broker.upstreams`) that proved the resident: single
+    # sign-on from this identity serves only flows handed to the same upstream.
+    upstream: str = ""
 
     def is_same_resident(self, other: VerifiedIdentity) -> bool:
         """The same person at the same identity provider, whatever council's hash each holds."""
@@ -118,24 +120,44 @@ class VerifiedIdentity:
                 and self.issuer == other.issuer)
 
 
+@dataclass(frozen=True)
+class SamlRequest:
+    """What a flow asked a SAML upstream (Verify's hub): its answer's `InResponseTo`."""
+
+    authn_request_id: str
+
+
+@dataclass(frozen=True)
+class OpenIdRequest:
+    """What a flow asked an OpenID upstream (One Login, an OIDC4IDA provider): the ID token's
+    `nonce`, and the PKCE `code_verifier` for the token request ("" without PKCE)."""
+
+    nonce: str
+    code_verifier: str = ""
+
+
 @dataclass
 class Flow:
-    """One sign-in in progress: what the council app asked for and what the hub was asked.
+    """One sign-in in progress: what the council app asked for and what the upstream was asked.
 
-    Stored in Redis under an unguessable id that travels to the hub as RelayState.
+    Stored in Redis under an unguessable id that travels to the upstream (RelayState, `state`).
     `browser_binding` is the hash of the random value in the browser's binding cookie: only
     that browser may complete the flow (docs/adr/0012-flows-bound-to-the-browser.md).
+    `upstream` is the registry name of the upstream it was handed to ("" for single sign-on
+    from the broker session); the upstream's own request is in the typed field of its protocol,
+    `saml` or `openid` (stored through `broker.codec` like every field).
     """
 
     id: str
     client_id: str
     authorize_params: dict[str, str]
-    authn_request_id: str
     minimum_level: LevelOfAssurance
     created_at: int
     ui_locale: str = "en"
     browser_binding: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    upstream: str = ""
+    saml: SamlRequest | None = None
+    openid: OpenIdRequest | None = None
 
 
 @dataclass

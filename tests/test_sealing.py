@@ -16,6 +16,7 @@ from broker.identity import (
     LevelOfAssurance,
     MatchingDataset,
     PendingMatch,
+    SamlRequest,
     VerifiedIdentity,
 )
 from broker.sealing import DataKey, SealedValueRefused, Sealer
@@ -50,8 +51,9 @@ def state(redis_client, prefix, data_key) -> BrokerState:
 def flow(flow_id: str = "flow-1") -> Flow:
     return Flow(id=flow_id, client_id="council-app",
                 authorize_params={"redirect_uri": "https://app.example/cb", "login_hint": SECRET_NAME},
-                authn_request_id="_req", minimum_level=LevelOfAssurance.LEVEL_2, created_at=1,
-                ui_locale="en")
+                minimum_level=LevelOfAssurance.LEVEL_2, created_at=1,
+                ui_locale="en",
+                upstream="verify", saml=SamlRequest("_req"))
 
 
 def session_data(name: str = SECRET_NAME) -> dict:

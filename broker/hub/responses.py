@@ -38,13 +38,12 @@ from broker.hub.assertions import (
 )
 from broker.hub.federation import HubMetadata
 from broker.hub.matching_dataset import matching_dataset
-from broker.hub.outcomes import FailureReason, HubFailure, ResponseRejected
+from broker.hub.outcomes import ResponseRejected
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.hub.saml_values import NS, SAML, SAMLP, exact, saml_instant, verify_signature
 from broker.hub.saml_xml import UnacceptableXml, parse_xml
-from broker.identity import Flow, VerifiedIdentity
-from broker.pairwise import hash_pid
-from broker.state import BrokerState
+from broker.identity import Flow
+from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +64,13 @@ def decode_response(saml_response: str) -> bytes:
 
 
 def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: HubMetadata,
-                  state: BrokerState, hashing_entity_id: str,
-                  now: float | None = None) -> VerifiedIdentity | HubFailure:
-    """A verified hub Response in, the resident's VerifiedIdentity or the hub's HubFailure out;
-    raises ResponseRejected for anything that is not a valid answer to this flow.
+                  now: float | None = None) -> UpstreamAnswer | UpstreamFailure:
+    """A verified hub Response in, the resident's UpstreamAnswer or the hub's UpstreamFailure
+    out; raises ResponseRejected for anything that is not a valid answer to this flow.
 
-    `hashing_entity_id` is the council's (its `hashing_entity_id`, by default its entity id)."""
+    What is not SAML's (the level against the flow's minimum, AuthnInstant against `max_age`
+    and `prompt=login`, the Response's freshness, replay of the Response's and the assertions'
+    IDs) the journey checks for every upstream, from the facts returned here."""
     xml = decode_response(saml_response)
     now = time.time() if now is None else now
     skew = config.saml.clock_skew_seconds
@@ -88,12 +88,14 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     if not hub_certs:
         raise ResponseRejected("no signing certificate of the hub is valid now")
     verify_signature(document, hub_certs, "Response")
-    _check_instant(document.get("IssueInstant"), "Response IssueInstant", now, skew)
+    issued_at = _issue_instant(document.get("IssueInstant"), "Response IssueInstant")
+    response_id = _message_id(document, "response")
 
     status = _status(document)
     if status[0] != C.STATUS_SUCCESS:
-        _check_not_replayed(state, skew + MAX_MESSAGE_AGE_SECONDS, response=document.get("ID"))
-        return _failure_from_status(status)
+        failure = _failure_from_status(status)
+        failure.answer_ids, failure.remember_for = (response_id,), skew + MAX_MESSAGE_AGE_SECONDS
+        return failure
 
     assertions = decrypted_assertions(document, config)
     if not verify_protocol_schema().validate(document):
@@ -111,31 +113,31 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     # Remembered for as long as any of them could still be accepted.
     ttl = max(int(not_on_or_after - now) + skew, skew + MAX_MESSAGE_AGE_SECONDS)
     level = level_of_assurance(idp.authn)
-    if isinstance(level, HubFailure):
-        _check_not_replayed(state, ttl, response=document.get("ID"))
+    if isinstance(level, UpstreamFailure):
+        level.answer_ids, level.remember_for = (response_id,), ttl
         return level
-    authenticated_at = authn_instant(idp.authn, flow, now, skew)
-    _check_not_replayed(state, ttl, response=document.get("ID"),
-                        authn_assertion=idp.authn.get("ID"),
-                        matching_dataset_assertion=idp.matching_dataset.get("ID"))
-    if level.value < flow.minimum_level.value:
-        return HubFailure(FailureReason.LEVEL_NOT_MET,
-                          f"asserted {level.name}, flow required {flow.minimum_level.name}")
-    return VerifiedIdentity(
-        hashed_pid=hash_pid(idp.issuer, hashing_entity_id, pid, level),
-        persistent_id=pid,
-        level_of_assurance=level,
+    answer_ids = (response_id, _message_id(idp.authn, "authn_assertion"),
+                  _message_id(idp.matching_dataset, "matching_dataset_assertion"))
+    return UpstreamAnswer(
+        upstream="verify", issuer=idp.issuer, subject=pid, level=level,
         matching_dataset=matching_dataset(idp.matching_dataset),
-        issuer=idp.issuer,
-        authenticated_at=authenticated_at,
-    )
+        auth_time=authn_instant(idp.authn), issued_at=int(issued_at),
+        answer_ids=answer_ids, remember_for=ttl)
+
+
+def _message_id(element: etree._Element, what: str) -> str:
+    """`what:ID`, the key under which the journey remembers the message against replay."""
+    ident = element.get("ID")
+    if not ident:
+        raise ResponseRejected(f"{what} has no ID")
+    return f"{what}:{ident}"
 
 
 def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
                     hub: HubMetadata) -> None:
     if document.get("Version") != "2.0":
         raise ResponseRejected("Response Version is not 2.0")
-    if document.get("InResponseTo") != flow.authn_request_id:
+    if flow.saml is None or document.get("InResponseTo") != flow.saml.authn_request_id:
         raise ResponseRejected("InResponseTo does not match this flow's AuthnRequest")
     if document.get("Destination") != config.acs_url:
         raise ResponseRejected("Destination is not our assertion consumer service")
@@ -144,11 +146,15 @@ def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
         raise ResponseRejected("Response Issuer is not the hub")
 
 
-def _check_instant(value: str | None, what: str, now: float, skew: int) -> None:
-    """Issued neither in the future nor longer ago than a message may take to arrive."""
+def _issue_instant(value: str | None, what: str) -> float:
     if not value:
         raise ResponseRejected(f"{what} is missing")
-    instant = saml_instant(value)
+    return saml_instant(value)
+
+
+def _check_instant(value: str | None, what: str, now: float, skew: int) -> None:
+    """Issued neither in the future nor longer ago than a message may take to arrive."""
+    instant = _issue_instant(value, what)
     if instant > now + skew:
         raise ResponseRejected(f"{what} is in the future")
     if instant < now - skew - MAX_MESSAGE_AGE_SECONDS:
@@ -165,28 +171,17 @@ def _status(document: etree._Element) -> tuple[str, str | None, str | None]:
     return code.get("Value"), sub.get("Value") if sub is not None else None, detail_text
 
 
-def _failure_from_status(status: tuple[str, str | None, str | None]) -> HubFailure:
+def _failure_from_status(status: tuple[str, str | None, str | None]) -> UpstreamFailure:
     top, sub, detail = status
     sub_name = (sub or "").removeprefix(STATUS_PREFIX)
     top_name = (top or "").removeprefix(STATUS_PREFIX)
     described = f"{top_name}/{sub_name or '-'}"
     if sub_name == "NoAuthnContext":
         if detail and "loa-pending" in detail:
-            return HubFailure(FailureReason.LOA_PENDING, described)
-        return HubFailure(FailureReason.CANCELLED, described)
+            return UpstreamFailure(FailureKind.PENDING, described)
+        return UpstreamFailure(FailureKind.CANCELLED, described)
     if sub_name == "AuthnFailed":
-        return HubFailure(FailureReason.AUTHN_FAILED, described)
+        return UpstreamFailure(FailureKind.AUTHENTICATION_FAILED, described)
     if sub_name == "NoPassive":
-        return HubFailure(FailureReason.NO_PASSIVE, described)
-    return HubFailure(FailureReason.HUB_ERROR, described)
-
-
-def _check_not_replayed(state: BrokerState, ttl: int, **ids: str | None) -> None:
-    """Marks every id seen (one round trip); any seen before rejects the message."""
-    for kind, ident in ids.items():
-        if not ident:
-            raise ResponseRejected(f"{kind} has no ID")
-    firsts = state.first_sightings([(kind, ident, max(ttl, 1)) for kind, ident in ids.items()])
-    for (kind, ident), first in zip(ids.items(), firsts, strict=True):
-        if not first:
-            raise ResponseRejected(f"{kind} {ident} was already used")
+        return UpstreamFailure(FailureKind.LOGIN_REQUIRED, described)
+    return UpstreamFailure(FailureKind.UNAVAILABLE, described)

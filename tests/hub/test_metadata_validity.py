@@ -21,8 +21,9 @@ from broker.hub.federation import MetadataError, parse_hub_metadata
 from broker.hub.metadata_source import HubMetadataSource
 from broker.hub.outcomes import ResponseRejected
 from broker.hub.responses import read_response
-from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
+from broker.identity import Flow, LevelOfAssurance, SamlRequest
 from broker.state import BrokerState
+from broker.upstreams.interface import UpstreamAnswer
 from tests.conftest import Ports, write_config
 from tests.hub.conftest import assert_rejected, start_flow_at
 from tests.hub.federation import (
@@ -153,14 +154,14 @@ def _answer(keys_dir, config, flow: Flow, idp: saml.HubSigner, at: datetime) -> 
                          (keys_dir / "hub-signing.crt").read_text())
     jane = IDENTITIES["jane"]
     spec = saml.AssertionSpec(issuer=idp.entity_id, recipient=f"{HUB_ENTITY_ID}SAML2/SSO",
-                              in_response_to=flow.authn_request_id, pid=jane.pid,
+                              in_response_to=flow.saml.authn_request_id, pid=jane.pid,
                               level_uri=LevelOfAssurance.LEVEL_2.uri, dataset=jane.dataset,
                               issued_at=at)
     encryption = config.saml.encryption[0].cert_pem
     body = (saml.signed_encrypted_assertion(spec.authn_xml(), idp, encryption)
             + saml.signed_encrypted_assertion(spec.xml(), idp, encryption))
     return saml.encode(saml.sign(saml.response_xml(HUB_ENTITY_ID, config.acs_url,
-                                                   flow.authn_request_id, body, issue_instant=at),
+                                                   flow.saml.authn_request_id, body, issue_instant=at),
                                  hub.key_pem, hub.cert_pem))
 
 
@@ -178,13 +179,12 @@ def test_an_identity_provider_certificate_that_expires_after_the_metadata_was_re
 
     def sign_in(at: datetime):
         flow = Flow(id=uuid.uuid4().hex, client_id="council-app", authorize_params={},
-                    authn_request_id="_" + uuid.uuid4().hex, minimum_level=LevelOfAssurance.LEVEL_1,
-                    created_at=int(at.timestamp()))
+                    saml=SamlRequest("_" + uuid.uuid4().hex),
+                    minimum_level=LevelOfAssurance.LEVEL_1, created_at=int(at.timestamp()))
         return read_response(_answer(keys_dir, config, flow, idp, at), flow, config,
-                             source.current(), shared_state, "https://council.example",
-                             now=at.timestamp())
+                             source.current(), now=at.timestamp())
 
-    assert isinstance(sign_in(datetime.fromtimestamp(clock.now, UTC)), VerifiedIdentity)
+    assert isinstance(sign_in(datetime.fromtimestamp(clock.now, UTC)), UpstreamAnswer)
     clock.now += 25 * 3600  # the certificate has expired; the metadata text has not changed
     with pytest.raises(ResponseRejected, match="no signing certificate of the identity provider"):
         sign_in(datetime.fromtimestamp(clock.now, UTC))

@@ -13,8 +13,8 @@ import responses
 from joserfc.jwk import ECKey
 
 from broker.identity import VerifiedIdentity
-from broker.onelogin.callback import AnswerRejected, OneLoginClient
-from broker.onelogin.provider import OneLoginProvider
+from broker.one_login.callback import AnswerRejected, OneLoginClient
+from broker.one_login.provider import OneLoginProvider
 from tests.one_login.fake import DID, DID_URL, ISSUER, FakeOneLogin
 from tests.one_login.test_answer_validation import EXPECTED, NONCE, one_login_config
 

@@ -70,7 +70,7 @@ def test_pages_follow_the_council_apps_welsh_to_one_login_and_back(one_login_sta
     callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
     page = session.get(callback, timeout=10)
     assert '<html lang="cy"' in page.text
-    assert 'data-page="authn-failed"' in page.text
+    assert 'data-page="cancelled"' in page.text
 
 
 def test_one_login_is_asked_for_identity_at_the_councils_level(one_login_stack):
@@ -143,17 +143,27 @@ def test_the_one_login_flow_is_bound_by_the_journeys_binding_cookie(one_login_st
 
 
 @pytest.mark.parametrize(("choice", "page", "error"), [
-    ("access-denied", "authn-failed", "access_denied"),
-    ("not-proven", "authn-failed", "access_denied"),
+    ("access-denied", "cancelled", "access_denied"),
+    ("not-proven", "level-not-met", "access_denied"),
     ("temporarily-unavailable", "hub-error", "temporarily_unavailable"),
 ])
-def test_one_login_failures_show_the_hubs_pages(one_login_stack, choice, page, error):
+def test_one_login_failures_show_the_page_of_their_kind(one_login_stack, choice, page, error):
     session = requests.Session()
     attempt = authorize(one_login_stack, session=session)
     callback = answer_at_one_login(one_login_stack, session, attempt, choice)
     shown = session.get(callback, allow_redirects=False, timeout=10)
     assert f'data-page="{page}"' in shown.text
     assert query(link(shown, "continue"))["error"] == error
+
+
+def test_stopping_at_one_login_is_a_cancel_not_a_failed_identity_check(one_login_stack):
+    """access_denied is the resident choosing to stop: never "we could not verify your identity"."""
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
+    shown = session.get(callback, allow_redirects=False, timeout=10)
+    assert "You cancelled signing in" in shown.text
+    assert "could not verify your identity" not in shown.text
 
 
 def test_readiness_reports_one_login_documents(one_login_stack):
@@ -208,7 +218,7 @@ def test_the_one_login_flow_is_sealed_and_its_nonce_comes_back_through_the_codec
     assert raw.startswith(b"sealed:v1:") and asked["nonce"].encode() not in raw
     assert asked["state"] not in state.key_for("flow", asked["state"])
     flow = state.take_flow(asked["state"])
-    assert flow.extra["one_login_nonce"] == asked["nonce"] and flow.browser_binding
+    assert flow.openid.nonce == asked["nonce"] and flow.browser_binding
 
 
 def test_nothing_readable_in_redis_after_a_one_login_sign_in(one_login_stack):
