@@ -77,7 +77,7 @@ class RelyingParty:
     def _session(self, token_endpoint: str) -> OAuth2Session:
         config = self.config
         common = {"scope": " ".join(config.scopes), "redirect_uri": self.redirect_uri,
-                  "code_challenge_method": "S256",
+                  "code_challenge_method": "S256", "leeway": 0,
                   "default_timeout": (CONNECT_TIMEOUT, config.timeout_seconds)}
         if config.client_auth == "client_secret_basic":
             session = OAuth2Session(config.client_id, config.client_secret,
@@ -151,6 +151,8 @@ class RelyingParty:
     def _userinfo(self, session: OAuth2Session, endpoint: str) -> dict[str, Any]:
         try:
             response = session.get(endpoint, headers={"Accept": "application/json"})
+        except OAuthError as exc:  # Authlib refuses to send an access token already expired
+            raise AnswerRejected(f"the access token is not usable: {exc.error}") from None
         except requests.RequestException as exc:
             raise ProviderUnavailable(f"/userinfo failed: {type(exc).__name__}") from None
         if response.status_code >= 500:
