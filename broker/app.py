@@ -18,8 +18,8 @@ from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
 from broker.oidc.server import BrokerAuthorizationServer, BrokerResourceProtector
 from broker.oidc.sessions import SessionStore
-from broker.onelogin.callback import OneLoginClient
-from broker.onelogin.provider import OneLoginProvider
+from broker.one_login.callback import OneLoginClient
+from broker.one_login.provider import OneLoginProvider
 from broker.sealing import Sealer
 from broker.state import BrokerState, connect
 
@@ -48,12 +48,12 @@ class Broker:
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
-    from broker import journey, ops
+    from broker import journey, probes
     from broker.hub import views as hub_views
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
-    from broker.onelogin import views as onelogin_views
+    from broker.one_login import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import BrandBook
     from broker.web.design import init_design
@@ -93,7 +93,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
                 home_url=None, brands=brands)
 
     install_request_tracking(app)
-    app.register_blueprint(ops.bp)
+    app.register_blueprint(probes.bp)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(journey.bp)
     app.register_blueprint(hub_views.bp)

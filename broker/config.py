@@ -94,7 +94,7 @@ ONE_LOGIN_CLIENT_ALGS = ("RS256", "PS256")
 
 @dataclass(frozen=True)
 class OneLoginConfig:
-    """The broker as one GOV.UK One Login client for every council (broker/onelogin/)."""
+    """The broker as one GOV.UK One Login client for every council (broker/one_login/)."""
 
     discovery_url: str
     client_id: str

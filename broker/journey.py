@@ -13,7 +13,7 @@
     7. code               302 to the council app's redirect_uri
     8. upstream logout    One Login's back-channel logout ends the resident's broker sessions
 
-Each upstream side (broker.hub, broker.onelogin) gives a `VerifiedIdentity`, matching an
+Each upstream side (broker.hub, broker.one_login) gives a `VerifiedIdentity`, matching an
 `Outcome`, the OIDC side a code; none of them imports another, and none of them renders
 another's page. Why flows are bound to the browser: docs/adr/0012-flows-bound-to-the-browser.md;
 why one session per browser: docs/adr/0013-one-session-per-browser.md; One Login as the
@@ -76,15 +76,15 @@ from broker.oidc.logout import notify_council_apps
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
-from broker.onelogin.authorization import LevelNotOffered
-from broker.onelogin.callback import AnswerRejected, ExpectedAnswer, OneLoginFailure, failure_for_error
-from broker.onelogin.logout import (
+from broker.one_login.authorization import LevelNotOffered
+from broker.one_login.callback import AnswerRejected, ExpectedAnswer, OneLoginFailure, failure_for_error
+from broker.one_login.logout import (
     LOGOUT_TOKEN_MAX_AGE_SECONDS,
     LogoutTokenRejected,
     read_logout_token,
     upstream_subject,
 )
-from broker.onelogin.provider import OneLoginUnavailable
+from broker.one_login.provider import OneLoginUnavailable
 from broker.ratelimit import count_client
 from broker.web.brand_pages import use_council_brand
 from broker.web.design import current_language, language_switch_url

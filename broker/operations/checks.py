@@ -141,9 +141,9 @@ def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]
 
 def check_one_login(config: BrokerConfig) -> Iterator[Problem]:
     """Fetches One Login's discovery document, JWKS and DID document as the broker will."""
-    from broker.onelogin.provider import OneLoginProvider, OneLoginUnavailable
+    from broker.one_login.provider import OneLoginProvider, OneLoginUnavailable
 
-    source_log = logging.getLogger("broker.onelogin.provider")
+    source_log = logging.getLogger("broker.one_login.provider")
     was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
     try:
         OneLoginProvider(config.one_login).refresh()

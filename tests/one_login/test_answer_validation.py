@@ -14,9 +14,9 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from broker.codec import encode
 from broker.config import OneLoginConfig, SigningKeyConfig
 from broker.identity import LevelOfAssurance
-from broker.onelogin.callback import AnswerRejected, ExpectedAnswer, OneLoginClient, OneLoginFailure
-from broker.onelogin.client_auth import public_jwks
-from broker.onelogin.provider import OneLoginProvider, OneLoginUnavailable
+from broker.one_login.callback import AnswerRejected, ExpectedAnswer, OneLoginClient, OneLoginFailure
+from broker.one_login.client_auth import public_jwks
+from broker.one_login.provider import OneLoginProvider, OneLoginUnavailable
 from broker.pairwise import hash_pid
 from tests.one_login.fake import (
     ADDRESS,

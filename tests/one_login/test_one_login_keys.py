@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from broker.config import load_config
-from broker.onelogin.client_auth import public_jwks, signing_key
+from broker.one_login.client_auth import public_jwks, signing_key
 from broker.operations.keys import KeyCommandError, KeyManager
 from tests.one_login.test_one_login_config import one_login
 from tests.operators.conftest import run_cli

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from broker.context import current_broker
 from broker.observability import PresentStateCollector
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint("probes", __name__)
 
 
 @bp.get("/healthz")

@@ -2,7 +2,7 @@
 
 For a code: the token request with `private_key_jwt`, the ID token checked (signature against
 One Login's JWKS, `iss`, `aud`, `nonce`, `exp`, `iat`), /userinfo for the same `sub`, and the
-core identity JWT checked against the DID document (broker.onelogin.core_identity). For an error:
+core identity JWT checked against the DID document (broker.one_login.core_identity). For an error:
 the same resident pages and OIDC errors as the Verify hub's statuses.
 
 The subject is pairwise per council exactly as Verify's hashed PID is (broker.pairwise): One Login's
@@ -24,17 +24,17 @@ from joserfc.errors import JoseError
 
 from broker.config import OneLoginConfig
 from broker.identity import LevelOfAssurance, VerifiedIdentity
-from broker.onelogin.authorization import (
+from broker.one_login.authorization import (
     ADDRESS_CLAIM,
     CORE_IDENTITY_CLAIM,
     RETURN_CODE_CLAIM,
     AuthenticationRequest,
     build_authentication_request,
 )
-from broker.onelogin.client_auth import ASSERTION_TYPE, client_assertion
-from broker.onelogin.core_identity import CoreIdentityRejected, core_identity, validate_core_identity
-from broker.onelogin.did import DidDocumentError
-from broker.onelogin.provider import (
+from broker.one_login.client_auth import ASSERTION_TYPE, client_assertion
+from broker.one_login.core_identity import CoreIdentityRejected, core_identity, validate_core_identity
+from broker.one_login.did import DidDocumentError
+from broker.one_login.provider import (
     CONNECT_TIMEOUT,
     MAX_DOCUMENT_BYTES,
     OneLoginProvider,

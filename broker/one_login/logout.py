@@ -18,7 +18,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from broker.onelogin.provider import PublishedTrust
+from broker.one_login.provider import PublishedTrust
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_LOGOUT_TOKEN = 8192

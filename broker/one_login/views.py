@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from broker.context import current_broker
-from broker.onelogin.client_auth import public_jwks
+from broker.one_login.client_auth import public_jwks
 from broker.web.pages import render_page
 
 bp = Blueprint("onelogin", __name__)

@@ -20,7 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from broker.config import OneLoginConfig
-from broker.onelogin.did import DidDocument, DidDocumentError, did_web_for, parse_did_document
+from broker.one_login.did import DidDocument, DidDocumentError, did_web_for, parse_did_document
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
 from broker.identity import Address, LevelOfAssurance, MatchingDataset, MatchingValue
-from broker.onelogin.authorization import LEVEL_FOR_VOT
-from broker.onelogin.did import DidDocument
+from broker.one_login.authorization import LEVEL_FOR_VOT
+from broker.one_login.did import DidDocument
 
 MAX_NAMES = 50
 MAX_ADDRESSES = 50
