@@ -24,7 +24,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from broker.config import OpenIdIdaConfig
 from broker.identity import LevelOfAssurance, OpenIdRequest
-from broker.openid_ida.id_token import IdTokenClaims, IdTokenRejected, verified_id_token
+from broker.openid_ida.id_token import IdTokenRejected, verified_id_token
 from broker.openid_ida.provider import (
     CONNECT_TIMEOUT,
     MAX_DOCUMENT_BYTES,
@@ -32,6 +32,7 @@ from broker.openid_ida.provider import (
     ProviderUnavailable,
 )
 from broker.openid_ida.verified_claims import claims_request
+from broker.upstreams.id_token import IdTokenClaims
 
 CLIENT_ASSERTION_SECONDS = 300
 
