@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
@@ -31,7 +34,7 @@ from broker.one_login.authorization import (
     AuthenticationRequest,
     build_authentication_request,
 )
-from broker.one_login.client_auth import ASSERTION_TYPE, client_assertion
+from broker.one_login.client_auth import ASSERTION_LIFETIME_SECONDS, signing_key
 from broker.one_login.core_identity import CoreIdentityRejected, core_identity, validate_core_identity
 from broker.one_login.did import DidDocumentError
 from broker.one_login.provider import (
@@ -149,13 +152,26 @@ class OneLoginClient:
             authenticated_at=auth_time if isinstance(auth_time, int) else id_token["iat"],
             persistent_id=id_token["sub"])
 
-    def _post_json(self, url: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = requests.post(url, timeout=(CONNECT_TIMEOUT, self.config.timeout_seconds),
-                                     **kwargs)
-        except requests.RequestException as exc:
-            raise OneLoginUnavailable(f"token request failed: {type(exc).__name__}") from None
-        return self._json(response, "token endpoint")
+    def _session(self, token_endpoint: str, **kwargs: Any) -> OAuth2Session:
+        """Authlib's client: `private_key_jwt` (RFC 7523, Authlib's `PrivateKeyJWT`) with the
+        token endpoint as audience, a fresh `jti` and five minutes' life; One Login's answers
+        pass `_json`'s checks (5xx, size, status) before Authlib reads them."""
+        session = OAuth2Session(self.config.client_id, signing_key(self.config),
+                                token_endpoint_auth_method="private_key_jwt", leeway=0,
+                                default_timeout=(CONNECT_TIMEOUT, self.config.timeout_seconds),
+                                **kwargs)
+        now = int(self.clock())
+        key = signing_key(self.config)
+        session.register_client_auth_method(PrivateKeyJWT(
+            token_endpoint, alg=self.config.client_assertion_alg, headers={"kid": key.kid},
+            claims={"iat": now, "exp": now + ASSERTION_LIFETIME_SECONDS}))
+
+        def checked(response: requests.Response) -> requests.Response:
+            self._json(response, "token endpoint")
+            return response
+
+        session.register_compliance_hook("access_token_response", checked)
+        return session
 
     def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
         if response.status_code >= 500:
@@ -174,11 +190,14 @@ class OneLoginClient:
 
     def _token_request(self, trust: PublishedTrust, code: str, redirect_uri: str) -> dict[str, Any]:
         endpoint = trust.provider.token_endpoint
-        return self._post_json(endpoint, data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": client_assertion(self.config, endpoint, self.clock()),
-        })
+        with self._session(endpoint, redirect_uri=redirect_uri) as session:
+            try:
+                return dict(session.fetch_token(endpoint, code=code))
+            except OAuthError as exc:
+                raise AnswerRejected(f"One Login's token endpoint refused: "
+                                     f"{str(exc.error)[:40]}") from None
+            except requests.RequestException as exc:
+                raise OneLoginUnavailable(f"token request failed: {type(exc).__name__}") from None
 
     def _id_token(self, trust: PublishedTrust, value: Any, nonce: str) -> dict[str, Any]:
         if not isinstance(value, str):
@@ -213,12 +232,13 @@ class OneLoginClient:
     def _userinfo(self, trust: PublishedTrust, access_token: Any) -> dict[str, Any]:
         if not isinstance(access_token, str) or not access_token:
             raise AnswerRejected("the token response has no access token")
-        try:
-            response = requests.get(trust.provider.userinfo_endpoint,
-                                    headers={"Authorization": f"Bearer {access_token}"},
-                                    timeout=(CONNECT_TIMEOUT, self.config.timeout_seconds))
-        except requests.RequestException as exc:
-            raise OneLoginUnavailable(f"/userinfo failed: {type(exc).__name__}") from None
+        token = {"access_token": access_token, "token_type": "Bearer"}
+        with OAuth2Session(self.config.client_id, token=token, leeway=0, default_timeout=(
+                CONNECT_TIMEOUT, self.config.timeout_seconds)) as session:
+            try:
+                response = session.get(trust.provider.userinfo_endpoint)
+            except requests.RequestException as exc:
+                raise OneLoginUnavailable(f"/userinfo failed: {type(exc).__name__}") from None
         return self._json(response, "/userinfo")
 
     def _core_identity_claims(self, trust: PublishedTrust, token: Any, sub: str
