@@ -145,14 +145,14 @@ def run_demo() -> int:
     if config.upstream == "one_login":
         apps["onelogin"] = create_stub_onelogin(stub_one_login_config(
             config, settings["urls"]["onelogin"]))
+    if config.upstream == "openid_ida":
+        apps["oidc"] = create_stub_openid_ida(stub_openid_ida_config(
+            config, settings["urls"]["oidc"]))
     servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
                for name, app in apps.items()]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
-    if config.upstream == "openid_ida":
-        apps["oidc"] = create_stub_openid_ida(stub_openid_ida_config(
-            config, settings["urls"]["oidc"]))
     upstream = {"one_login": f"  stub One Login:    {settings['urls']['onelogin']} (the upstream)\n",
                 "openid_ida": f"  stub OpenID IDA:   {settings['urls']['oidc']} (the upstream)\n",
                 }.get(config.upstream, "")
