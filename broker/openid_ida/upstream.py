@@ -24,13 +24,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
 from flask import Blueprint, jsonify, request
 from joserfc.jwk import ECKey, RSAKey
 
 from broker.config import BrokerConfig, OpenIdIdaConfig
 from broker.identity import Flow, LevelOfAssurance
-from broker.openid_ida.provider import OpenIdProvider, ProviderMetadata, ProviderUnavailable, fetch_json
+from broker.openid_ida.provider import OpenIdProvider, ProviderUnavailable
 from broker.openid_ida.relying_party import AnswerRejected, LevelNotOffered, RelyingParty
 from broker.openid_ida.verified_claims import VerifiedClaimsRejected, read_verified_claims
 from broker.upstreams.interface import (
@@ -165,17 +164,21 @@ class OpenIdIdaUpstream(Upstream):
         return {"openid_ida": self.provider.status()}
 
     def configuration_problems(self, *, offline: bool, now: datetime) -> Iterator[ConfigProblem]:
-        """Offline: nothing beyond what loading checked. Online: the provider's discovery
-        document offers what this configuration needs (OIDC4IDA section 7, Discovery 1.0)."""
+        """Offline: nothing beyond what loading checked. Online: the discovery document and JWKS
+        are usable, and the provider offers what this configuration needs (OIDC4IDA section 7,
+        Discovery 1.0)."""
         if offline:
             return
+        source_log = logging.getLogger("broker.openid_ida.provider")
+        was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
         try:
-            document = ProviderMetadata.from_json(
-                fetch_json(self.config.discovery_url, self.config.timeout_seconds),
-                self.config.issuer).document
-        except (ProviderUnavailable, requests.RequestException, ValueError) as exc:
-            yield ConfigProblem("openid_ida.issuer", f"discovery failed: {exc}")
+            document = OpenIdProvider(self.config).refresh().provider.document
+        except ProviderUnavailable as exc:
+            yield ConfigProblem("openid_ida.issuer", f"the provider's discovery document or "
+                                f"JWKS is not usable: {exc}")
             return
+        finally:
+            source_log.disabled = was_disabled
         yield from discovery_problems(self.config, document)
 
     def logout_subject(self, identity) -> str | None:

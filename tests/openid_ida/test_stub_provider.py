@@ -133,3 +133,12 @@ def test_the_stub_refuses_to_run_in_production():
     with pytest.raises(ProductionRefused):
         create_stub_openid_ida(StubOpenIdIdaConfig(base_url="http://x", client_id="c",
                                                    redirect_uris=(), mode="production"))
+
+
+def test_check_config_names_an_unreachable_provider():
+    upstream = OpenIdIdaUpstream(broker_config(ida_config(
+        client_key(), issuer=f"http://127.0.0.1:{free_port()}", levels=RULES)))
+    problems = list(upstream.configuration_problems(offline=False, now=None))
+
+    assert [(p.key, p.severity) for p in problems] == [("openid_ida.issuer", "error")]
+    assert list(upstream.configuration_problems(offline=True, now=None)) == []
