@@ -10,7 +10,6 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
-from broker.hub.metadata import HubMetadataSource
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.matching.pipeline import MatchingPipeline
 from broker.observability import install_request_tracking
@@ -18,10 +17,9 @@ from broker.oidc.clients import ClientRegistry
 from broker.oidc.keys import SigningKeys
 from broker.oidc.server import BrokerAuthorizationServer, BrokerResourceProtector
 from broker.oidc.sessions import SessionStore
-from broker.one_login.callback import OneLoginClient
-from broker.one_login.provider import OneLoginProvider
 from broker.sealing import Sealer
 from broker.state import BrokerState, connect
+from broker.upstreams.registry import Upstreams, build_upstreams
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +37,22 @@ class Broker:
     state: BrokerState
     clients: ClientRegistry
     signing_keys: SigningKeys
-    hub_metadata: HubMetadataSource
     sessions: SessionStore
     matching: MatchingPipeline
-    one_login: OneLoginClient | None  # with `upstream.kind: one_login`
+    upstreams: Upstreams  # each council's identity service (broker.upstreams)
     authorization_server: BrokerAuthorizationServer = field(init=False)
     resource_protector: BrokerResourceProtector = field(init=False)
 
 
 def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) -> Flask:
     from broker import journey, probes
-    from broker.hub import views as hub_views
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
-    from broker.one_login import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import BrandBook
     from broker.web.design import init_design
-    from broker.web.pages import register_error_pages
+    from broker.web.pages import register_error_pages, render_page
     from broker.web.security import install_security
 
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
@@ -72,13 +67,12 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
         state=state,
         clients=ClientRegistry(config.clients),
         signing_keys=SigningKeys(config.oidc.signing_keys),
-        hub_metadata=HubMetadataSource(config.hub, BrokerState(redis_client, config.redis.key_prefix)),
         sessions=SessionStore(state, config.oidc.session_idle_seconds,
                               config.oidc.session_absolute_seconds,
                               grants_ttl_seconds=max(config.oidc.code_ttl_seconds,
                                                      config.oidc.access_token_ttl_seconds)),
         matching=build_matching(config),
-        one_login=build_one_login(config),
+        upstreams=build_upstreams(config, state),
     )
     broker.authorization_server = oidc_server.build_authorization_server(app, broker)
     broker.resource_protector = oidc_server.build_resource_protector(broker)
@@ -96,11 +90,12 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(probes.bp)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(journey.bp)
-    app.register_blueprint(hub_views.bp)
     app.register_blueprint(matching_views.bp)
-    app.register_blueprint(onelogin_views.bp)
+    for upstream in broker.upstreams:
+        upstream.register(app, journey.upstream_journey)
     register_error_pages(app)
-    install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
+    install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"),
+                        resident_page=render_page)
     return app
 
 
@@ -113,13 +108,6 @@ def data_sealer(config: BrokerConfig) -> Sealer:
                     "restart cannot read each other's sign-ins)")
         sealer = Sealer.ephemeral()
     return sealer
-
-
-def build_one_login(config: BrokerConfig) -> OneLoginClient | None:
-    """The One Login client when it is the upstream; nothing is fetched until first used."""
-    if config.one_login is None:
-        return None
-    return OneLoginClient(config.one_login, OneLoginProvider(config.one_login))
 
 
 def build_matching(config: BrokerConfig) -> MatchingPipeline:

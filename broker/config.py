@@ -183,6 +183,8 @@ class OidcConfig:
     trust_framework: str = "uk_tfida"
     # How far away a private_key_jwt assertion's `exp` may be (its `jti` is kept until then).
     client_assertion_max_lifetime_seconds: int = 3600
+    # How far a council app's clock may be from ours (its client assertions' exp, iat, nbf).
+    clock_skew_seconds: int = 30
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -941,6 +943,9 @@ class _Reader:
         if not 60 <= assertion_lifetime <= 86400:
             raise self.fail("oidc.client_assertion_max_lifetime_seconds",
                             "must be between 60 and 86400")
+        skew = self.get(raw, "clock_skew_seconds", "oidc.", int, default=30)
+        if not 0 <= skew <= 300:
+            raise self.fail("oidc.clock_skew_seconds", "must be between 0 and 300")
         code_ttl = self.get(raw, "code_ttl_seconds", "oidc.", int, default=60)
         if not 1 <= code_ttl <= 60:
             raise self.fail("oidc.code_ttl_seconds", "must be between 1 and 60")
@@ -959,6 +964,7 @@ class _Reader:
                 raw, "backchannel_logout_timeout_seconds", "oidc.", (int, float), default=3)),
             trust_framework=self.get(raw, "trust_framework", "oidc.", default="uk_tfida"),
             client_assertion_max_lifetime_seconds=assertion_lifetime,
+            clock_skew_seconds=skew,
         )
 
     def councils(self, raw: Mapping[str, Any]) -> dict[str, CouncilConfig]:

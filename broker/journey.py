@@ -1,23 +1,22 @@
-"""The sign-in journey, top to bottom; the one module that knows every protocol.
+"""The sign-in journey, top to bottom; it knows the upstreams only through their interface.
 
     1. /authorize         a council app's request, validated; a Flow bound to this browser
-    2. hand-off           to the upstream: an AuthnRequest to Verify's hub, or an authentication
-                          request to GOV.UK One Login (or single sign-on from the broker
-                          session, straight to 5)
-    3. /saml/acs          the hub's cross-site POST: verified and kept, then 303 to ...
+    2. hand-off           to the council's upstream (`broker.upstreams`: Verify's hub, One Login,
+                          ...), or single sign-on from the broker session, straight to 5
+    3. the answer         the upstream's endpoint (ACS, redirect URI) hands its answer to
+                          `UpstreamJourney.answered`: the protocol-neutral checks run here, once,
+                          for every upstream; a cross-site answer (the hub's POST) is kept, then
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
-    3b. /onelogin/callback  One Login's top-level GET: the binding cookie comes with it, so the
-                          browser is checked first and the answer, once verified, goes on to 5
     5. matching           cycle 0/1 by the pipeline; the cycle 3 question and /matching/cycle3
     6. session            one per browser: reused, renewed, or the old one logged out first
     7. code               302 to the council app's redirect_uri
-    8. upstream logout    One Login's back-channel logout ends the resident's broker sessions
+    8. upstream logout    an upstream's back-channel logout ends the resident's broker sessions
 
-Each upstream side (broker.hub, broker.one_login) gives a `VerifiedIdentity`, matching an
-`Outcome`, the OIDC side a code; none of them imports another, and none of them renders
-another's page. Why flows are bound to the browser: docs/adr/0012-flows-bound-to-the-browser.md;
-why one session per browser: docs/adr/0013-one-session-per-browser.md; One Login as the
-upstream: docs/adr/0014-one-login-upstream.md.
+Each upstream gives an `UpstreamAnswer` or an `UpstreamFailure`, matching an `Outcome`, the OIDC
+side a code; none of them imports another, and none of them renders another's page. Why flows
+are bound to the browser: docs/adr/0012-flows-bound-to-the-browser.md; why one session per
+browser: docs/adr/0013-one-session-per-browser.md; the upstream interface:
+docs/adr/0017-one-upstream-interface.md.
 """
 
 from __future__ import annotations
@@ -32,21 +31,10 @@ from dataclasses import replace
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
-from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
+from flask import Blueprint, Response, abort, g, make_response, request, url_for
 
 from broker.context import current_broker
-from broker.hub.metadata import MetadataError
-from broker.hub.requests import build_authn_request
-from broker.hub.responses import HubFailure, ResponseRejected, read_response
-from broker.identity import (
-    Flow,
-    LevelOfAssurance,
-    OpenIdRequest,
-    PendingMatch,
-    SamlRequest,
-    VerifiedIdentity,
-    VerifiedSignIn,
-)
+from broker.identity import Flow, LevelOfAssurance, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.matching.pipeline import (
     Matched,
     NeedsCycle3,
@@ -63,10 +51,10 @@ from broker.matching.views import (
     valid_answer,
 )
 from broker.observability import (
-    HUB_STATUSES,
     SIGNINS_COMPLETED,
     SIGNINS_FAILED,
     SIGNINS_STARTED,
+    UPSTREAM_ANSWERS,
     audit,
     set_flow,
 )
@@ -76,20 +64,16 @@ from broker.oidc.logout import notify_council_apps
 from broker.oidc.server import StoredAuthorizationRequest
 from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
-from broker.one_login.authorization import LevelNotOffered
-from broker.one_login.callback import AnswerRejected, ExpectedAnswer, OneLoginFailure, failure_for_error
-from broker.one_login.logout import (
-    LOGOUT_TOKEN_MAX_AGE_SECONDS,
-    LogoutTokenRejected,
-    read_logout_token,
-    upstream_subject,
-)
-from broker.one_login.provider import OneLoginUnavailable
 from broker.ratelimit import count_client
+from broker.upstreams.interface import (
+    FailureKind,
+    Upstream,
+    UpstreamAnswer,
+    UpstreamFailure,
+)
+from broker.upstreams.neutral_checks import check_answer
 from broker.web.brand_pages import use_council_brand
-from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
-from broker.web.page_cache import render_with_holes
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -100,8 +84,29 @@ MAX_PARAMS = 40
 BINDING_COOKIE = "broker_binding"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VERIFIED_SIGNIN_TTL = 120  # the 303 after the ACS is followed at once, with or without JavaScript
-MAX_STATE_LENGTH = 128  # the flow id, as One Login's `state` or the hub's RelayState
-MAX_CODE_LENGTH = 512
+# The resident's page for each way an upstream can fail, and at the hand-off (our side could
+# not reach the service: the broker is unavailable, not the service's answer).
+FAILURE_PAGES = {
+    FailureKind.CANCELLED: "cancelled",
+    FailureKind.AUTHENTICATION_FAILED: "authn-failed",
+    FailureKind.NOT_PROVEN: "level-not-met",
+    FailureKind.PENDING: "loa-pending",
+    FailureKind.LOGIN_REQUIRED: "no-passive",
+    FailureKind.FRAUD: "not-verified",
+    FailureKind.UNAVAILABLE: "hub-error",
+    FailureKind.REJECTED: "rejected",
+}
+HAND_OFF_PAGES = {**FAILURE_PAGES, FailureKind.UNAVAILABLE: "unavailable"}
+FAILURE_DESCRIPTIONS = {
+    FailureKind.CANCELLED: "the resident cancelled at the identity service",
+    FailureKind.AUTHENTICATION_FAILED: "the resident could not authenticate",
+    FailureKind.NOT_PROVEN: "no identity at the level required",
+    FailureKind.PENDING: "the identity check has not finished",
+    FailureKind.LOGIN_REQUIRED: "the resident must sign in",
+    FailureKind.FRAUD: "the identity could not be confirmed",
+    FailureKind.UNAVAILABLE: "the identity service is unavailable",
+    FailureKind.REJECTED: "the identity service's answer could not be verified",
+}
 
 
 # Answers the council app and the resident's browser
@@ -221,7 +226,11 @@ def authorize():
         max_age = _max_age(params)
         minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
         prompt = params.get("prompt", "").split()
+        upstream = broker.upstreams.for_council(client.config.council)
+        # Single sign-on never crosses upstreams: a session proved by One Login is no proof
+        # for a council whose residents prove themselves at Verify's hub.
         reusable = (session is not None and "login" not in prompt
+                    and session.identity.upstream == upstream.name
                     and session.satisfies(minimum, max_age, now))
         broker.authorization_server.get_consent_grant(
             oauth_request, end_user=session if reusable else None)
@@ -232,14 +241,10 @@ def authorize():
     ui_locale = g.ui_locale = ui_locale_from(params.get("ui_locales"))
     binding = _browser_binding()
 
-    def new_flow() -> Flow:
-        return Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
-                    authorize_params=params,
-                    minimum_level=minimum, created_at=int(now), ui_locale=ui_locale,
-                    browser_binding=_binding_hash(binding))
-
-    if reusable:  # single sign-on: the broker session stands in for the hub
-        flow = new_flow()
+    flow = Flow(id=secrets.token_urlsafe(32), client_id=client.client_id,
+                authorize_params=params, minimum_level=minimum, created_at=int(now),
+                ui_locale=ui_locale, browser_binding=_binding_hash(binding))
+    if reusable:  # single sign-on: the broker session stands in for the upstream
         council = broker.config.councils[client.config.council]
         set_flow(flow.id)
         SIGNINS_STARTED.labels(client.config.council).inc()
@@ -247,119 +252,119 @@ def authorize():
         response = _match(flow, session.identity_for(council.pid_hashing_entity_id),
                           from_session=True)
         return _set_binding_cookie(make_response(response), binding)
-    hand_off = (_hand_off_to_one_login if broker.config.upstream == "one_login"
-                else _hand_off_to_hub)
-    return _set_binding_cookie(make_response(hand_off(new_flow, client, params, minimum, prompt,
-                                                      max_age)), binding)
+    response = _hand_off(upstream, replace(flow, upstream=upstream.name), client,
+                         force_login="login" in prompt or max_age is not None)
+    return _set_binding_cookie(make_response(response), binding)
 
 
-# 2. Hand-off to the upstream: Verify's hub or One Login
+# 2. Hand-off to the council's upstream
 
-def _hand_off_to_hub(new_flow, client, params: dict[str, str], minimum: LevelOfAssurance,
-                     prompt: list[str], max_age: int | None):
+def _hand_off(upstream: Upstream, flow: Flow, client, force_login: bool):
     broker = current_broker()
     try:
-        hub = broker.hub_metadata.current()
-    except MetadataError:
-        return render_page("unavailable", continue_url=oidc_error_url(
-            params, "temporarily_unavailable", "the identity hub is unavailable"),
+        hand_off = upstream.hand_off(flow, force_login=force_login)
+    except UpstreamFailure as failure:
+        log.log(logging.ERROR if failure.kind is FailureKind.UNAVAILABLE else logging.INFO,
+                "hand-off to %s failed: %s", upstream.name, failure.detail)
+        return render_page(HAND_OFF_PAGES[failure.kind], continue_url=oidc_error_url(
+            flow.authorize_params, failure.kind.oidc_error, FAILURE_DESCRIPTIONS[failure.kind]),
             service_name=client.config.name)
-    authn = build_authn_request(broker.config.saml, hub, minimum,
-                                force_authn="login" in prompt or max_age is not None)
-    flow = replace(new_flow(), upstream="verify", saml=SamlRequest(authn.id))
+    flow = hand_off.flow
     broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
     set_flow(flow.id)
     SIGNINS_STARTED.labels(client.config.council).inc()
-    log.info("sign-in started: flow %s client %s level %s", flow.id[:8], client.client_id,
-             minimum.name)
-    page = render_with_holes(
-        "hub_handoff.html", current_language(), destination=authn.destination,
-        saml_request=authn.encoded, relay_state=flow.id, csp_nonce=g.get("csp_nonce", ""),
-        language_switch_url=language_switch_url(("signin.authorize",)))
-    return page, 200, {"Cache-Control": "no-store"}
+    log.info("sign-in started at %s: flow %s client %s level %s", upstream.name, flow.id[:8],
+             client.client_id, flow.minimum_level.name)
+    return hand_off.response
 
 
-def _hand_off_to_one_login(new_flow, client, params: dict[str, str], minimum: LevelOfAssurance,
-                           prompt: list[str], max_age: int | None):
-    """A top-level redirect to One Login, `state` the flow id; the flow keeps the nonce."""
-    broker = current_broker()
-    flow = new_flow()
-    try:
-        authn = broker.one_login.authentication_request(
-            flow.id, minimum, flow.ui_locale, force_login="login" in prompt or max_age is not None,
-            redirect_uri=broker.config.one_login_redirect_uri)
-    except OneLoginUnavailable as exc:
-        log.error("One Login unavailable at the hand-off: %s", exc)
-        return render_page("unavailable", continue_url=oidc_error_url(
-            params, "temporarily_unavailable", "the identity service is unavailable"),
-            service_name=client.config.name)
-    except LevelNotOffered:
-        return render_page("level-not-met", continue_url=oidc_error_url(
-            params, "access_denied", "no identity confidence for this level"),
-            service_name=client.config.name)
-    flow = replace(flow, upstream="one_login", openid=OpenIdRequest(authn.nonce))
-    broker.state.save_flow(flow, ttl=broker.config.oidc.flow_ttl_seconds)
-    set_flow(flow.id)
-    SIGNINS_STARTED.labels(client.config.council).inc()
-    log.info("sign-in started at One Login: flow %s client %s level %s", flow.id[:8],
-             client.client_id, minimum.name)
-    return _redirect(authn.url)
-
-
-def _failure_page(flow: Flow, name: str, error: str, description: str):
+def _failure_page(flow: Flow, kind: FailureKind):
     """An upstream's refusal or failure: the resident's page, and the way back to the council
     app with an OAuth error. It grants nothing."""
     client, council = _context(flow)
+    name = FAILURE_PAGES[kind]
     SIGNINS_FAILED.labels(council.id, name).inc()
     audit("signin.failed", council=council.id, client=client.client_id, reason=name)
-    return render_page(name, continue_url=oidc_error_url(flow.authorize_params, error, description),
-                       service_name=client.config.name)
+    return render_page(name, continue_url=oidc_error_url(
+        flow.authorize_params, kind.oidc_error, FAILURE_DESCRIPTIONS[kind]),
+        service_name=client.config.name)
 
 
-# 3. The assertion consumer service
+# 3. The upstream's answer: what every upstream's endpoint hands to the journey
 
-@bp.post("/saml/acs")
-def assertion_consumer_service():
-    """Verifies the hub's answer and keeps it for the browser that started the flow.
+class UpstreamJourney:
+    """The journey as the upstreams' endpoints see it (`broker.upstreams.interface.Journey`)."""
 
-    The hub's POST is cross-site, so the Lax binding cookie is not sent with it: nothing here
-    may give this browser a session or a code. A failure (cancel, rejected answer) is shown
-    here: it grants nothing."""
-    broker = current_broker()
-    relay_state = request.form.get("RelayState", "")
-    saml_response = request.form.get("SAMLResponse", "")
-    if not relay_state or not saml_response or len(relay_state) > 128:
-        return render_page("session-expired")
-    flow = broker.state.take_flow(relay_state)
-    if flow is None or flow.saml is None:  # none, used, or a flow sent to One Login
-        log.info("assertion consumer service: unknown or used RelayState")
-        SIGNINS_FAILED.labels("unknown", "session-expired").inc()
-        return render_page("session-expired")
-    set_flow(flow.id)
-    g.ui_locale = flow.ui_locale  # the hub's cross-site POST brings no language: the flow does
-    _client, council = _context(flow)
-    try:
-        hub = broker.hub_metadata.current()
-    except MetadataError:
-        return _failure_page(flow, "unavailable", "temporarily_unavailable",
-                             "the identity hub is unavailable")
-    try:
-        result = read_response(saml_response, flow, broker.config, hub, broker.state,
-                               council.pid_hashing_entity_id)
-    except ResponseRejected as exc:
-        HUB_STATUSES.labels("rejected").inc()
-        log.warning("hub response rejected: flow %s: %s", flow.id[:8], exc)
-        return _failure_page(flow, "rejected", "access_denied",
-                             "the identity hub's answer could not be verified")
-    HUB_STATUSES.labels(result.reason.value if isinstance(result, HubFailure) else "success").inc()
-    if isinstance(result, HubFailure):
-        log.info("sign-in failed at the hub: flow %s reason %s (%s)", flow.id[:8],
-                 result.reason.value, result.detail)
-        return _failure_page(flow, result.reason.value, result.oidc_error, result.reason.value)
+    def take_flow(self, upstream: Upstream, flow_id: str, *, same_site: bool) -> Flow:
+        flow = current_broker().state.take_flow(flow_id)
+        if flow is None or flow.upstream != upstream.name:  # none, used, or another upstream's
+            log.info("%s answer: unknown or used flow", upstream.name)
+            SIGNINS_FAILED.labels("unknown", "session-expired").inc()
+            abort(make_response(render_page("session-expired")))
+        set_flow(flow.id)
+        g.ui_locale = flow.ui_locale  # a cross-site POST brings no language: the flow does
+        if same_site and not _started_in_this_browser(flow):
+            abort(make_response(_other_browser(flow, f"after {upstream.name}")))
+        return flow
 
-    token = secrets.token_urlsafe(32)
-    broker.state.save_verified_signin(token, VerifiedSignIn(flow, result), VERIFIED_SIGNIN_TTL)
-    return _redirect(url_for("signin.continue_signin", token=token), status=303)
+    def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
+                 *, same_site: bool):
+        broker = current_broker()
+        now = time.time()
+        if isinstance(result, UpstreamAnswer):
+            result = replace(result, upstream=upstream.name)
+            checked = check_answer(result, flow, now, upstream.clock_skew_seconds)
+            if checked is None:
+                checked = _replayed(upstream, result.answer_ids, result.remember_for)
+            result = checked or result
+        else:
+            result = _replayed(upstream, result.answer_ids, result.remember_for) or result
+        if isinstance(result, UpstreamFailure):
+            UPSTREAM_ANSWERS.labels(upstream.name, result.kind.value).inc()
+            if result.kind in (FailureKind.REJECTED, FailureKind.UNAVAILABLE):
+                log.warning("%s answer %s: flow %s: %s", upstream.name, result.kind.value,
+                            flow.id[:8], result.detail)
+            else:
+                log.info("sign-in failed at %s: flow %s: %s (%s)", upstream.name, flow.id[:8],
+                         result.kind.value, result.detail)
+            return _failure_page(flow, result.kind)
+        UPSTREAM_ANSWERS.labels(upstream.name, "success").inc()
+        _client, council = _context(flow)
+        identity = result.identity_for(council.pid_hashing_entity_id)
+        if same_site:
+            return _match(flow, identity, from_session=False)
+        token = secrets.token_urlsafe(32)
+        broker.state.save_verified_signin(token, VerifiedSignIn(flow, identity),
+                                          VERIFIED_SIGNIN_TTL)
+        return _redirect(url_for("signin.continue_signin", token=token), status=303)
+
+    def end_sessions(self, upstream: Upstream, subject: str) -> int:
+        broker = current_broker()
+        ended = 0
+        for key_name in broker.state.take_upstream_sessions(subject):
+            session = broker.sessions.end_at(key_name)
+            if session is not None:
+                ended += 1
+                notify_council_apps(broker, session)
+        audit("signout.upstream", upstream=upstream.name, sessions=ended)
+        return ended
+
+
+upstream_journey = UpstreamJourney()
+
+
+def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int
+              ) -> UpstreamFailure | None:
+    """Marks every id of the answer seen (one round trip); a failure when any was seen before."""
+    if not answer_ids:
+        return None
+    firsts = current_broker().state.first_sightings(
+        [(f"answer-{upstream.name}", ident, max(ttl, 1)) for ident in answer_ids])
+    repeated = [ident.replace(":", " ") for ident, first in zip(answer_ids, firsts, strict=True)
+                if not first]
+    if not repeated:
+        return None
+    return UpstreamFailure(FailureKind.REJECTED, f"{', '.join(repeated)} was already used")
 
 
 # 4. Back in the browser that started the flow
@@ -373,64 +378,8 @@ def continue_signin():
     set_flow(signin.flow.id)
     g.ui_locale = signin.flow.ui_locale
     if not _started_in_this_browser(signin.flow):
-        return _other_browser(signin.flow, "after the hub")
+        return _other_browser(signin.flow, "after the upstream")
     return _match(signin.flow, signin.identity, from_session=False)
-
-
-# 3b. One Login's answer
-
-@bp.get("/onelogin/callback")
-def one_login_callback():
-    """One Login's redirect with `code` and `state`, or `error` (OIDC Core 3.1.2.5, 3.1.2.6).
-
-    A top-level GET from One Login's site, so the Lax binding cookie comes with it: the browser
-    is checked here, before One Login is asked anything, and a verified answer goes straight on
-    to matching (the ACS's hop through /signin/continue exists only for the hub's POST). The
-    flow is taken once: a replayed callback, or a second use of its code, finds nothing."""
-    broker = current_broker()
-    state = request.args.get("state", "")
-    if (broker.config.upstream != "one_login" or broker.one_login is None or not state
-            or len(state) > MAX_STATE_LENGTH):
-        return render_page("session-expired")
-    flow = broker.state.take_flow(state)
-    if flow is None or flow.openid is None:
-        log.info("One Login callback: unknown or used state")
-        SIGNINS_FAILED.labels("unknown", "session-expired").inc()
-        return render_page("session-expired")
-    set_flow(flow.id)
-    g.ui_locale = flow.ui_locale
-    if not _started_in_this_browser(flow):
-        return _other_browser(flow, "after One Login")
-    _client, council = _context(flow)
-    if request.args.get("error"):
-        failure = failure_for_error(request.args["error"])
-        HUB_STATUSES.labels(failure.page).inc()
-        log.info("sign-in failed at One Login: flow %s: %s", flow.id[:8], failure.detail)
-        return _failure_page(flow, failure.page, failure.oidc_error, failure.page)
-    code = request.args.get("code", "")
-    if not code or len(code) > MAX_CODE_LENGTH:
-        return _failure_page(flow, "rejected", "access_denied",
-                             "the identity service's answer is malformed")
-    expected = ExpectedAnswer(nonce=flow.openid.nonce, minimum_level=flow.minimum_level,
-                              council_entity_id=council.pid_hashing_entity_id,
-                              redirect_uri=broker.config.one_login_redirect_uri)
-    try:
-        result = broker.one_login.redeem(code, expected)
-    except OneLoginUnavailable as exc:
-        log.error("One Login unavailable: flow %s: %s", flow.id[:8], exc)
-        return _failure_page(flow, "hub-error", "temporarily_unavailable",
-                             "the identity service is unavailable")
-    except AnswerRejected as exc:
-        HUB_STATUSES.labels("rejected").inc()
-        log.warning("One Login answer rejected: flow %s: %s", flow.id[:8], exc)
-        return _failure_page(flow, "rejected", "access_denied",
-                             "the identity service's answer could not be verified")
-    if isinstance(result, OneLoginFailure):
-        HUB_STATUSES.labels(result.page).inc()
-        log.info("sign-in failed at One Login: flow %s: %s", flow.id[:8], result.detail)
-        return _failure_page(flow, result.page, result.oidc_error, result.page)
-    HUB_STATUSES.labels("success").inc()
-    return _match(flow, result, from_session=False)
 
 
 # 5. Matching: cycle 0 and 1, then the cycle 3 question, account creation or not found
@@ -637,49 +586,16 @@ def _complete(flow: Flow, identity: VerifiedIdentity, from_session: bool,
     return response
 
 
-# 8. One Login's back-channel logout: the resident signed out of GOV.UK One Login
+# 8. Upstream logout: the resident signed out at their identity service
 
 def _index_for_upstream_logout(session: BrokerSession) -> None:
-    """A session opened or renewed by a One Login sign-in, filed under the One Login subject
-    that a logout token will name (as a hash; the index holds the session's key name)."""
+    """A session opened or renewed by an upstream with back-channel logout, filed under the
+    name that upstream's logout will give the resident (a hash; the index holds the session's
+    key name)."""
     broker = current_broker()
-    identity = session.identity
-    if (broker.one_login is None or not identity.persistent_id
-            or identity.issuer != broker.one_login.issuer()):
+    upstream = broker.upstreams.named(session.identity.upstream)
+    subject = upstream.logout_subject(session.identity) if upstream is not None else None
+    if subject is None:
         return
-    broker.state.add_upstream_session(upstream_subject(identity.issuer, identity.persistent_id),
-                                      session.id, broker.config.oidc.session_absolute_seconds)
-
-
-@bp.post("/onelogin/backchannel-logout")
-def one_login_backchannel_logout():
-    """One Login's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's broker
-    sessions end as at /logout (their tokens and codes revoked) and their council apps are told.
-    Errors are 400 `invalid_request` (section 2.8)."""
-    broker = current_broker()
-    headers = {"Cache-Control": "no-store"}
-    if broker.one_login is None:
-        return jsonify(error="invalid_request"), 400, headers
-    try:
-        trust = broker.one_login.provider.current()
-    except OneLoginUnavailable:
-        return jsonify(error="temporarily_unavailable"), 503, headers
-    config = broker.config.one_login
-    try:
-        claims = read_logout_token(request.form.get("logout_token"), trust, config.client_id,
-                                   config.clock_skew_seconds)
-    except LogoutTokenRejected as exc:
-        log.warning("One Login logout token rejected: %s", exc)
-        return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
-    if not broker.state.first_sighting("onelogin-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
-        return jsonify(error="invalid_request", error_description="replayed"), 400, headers
-    ended = 0
-    for key_name in broker.state.take_upstream_sessions(
-            upstream_subject(trust.provider.issuer, claims["sub"])):
-        session = broker.sessions.end_at(key_name)
-        if session is not None:
-            ended += 1
-            notify_council_apps(broker, session)
-    audit("signout.upstream", upstream="one_login", sessions=ended)
-    log.info("One Login back-channel logout: %d broker session(s) ended", ended)
-    return "", 200, headers
+    broker.state.add_upstream_session(subject, session.id,
+                                      broker.config.oidc.session_absolute_seconds)

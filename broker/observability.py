@@ -23,12 +23,14 @@ from flask import Flask, g, has_request_context, request
 from prometheus_client import Counter, Histogram
 
 SIGNINS_STARTED = Counter("broker_signins_started_total",
-                          "Sign-ins sent to the hub (or answered from a broker session)", ["council"])
+                          "Sign-ins sent to an upstream (or answered from a broker session)", ["council"])
 SIGNINS_COMPLETED = Counter("broker_signins_completed_total",
                             "Sign-ins that ended with a code for the council app", ["council", "level"])
 SIGNINS_FAILED = Counter("broker_signins_failed_total",
                          "Sign-ins that ended on a failure page, by reason", ["council", "reason"])
-HUB_STATUSES = Counter("broker_hub_statuses_total", "Responses from the hub by outcome", ["status"])
+UPSTREAM_ANSWERS = Counter("broker_upstream_answers_total",
+                           "Answers from the upstream identity services, by upstream and outcome",
+                           ["upstream", "outcome"])
 MATCHING_OUTCOMES = Counter("broker_matching_outcomes_total",
                             "Matching results per council and cycle", ["council", "cycle", "outcome"])
 REQUEST_LATENCY = Histogram(
@@ -122,18 +124,8 @@ class PresentStateCollector:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
-        if self.broker.config.upstream == "verify":  # One Login's documents: /readyz
-            status = self.broker.hub_metadata.status()
-            age = GaugeMetricFamily("broker_hub_metadata_age_seconds",
-                                    "Seconds since the hub metadata in use was fetched")
-            age.add_metric([], time.time() - status.fetched_at if status.fetched_at
-                           else float("nan"))
-            yield age
-            usable = GaugeMetricFamily(
-                "broker_hub_metadata_usable",
-                "1 when verified hub metadata within its validUntil is available")
-            usable.add_metric([], 1.0 if status.usable else 0.0)
-            yield usable
+        for upstream in self.broker.upstreams:
+            yield from upstream.present_metrics()
         expiry = GaugeMetricFamily("broker_certificate_expiry_days",
                                    "Days until each configured certificate expires", labels=["certificate"])
         saml = self.broker.config.saml

@@ -32,16 +32,8 @@ def readiness(broker) -> dict:
             checks["database"] = {"ok": True}
         except Exception as exc:  # any driver error means "not ready", never a 500
             checks["database"] = {"ok": False, "error": type(exc).__name__}
-    if broker.config.upstream == "one_login":
-        checks["one_login"] = broker.one_login.provider.status()
-    else:
-        status = broker.hub_metadata.status()
-        checks["hub_metadata"] = {
-            "ok": status.usable,
-            "fetched_at": status.fetched_at,
-            "valid_until": status.valid_until.isoformat() if status.valid_until else None,
-            "last_error": status.last_error,
-        }
+    for upstream in broker.upstreams:
+        checks.update(upstream.readiness())
     checks["keys"] = {"ok": bool(broker.signing_keys.algorithms and broker.config.saml.encryption),
                       "oidc_signing_algorithms": broker.signing_keys.algorithms,
                       "saml_encryption_keys": len(broker.config.saml.encryption)}
@@ -50,7 +42,7 @@ def readiness(broker) -> dict:
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to sign residents in: Redis, database, fresh hub metadata and keys."""
+    """Ready to sign residents in: Redis, database, each upstream (fresh metadata) and keys."""
     report = readiness(current_broker())
     response = jsonify(report)
     response.status_code = 200 if report["ready"] else 503

@@ -58,12 +58,12 @@ LIMITED_ENDPOINTS = {
     "signin.authorize": "authorize",
     "oidc.token": "token",
     "oidc.pushed_authorization_request": "par",
-    "signin.assertion_consumer_service": "acs",
-    "signin.one_login_callback": "acs",  # One Login's answer: the ACS of the OIDC upstream
+    "hub.assertion_consumer_service": "acs",
+    "one_login.callback": "acs",  # One Login's answer: the ACS of the OIDC upstream
 }
 FAILED_CLIENT_AUTHENTICATION = "client_authentication_failures"
-BROWSER_ENDPOINTS = ("signin.authorize", "signin.assertion_consumer_service",
-                     "signin.one_login_callback")
+BROWSER_ENDPOINTS = ("signin.authorize", "hub.assertion_consumer_service",
+                     "one_login.callback")
 CLIENT_ID_MAX_LENGTH = 128
 NAMESPACE = "LIMITER"  # the first part of every limit's key (limits' `key_for`)
 
@@ -153,10 +153,12 @@ class RateLimiter:
         return limited_view
 
 
-def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool
-                        ) -> RateLimiter | None:
+def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool,
+                        resident_page: Callable[[str], tuple]) -> RateLimiter | None:
     """Wraps the limited views; call after their blueprints are registered. `embedded_store`: the
     broker runs on the in-process demo store, so the limiter counts in memory too.
+    `resident_page` renders a catalogue page by name (`broker.web.pages.render_page`, passed in
+    so that this module stays below the web layer).
 
     The limits library does the counting; flask-limiter's request hooks (which ran on every
     request, limited or not, and cost a fifth of a limited request's CPU) are not used."""
@@ -174,7 +176,7 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool
         rules = limits.rules(section)
         limiter.per_client[section] = _parsed(rules.per_client)
         checks = [Rule(limit, _ip_key) for limit in _parsed(rules.per_ip)]
-        if checks:
+        if checks and endpoint in app.view_functions:  # an upstream's, when it is configured
             app.view_functions[endpoint] = limiter.limited(app.view_functions[endpoint], checks,
                                                            endpoint)
     limiter.failed_authentication = _parsed(limits.rules(FAILED_CLIENT_AUTHENTICATION).per_ip)
@@ -184,9 +186,7 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool
     def too_many_requests(exc: TooManyRequests):
         log.info("rate limit reached at %s: %s", request.endpoint, exc.limit)
         if request.endpoint in BROWSER_ENDPOINTS:
-            from broker.web.pages import render_page
-
-            body, status, headers = render_page("too-many-requests")
+            body, status, headers = resident_page("too-many-requests")
             return body, status, {**headers, "Retry-After": str(exc.retry_after)}
         response = jsonify(error="temporarily_unavailable",
                            error_description="too many requests; try again later")

@@ -7,6 +7,8 @@ hides); only `if TYPE_CHECKING:` blocks, which never run, are left out."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,39 @@ def test_the_package_has_no_import_cycle():
 
 
 UPSTREAM_SIDES = ("broker.hub", "broker.one_login", "broker.openid_ida")  # Verify, One Login, OIDC4IDA
+ROOT = PACKAGE.parent
+
+
+def test_the_layers_contract_holds():
+    """import-linter's layers contract (pyproject.toml, [tool.importlinter]): a module imports
+    only from layers below its own, and the upstream plug-ins, the OIDC provider and matching
+    never import each other."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM_SIDES)
+def test_the_journey_imports_no_upstream_plug_in(upstream):
+    assert not any(in_area(imported, upstream) for imported in GRAPH["broker.journey"])
+
+
+def test_only_the_registry_builds_upstreams_by_kind():
+    """No module but the registry imports a plug-in's `upstream` module (where its kind is
+    named), and no module compares the upstream kind: not the journey, the probes, the metrics,
+    the application factory or `check-config` (the eight places of issue 25). Configuration
+    reads the kind, and the development tools start the stub of the configured upstream."""
+    builders = sorted(module for module, imported in GRAPH.items()
+                      if any(i.endswith(".upstream") and i.startswith(UPSTREAM_SIDES)
+                             for i in imported))
+    assert builders == ["broker.upstreams.registry"]
+    kind_comparisons = ("config.upstream ==", "config.upstream !=", '== "verify"',
+                        '== "one_login"')
+    comparing = sorted(module for module, path in MODULES.items()
+                       if module != "broker.config" and not in_area(module, "broker.devtools")
+                       and any(text in path.read_text() for text in kind_comparisons))
+    assert comparing == []
 
 
 @pytest.mark.parametrize(("area", "forbidden"), [

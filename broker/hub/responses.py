@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import logging
 import time
 from dataclasses import dataclass
@@ -37,10 +36,8 @@ from broker.identity import (
     LevelOfAssurance,
     MatchingDataset,
     MatchingValue,
-    VerifiedIdentity,
 )
-from broker.pairwise import hash_pid
-from broker.state import BrokerState
+from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
 
 log = logging.getLogger(__name__)
 
@@ -54,44 +51,6 @@ STATUS_PREFIX = "urn:oasis:names:tc:SAML:2.0:status:"
 LEVEL_X_URI = "urn:uk:gov:cabinet-office:tc:saml:authn-context:levelX"
 SAML = f"{{{C.NS_SAML}}}"
 SAMLP = f"{{{C.NS_SAMLP}}}"
-
-
-class FailureReason(enum.Enum):
-    """Why a sign-in did not produce a verified identity; each has its own resident page."""
-
-    CANCELLED = "cancelled"
-    AUTHN_FAILED = "authn-failed"
-    LOA_PENDING = "loa-pending"
-    LEVEL_NOT_MET = "level-not-met"
-    NO_PASSIVE = "no-passive"
-    HUB_ERROR = "hub-error"
-    REJECTED = "rejected"
-    # levelX: the identity provider reported a fraud event. Never a success, and never "try a
-    # stronger check": the resident gets a neutral page.
-    FRAUD_EVENT = "not-verified"
-
-    @property
-    def oidc_error(self) -> str:
-        return {
-            FailureReason.CANCELLED: "access_denied",
-            FailureReason.AUTHN_FAILED: "access_denied",
-            FailureReason.LOA_PENDING: "access_denied",
-            FailureReason.LEVEL_NOT_MET: "access_denied",
-            FailureReason.NO_PASSIVE: "login_required",
-            FailureReason.HUB_ERROR: "temporarily_unavailable",
-            FailureReason.REJECTED: "access_denied",
-            FailureReason.FRAUD_EVENT: "access_denied",
-        }[self]
-
-
-@dataclass(frozen=True)
-class HubFailure:
-    reason: FailureReason
-    detail: str
-
-    @property
-    def oidc_error(self) -> str:
-        return self.reason.oidc_error
 
 
 class ResponseRejected(Exception):
@@ -117,12 +76,13 @@ def decode_response(saml_response: str) -> bytes:
 
 
 def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: HubMetadata,
-                  state: BrokerState, hashing_entity_id: str,
-                  now: float | None = None) -> VerifiedIdentity | HubFailure:
-    """A verified hub Response in, the resident's VerifiedIdentity or the hub's HubFailure out;
-    raises ResponseRejected for anything that is not a valid answer to this flow.
+                  now: float | None = None) -> UpstreamAnswer | UpstreamFailure:
+    """A verified hub Response in, the resident's UpstreamAnswer or the hub's UpstreamFailure
+    out; raises ResponseRejected for anything that is not a valid answer to this flow.
 
-    `hashing_entity_id` is the council's (its `hashing_entity_id`, by default its entity id)."""
+    What is not SAML's (the level against the flow's minimum, AuthnInstant against `max_age`
+    and `prompt=login`, the Response's freshness, replay of the Response's and the assertions'
+    IDs) the journey checks for every upstream, from the facts returned here."""
     xml = decode_response(saml_response)
     now = time.time() if now is None else now
     skew = config.saml.clock_skew_seconds
@@ -136,12 +96,14 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     if any(True for _ in document.iter(f"{SAML}Assertion")):
         raise ResponseRejected("the Response holds a plain (unencrypted) Assertion")
     _verify(document, hub.signing_certs, "Response")
-    _check_instant(document.get("IssueInstant"), "Response IssueInstant", now, skew)
+    issued_at = _issue_instant(document.get("IssueInstant"), "Response IssueInstant")
+    response_id = _message_id(document, "response")
 
     status = _status(document)
     if status[0] != C.STATUS_SUCCESS:
-        _check_not_replayed(state, skew + MAX_MESSAGE_AGE_SECONDS, response=document.get("ID"))
-        return _failure_from_status(status)
+        failure = _failure_from_status(status)
+        failure.answer_ids, failure.remember_for = (response_id,), skew + MAX_MESSAGE_AGE_SECONDS
+        return failure
 
     assertions = _decrypted_assertions(document, config)
     if not verify_protocol_schema().validate(document):
@@ -159,24 +121,24 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     # Remembered for as long as any of them could still be accepted.
     ttl = max(int(not_on_or_after - now) + skew, skew + MAX_MESSAGE_AGE_SECONDS)
     level = _level_of_assurance(idp.authn)
-    if isinstance(level, HubFailure):
-        _check_not_replayed(state, ttl, response=document.get("ID"))
+    if isinstance(level, UpstreamFailure):
+        level.answer_ids, level.remember_for = (response_id,), ttl
         return level
-    authenticated_at = _authn_instant(idp.authn, flow, now, skew)
-    _check_not_replayed(state, ttl, response=document.get("ID"),
-                        authn_assertion=idp.authn.get("ID"),
-                        matching_dataset_assertion=idp.matching_dataset.get("ID"))
-    if level.value < flow.minimum_level.value:
-        return HubFailure(FailureReason.LEVEL_NOT_MET,
-                          f"asserted {level.name}, flow required {flow.minimum_level.name}")
-    return VerifiedIdentity(
-        hashed_pid=hash_pid(idp.issuer, hashing_entity_id, pid, level),
-        persistent_id=pid,
-        level_of_assurance=level,
+    answer_ids = (response_id, _message_id(idp.authn, "authn_assertion"),
+                  _message_id(idp.matching_dataset, "matching_dataset_assertion"))
+    return UpstreamAnswer(
+        upstream="verify", issuer=idp.issuer, subject=pid, level=level,
         matching_dataset=matching_dataset(idp.matching_dataset),
-        issuer=idp.issuer,
-        authenticated_at=authenticated_at,
-    )
+        auth_time=_authn_instant(idp.authn), issued_at=int(issued_at),
+        answer_ids=answer_ids, remember_for=ttl)
+
+
+def _message_id(element: etree._Element, what: str) -> str:
+    """`what:ID`, the key under which the journey remembers the message against replay."""
+    ident = element.get("ID")
+    if not ident:
+        raise ResponseRejected(f"{what} has no ID")
+    return f"{what}:{ident}"
 
 
 def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
@@ -199,11 +161,15 @@ def _verify(element: etree._Element, certs: tuple[str, ...], what: str) -> None:
         raise ResponseRejected(str(exc)) from None
 
 
-def _check_instant(value: str | None, what: str, now: float, skew: int) -> None:
-    """Issued neither in the future nor longer ago than a message may take to arrive."""
+def _issue_instant(value: str | None, what: str) -> float:
     if not value:
         raise ResponseRejected(f"{what} is missing")
-    instant = _time(value)
+    return _time(value)
+
+
+def _check_instant(value: str | None, what: str, now: float, skew: int) -> None:
+    """Issued neither in the future nor longer ago than a message may take to arrive."""
+    instant = _issue_instant(value, what)
     if instant > now + skew:
         raise ResponseRejected(f"{what} is in the future")
     if instant < now - skew - MAX_MESSAGE_AGE_SECONDS:
@@ -220,20 +186,20 @@ def _status(document: etree._Element) -> tuple[str, str | None, str | None]:
     return code.get("Value"), sub.get("Value") if sub is not None else None, detail_text
 
 
-def _failure_from_status(status: tuple[str, str | None, str | None]) -> HubFailure:
+def _failure_from_status(status: tuple[str, str | None, str | None]) -> UpstreamFailure:
     top, sub, detail = status
     sub_name = (sub or "").removeprefix(STATUS_PREFIX)
     top_name = (top or "").removeprefix(STATUS_PREFIX)
     described = f"{top_name}/{sub_name or '-'}"
     if sub_name == "NoAuthnContext":
         if detail and "loa-pending" in detail:
-            return HubFailure(FailureReason.LOA_PENDING, described)
-        return HubFailure(FailureReason.CANCELLED, described)
+            return UpstreamFailure(FailureKind.PENDING, described)
+        return UpstreamFailure(FailureKind.CANCELLED, described)
     if sub_name == "AuthnFailed":
-        return HubFailure(FailureReason.AUTHN_FAILED, described)
+        return UpstreamFailure(FailureKind.AUTHENTICATION_FAILED, described)
     if sub_name == "NoPassive":
-        return HubFailure(FailureReason.NO_PASSIVE, described)
-    return HubFailure(FailureReason.HUB_ERROR, described)
+        return UpstreamFailure(FailureKind.LOGIN_REQUIRED, described)
+    return UpstreamFailure(FailureKind.UNAVAILABLE, described)
 
 
 XENC = "http://www.w3.org/2001/04/xmlenc#"
@@ -402,47 +368,27 @@ def _name_id(assertion: etree._Element) -> str:
     return pid
 
 
-def _authn_instant(authn: etree._Element, flow: Flow, now: float, skew: int) -> int:
-    """The moment the resident authenticated: the ID token's auth_time. When the council asked
-    for fresh authentication (prompt=login, max_age) it must be fresh enough."""
+def _authn_instant(authn: etree._Element) -> int:
+    """The moment the resident authenticated: the ID token's `auth_time` (checked against the
+    flow's `max_age` and `prompt=login` by the journey, as for every upstream)."""
     statements = authn.findall("saml:AuthnStatement", NS)
     if len(statements) != 1 or not statements[0].get("AuthnInstant"):
         raise ResponseRejected("expected exactly one AuthnStatement with an AuthnInstant")
-    instant = _time(statements[0].get("AuthnInstant"))
-    if instant > now + skew:
-        raise ResponseRejected("AuthnInstant is in the future")
-    params = flow.authorize_params
-    if "login" in (params.get("prompt") or "").split() and instant < flow.created_at - skew:
-        raise ResponseRejected("AuthnInstant is before this sign-in began (prompt=login)")
-    max_age = params.get("max_age")
-    if max_age is not None and str(max_age).isdigit() and now - instant > int(max_age) + skew:
-        raise ResponseRejected("AuthnInstant is older than the council's max_age")
-    return int(min(instant, now))
+    return int(_time(statements[0].get("AuthnInstant")))
 
 
-def _check_not_replayed(state: BrokerState, ttl: int, **ids: str | None) -> None:
-    """Marks every id seen (one round trip); any seen before rejects the message."""
-    for kind, ident in ids.items():
-        if not ident:
-            raise ResponseRejected(f"{kind} has no ID")
-    firsts = state.first_sightings([(kind, ident, max(ttl, 1)) for kind, ident in ids.items()])
-    for (kind, ident), first in zip(ids.items(), firsts, strict=True):
-        if not first:
-            raise ResponseRejected(f"{kind} {ident} was already used")
-
-
-def _level_of_assurance(assertion: etree._Element) -> LevelOfAssurance | HubFailure:
+def _level_of_assurance(assertion: etree._Element) -> LevelOfAssurance | UpstreamFailure:
     refs = assertion.findall("saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef",
                              NS)
     if len(refs) != 1:
         raise ResponseRejected("expected exactly one AuthnContextClassRef")
     uri = _simple_value(refs[0], "AuthnContextClassRef")
     if uri == LEVEL_X_URI:
-        return HubFailure(FailureReason.FRAUD_EVENT, "the identity provider reported levelX")
+        return UpstreamFailure(FailureKind.FRAUD, "the identity provider reported levelX")
     try:
         return LevelOfAssurance.from_uri(uri)
     except ValueError:
-        return HubFailure(FailureReason.LEVEL_NOT_MET, "the hub asserted an unusable level")
+        return UpstreamFailure(FailureKind.NOT_PROVEN, "the hub asserted an unusable level")
 
 
 def _exact(node: etree._Element, what: str) -> str:

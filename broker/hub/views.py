@@ -1,16 +1,54 @@
-"""Our SAML service provider metadata, for the hub's operators."""
+"""The hub plug-in's endpoints: the assertion consumer service, and our SAML service provider
+metadata for the hub's operators."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+from typing import TYPE_CHECKING
 
-from broker.context import current_broker
-from broker.hub.metadata import sp_metadata
+from flask import Blueprint, request
 
-bp = Blueprint("hub", __name__)
+from broker.hub.metadata import MetadataError, sp_metadata
+from broker.hub.responses import ResponseRejected, read_response
+from broker.upstreams.interface import FailureKind, Journey, UpstreamFailure
+from broker.web.pages import render_page
+
+if TYPE_CHECKING:
+    from broker.hub.upstream import HubUpstream
+
+log = logging.getLogger(__name__)
+
+MAX_RELAY_STATE_LENGTH = 128  # a flow id
 
 
-@bp.get("/saml/metadata")
-def metadata():
-    return sp_metadata(current_broker().config), 200, {
-        "Content-Type": "application/samlmetadata+xml"}
+def blueprint(upstream: HubUpstream, journey: Journey) -> Blueprint:
+    bp = Blueprint("hub", __name__)
+
+    @bp.get("/saml/metadata")
+    def metadata():
+        return sp_metadata(upstream.config), 200, {
+            "Content-Type": "application/samlmetadata+xml"}
+
+    @bp.post("/saml/acs")
+    def assertion_consumer_service():
+        """The hub's answer, verified and handed to the journey.
+
+        The hub's POST is cross-site, so the Lax binding cookie does not come with it: the
+        journey keeps the answer for the browser that started the flow (`same_site=False`)."""
+        relay_state = request.form.get("RelayState", "")
+        saml_response = request.form.get("SAMLResponse", "")
+        if not relay_state or not saml_response or len(relay_state) > MAX_RELAY_STATE_LENGTH:
+            return render_page("session-expired")
+        flow = journey.take_flow(upstream, relay_state, same_site=False)
+        try:
+            hub = upstream.metadata.current()
+        except MetadataError as exc:
+            result = UpstreamFailure(FailureKind.UNAVAILABLE, f"hub metadata: {exc}")
+        else:
+            try:
+                result = read_response(saml_response, flow, upstream.config, hub)
+            except ResponseRejected as exc:
+                result = UpstreamFailure(FailureKind.REJECTED, str(exc))
+        return journey.answered(upstream, flow, result, same_site=False)
+
+    return bp

@@ -66,7 +66,7 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, broker, client_keys: ClientKeys):
-        super().__init__(validate_jti=True, leeway=broker.config.saml.clock_skew_seconds)
+        super().__init__(validate_jti=True, leeway=broker.config.oidc.clock_skew_seconds)
         self.broker = broker
         self.client_keys = client_keys
 

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
@@ -19,6 +18,7 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Response, abort
 from flask import request as flask_request
 
 from broker.oidc.client_auth import ClientKeys, PrivateKeyJWTAuthentication
@@ -235,9 +235,10 @@ class BrokerResourceProtector(ResourceProtector):
             if description:
                 challenge += f', error_description="{description}"'
         body = json.dumps({"error": code, "error_description": description})
-        raise_http_exception(status, body, [
+        # A finished response: Flask returns it as it is, past the resident pages' handlers.
+        abort(Response(body, status, [
             ("WWW-Authenticate", challenge), ("Content-Type", "application/json"),
-            ("Cache-Control", "no-store")])
+            ("Cache-Control", "no-store")]))
 
 
 def build_resource_protector(broker) -> ResourceProtector:

@@ -3,16 +3,16 @@
 For a code: the token request with `private_key_jwt`, the ID token checked (signature against
 One Login's JWKS, `iss`, `aud`, `nonce`, `exp`, `iat`), /userinfo for the same `sub`, and the
 core identity JWT checked against the DID document (broker.one_login.core_identity). For an error:
-the same resident pages and OIDC errors as the Verify hub's statuses.
+one of the protocol-neutral failure kinds (broker.upstreams.interface).
 
-The subject is pairwise per council exactly as Verify's hashed PID is (broker.pairwise): One Login's
-`sub` in place of the NameID and One Login's issuer in place of the identity provider, so the
-same resident has unlinkable identifiers at different councils, stable across restarts and key
-rotation (no key is involved).
+The answer names the resident by One Login's issuer and `sub`, which the journey hashes per
+council exactly as Verify's hashed PID is (broker.pairwise): the same resident has unlinkable
+identifiers at different councils, stable across restarts and key rotation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
 from broker.config import OneLoginConfig
-from broker.identity import LevelOfAssurance, VerifiedIdentity
+from broker.identity import LevelOfAssurance
 from broker.one_login.authorization import (
     ADDRESS_CLAIM,
     CORE_IDENTITY_CLAIM,
@@ -44,8 +44,8 @@ from broker.one_login.provider import (
     OneLoginUnavailable,
     PublishedTrust,
 )
-from broker.pairwise import hash_pid
 from broker.upstreams.id_token import IdTokenClaims
+from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
 
 log = logging.getLogger(__name__)
 
@@ -61,31 +61,23 @@ ID_TOKEN_REFUSALS = {
 }
 
 
-@dataclass(frozen=True)
-class OneLoginFailure:
-    """No verified identity: `page` is the resident page, `oidc_error` what the council app gets."""
-
-    page: str
-    oidc_error: str
-    detail: str
-
-
 class AnswerRejected(Exception):
     """One Login's answer cannot be trusted for this flow; it never becomes a sign-in."""
 
 
-# One Login's authorization errors (OIDC Core 3.1.2.6) → the page and error the hub's statuses use.
+# One Login's authorization errors (OIDC Core 3.1.2.6) → the protocol-neutral failure kinds.
+# access_denied is the resident choosing to stop at One Login: a cancel, not a failed check.
 ERRORS = {
-    "access_denied": ("authn-failed", "access_denied"),
-    "login_required": ("no-passive", "login_required"),
-    "temporarily_unavailable": ("hub-error", "temporarily_unavailable"),
-    "server_error": ("hub-error", "temporarily_unavailable"),
+    "access_denied": FailureKind.CANCELLED,
+    "login_required": FailureKind.LOGIN_REQUIRED,
+    "temporarily_unavailable": FailureKind.UNAVAILABLE,
+    "server_error": FailureKind.UNAVAILABLE,
 }
 
 
-def failure_for_error(error: str) -> OneLoginFailure:
-    page, oidc_error = ERRORS.get(error, ("hub-error", "temporarily_unavailable"))
-    return OneLoginFailure(page, oidc_error, f"One Login answered {error[:40]!r}")
+def failure_for_error(error: str) -> UpstreamFailure:
+    return UpstreamFailure(ERRORS.get(error, FailureKind.UNAVAILABLE),
+                           f"One Login answered {error[:40]!r}")
 
 
 @dataclass(frozen=True)
@@ -93,8 +85,6 @@ class ExpectedAnswer:
     """What the flow asked One Login for."""
 
     nonce: str
-    minimum_level: LevelOfAssurance
-    council_entity_id: str
     redirect_uri: str
 
 
@@ -118,8 +108,11 @@ class OneLoginClient:
         return build_authentication_request(self.config, endpoint, redirect_uri, state, minimum,
                                             ui_locale, force_login)
 
-    def redeem(self, code: str, expected: ExpectedAnswer) -> VerifiedIdentity | OneLoginFailure:
-        """Raises AnswerRejected (untrustworthy answer) or OneLoginUnavailable (cannot ask)."""
+    def redeem(self, code: str, expected: ExpectedAnswer) -> UpstreamAnswer | UpstreamFailure:
+        """Raises AnswerRejected (untrustworthy answer) or OneLoginUnavailable (cannot ask).
+
+        The level against the flow's minimum, `auth_time` against `max_age` and
+        `prompt=login`, freshness and replay are the journey's checks, as for every upstream."""
         trust = self.provider.current()
         tokens = self._token_request(trust, code, expected.redirect_uri)
         id_token = self._id_token(trust, tokens.get("id_token"), expected.nonce)
@@ -133,24 +126,21 @@ class OneLoginClient:
                      if isinstance(c, dict)]
             log.info("One Login returned no core identity (return codes %s)",
                      ",".join(str(c)[:8] for c in codes) or "none")
-            return OneLoginFailure("authn-failed", "access_denied", "identity not proven")
+            return UpstreamFailure(FailureKind.NOT_PROVEN, "One Login returned no core identity")
         claims = self._core_identity_claims(trust, token, id_token["sub"])
         try:
             identity = core_identity(claims, userinfo.get(ADDRESS_CLAIM))
         except CoreIdentityRejected as exc:
             raise AnswerRejected(str(exc)) from None
-        if identity.level_of_assurance.value < expected.minimum_level.value:
-            return OneLoginFailure("level-not-met", "access_denied",
-                                   f"vot gives {identity.level_of_assurance.name}")
-        issuer = trust.provider.issuer
         auth_time = id_token.get("auth_time")
-        return VerifiedIdentity(
-            hashed_pid=hash_pid(issuer, expected.council_entity_id, id_token["sub"],
-                                identity.level_of_assurance),
-            level_of_assurance=identity.level_of_assurance, matching_dataset=identity.dataset,
-            issuer=issuer,
-            authenticated_at=auth_time if isinstance(auth_time, int) else id_token["iat"],
-            persistent_id=id_token["sub"])
+        return UpstreamAnswer(
+            upstream="one_login", issuer=trust.provider.issuer, subject=id_token["sub"],
+            level=identity.level_of_assurance, matching_dataset=identity.dataset,
+            auth_time=auth_time if type(auth_time) is int else None,
+            issued_at=id_token["iat"],
+            answer_ids=(hashlib.sha256(tokens["id_token"].encode()).hexdigest(),),
+            remember_for=max(id_token["exp"] - int(self.clock()), 0)
+            + self.config.clock_skew_seconds)
 
     def _session(self, token_endpoint: str, **kwargs: Any) -> OAuth2Session:
         """Authlib's client: `private_key_jwt` (RFC 7523, Authlib's `PrivateKeyJWT`) with the

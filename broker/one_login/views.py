@@ -1,26 +1,96 @@
-"""What the broker publishes for One Login: the public keys of its `private_key_jwt`.
-
-The sign-in itself (the hand-off from /authorize, the redirect URI, back-channel logout) is part
-of the one journey, `broker.journey`, which is where flows, sessions and council apps meet.
-"""
+"""The One Login plug-in's endpoints: the redirect URI, back-channel logout, and the public keys
+of the broker's `private_key_jwt` for One Login's registration."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import logging
+from typing import TYPE_CHECKING
 
-from broker.context import current_broker
+from flask import Blueprint, jsonify, request
+
+from broker.one_login.callback import AnswerRejected, ExpectedAnswer, failure_for_error
 from broker.one_login.client_auth import public_jwks
+from broker.one_login.logout import (
+    LOGOUT_TOKEN_MAX_AGE_SECONDS,
+    LogoutTokenRejected,
+    read_logout_token,
+    upstream_subject,
+)
+from broker.one_login.provider import OneLoginUnavailable
+from broker.upstreams.interface import FailureKind, Journey, UpstreamFailure
 from broker.web.pages import render_page
 
-bp = Blueprint("onelogin", __name__)
+if TYPE_CHECKING:
+    from broker.one_login.upstream import OneLoginUpstream
+
+log = logging.getLogger(__name__)
+
+MAX_STATE_LENGTH = 128  # the flow id
+MAX_CODE_LENGTH = 512
 
 
-@bp.get("/onelogin/jwks.json")
-def jwks():
-    """The public keys of the broker's private_key_jwt, for One Login's registration."""
-    config = current_broker().config.one_login
-    if config is None:
-        return render_page("not-found")
-    response = jsonify(public_jwks(config))
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
+    bp = Blueprint("one_login", __name__)
+
+    @bp.get("/onelogin/jwks.json")
+    def jwks():
+        """The public keys of the broker's private_key_jwt, for One Login's registration."""
+        response = jsonify(public_jwks(upstream.settings))
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    @bp.get("/onelogin/callback")
+    def callback():
+        """One Login's redirect with `code` and `state`, or `error` (OIDC Core 3.1.2.5, 3.1.2.6).
+
+        A top-level GET from One Login's site, so the Lax binding cookie comes with it: the
+        journey checks the browser (`same_site=True`) before One Login is asked anything. The
+        flow is taken once: a replayed callback, or a second use of its code, finds nothing."""
+        state = request.args.get("state", "")
+        if not state or len(state) > MAX_STATE_LENGTH:
+            return render_page("session-expired")
+        flow = journey.take_flow(upstream, state, same_site=True)
+        if flow.openid is None:  # the registry's name matched, the request did not
+            return render_page("session-expired")
+        if request.args.get("error"):
+            return journey.answered(upstream, flow, failure_for_error(request.args["error"]),
+                                    same_site=True)
+        code = request.args.get("code", "")
+        if not code or len(code) > MAX_CODE_LENGTH:
+            result = UpstreamFailure(FailureKind.REJECTED, "the callback has no usable code")
+            return journey.answered(upstream, flow, result, same_site=True)
+        expected = ExpectedAnswer(nonce=flow.openid.nonce, redirect_uri=upstream.redirect_uri)
+        try:
+            result = upstream.client.redeem(code, expected)
+        except OneLoginUnavailable as exc:
+            result = UpstreamFailure(FailureKind.UNAVAILABLE, str(exc))
+        except AnswerRejected as exc:
+            result = UpstreamFailure(FailureKind.REJECTED, str(exc))
+        return journey.answered(upstream, flow, result, same_site=True)
+
+    @bp.post("/onelogin/backchannel-logout")
+    def backchannel_logout():
+        """One Login's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's
+        broker sessions end as at /logout (their tokens and codes revoked) and their council
+        apps are told. Errors are 400 `invalid_request` (section 2.8)."""
+        headers = {"Cache-Control": "no-store"}
+        try:
+            trust = upstream.client.provider.current()
+        except OneLoginUnavailable:
+            return jsonify(error="temporarily_unavailable"), 503, headers
+        settings = upstream.settings
+        try:
+            claims = read_logout_token(request.form.get("logout_token"), trust,
+                                       settings.client_id, settings.clock_skew_seconds)
+        except LogoutTokenRejected as exc:
+            log.warning("One Login logout token rejected: %s", exc)
+            return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
+        if upstream.state is None or not upstream.state.first_sighting(
+                "onelogin-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
+            return jsonify(error="invalid_request", error_description="replayed"), 400, headers
+        ended = journey.end_sessions(upstream, upstream_subject(trust.provider.issuer,
+                                                                claims["sub"]))
+        log.info("One Login back-channel logout: %d broker session(s) ended", ended)
+        return "", 200, headers
+
+    return bp

@@ -9,7 +9,6 @@ and database the broker will use. Each problem is one line: `file: key: problem`
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import yaml
 from broker.config import BrokerConfig, ConfigError, _interpolate, load_config
 from broker.operations.certs import (
     certificate_info,
-    der_certificate_info,
     expiry_problem,
     key_matches_certificate,
 )
@@ -113,44 +111,14 @@ def check_redirect_uris(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[P
                                   f"must be https (http only for localhost and 127.0.0.1), got {uri!r}")
 
 
-def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]:
-    """Fetches and verifies the hub's metadata as the broker will, without sharing the result."""
-    from broker.hub.metadata import HubMetadataSource, MetadataError
+def check_upstreams(config: BrokerConfig, offline: bool, now: datetime) -> Iterator[Problem]:
+    """Each configured upstream's own checks (hub metadata that verifies, One Login's documents);
+    offline, only what needs no network."""
+    from broker.upstreams.registry import build_upstreams
 
-    key = "hub.metadata_file" if config.hub.metadata_file else "hub.metadata_url"
-    source_log = logging.getLogger("broker.hub.metadata")
-    was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
-    try:
-        metadata = HubMetadataSource(config.hub, state=None).refresh()
-    except MetadataError as exc:
-        yield Problem(key, f"hub metadata not usable: {exc}")
-        return
-    finally:
-        source_log.disabled = was_disabled
-    for index, cert in enumerate(metadata.signing_certs):
-        try:
-            problem = expiry_problem(der_certificate_info(cert), now)
-        except ValueError as exc:
-            problem = ("error", f"cannot read the certificate: {exc}")
-        if problem:
-            yield Problem(key, f"hub signing certificate {index + 1}: {problem[1]}", problem[0])
-    if metadata.valid_until and (metadata.valid_until - now).total_seconds() < 24 * 3600:
-        yield Problem(key, f"hub metadata validUntil {metadata.valid_until:%Y-%m-%dT%H:%M:%SZ} "
-                           "is less than a day away", "warning")
-
-
-def check_one_login(config: BrokerConfig) -> Iterator[Problem]:
-    """Fetches One Login's discovery document, JWKS and DID document as the broker will."""
-    from broker.one_login.provider import OneLoginProvider, OneLoginUnavailable
-
-    source_log = logging.getLogger("broker.one_login.provider")
-    was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
-    try:
-        OneLoginProvider(config.one_login).refresh()
-    except OneLoginUnavailable as exc:
-        yield Problem("one_login.discovery_url", f"One Login's documents not usable: {exc}")
-    finally:
-        source_log.disabled = was_disabled
+    for upstream in build_upstreams(config):
+        for problem in upstream.configuration_problems(offline=offline, now=now):
+            yield Problem(problem.key, problem.text, problem.severity)
 
 
 def check_redis(config: BrokerConfig) -> Iterator[Problem]:
@@ -238,11 +206,7 @@ def loaded_and_checked(path: str | None, environ: dict[str, str] | None = None,
         lambda: check_keys_and_certificates(config, raw, now),
         lambda: check_redirect_uris(config, raw),
     ]
-    if config.upstream == "one_login":
-        if not offline:
-            checks.append(lambda: check_one_login(config))
-    elif not offline or config.hub.metadata_file:
-        checks.append(lambda: check_hub_metadata(config, now))
+    checks.append(lambda: check_upstreams(config, offline, now))
     if not offline:
         checks += [lambda: check_redis(config), lambda: check_database(config)]
     problems = [problem for check in checks for problem in check()]

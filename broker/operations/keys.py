@@ -99,9 +99,25 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def new_rsa_pair(common_name: str, days: int) -> tuple[str, str]:
-    from broker.devtools.keys import self_signed_pair  # RSA-2048, SHA-256, via `cryptography`
+    """An RSA-2048 key and a self-signed SHA-256 certificate, as PEM (the broker's SAML pairs:
+    the hub learns them through the federation's certificate service, not by a chain)."""
+    import datetime as dt
 
-    return self_signed_pair(common_name, days=days)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def new_jwk(kind: str) -> dict[str, Any]:

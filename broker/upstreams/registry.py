@@ -26,7 +26,7 @@ def _verify_hub(config: BrokerConfig, state: BrokerState | None) -> Upstream:
 def _one_login(config: BrokerConfig, state: BrokerState | None) -> Upstream:
     from broker.one_login.upstream import OneLoginUpstream
 
-    return OneLoginUpstream(config)
+    return OneLoginUpstream(config, state)
 
 
 def _openid_ida(config: BrokerConfig, state: BrokerState | None) -> Upstream:

@@ -9,7 +9,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from authlib.integrations.flask_oauth2.errors import _HTTPException as OAuthHTTPException
 from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -218,8 +217,6 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if isinstance(exc, OAuthHTTPException):
-            return exc.get_response()  # a standard OAuth error for a council app, not a page
         if exc.code and exc.code < 500:
             return render_page("invalid-request", status=exc.code)
         return render_page("unavailable", status=exc.code)

@@ -169,13 +169,13 @@ def test_response_issuer_that_is_not_the_hub_is_rejected(stack, send):
 def test_a_response_issued_an_hour_ago_is_rejected(stack, send):
     forgery = Forgery(response_issue_instant=_ago(3600))
     outcome = send(lambda a: forge(stack, a.authn_request_id, forgery))
-    assert_rejected(outcome, "Response IssueInstant is too old")
+    assert_rejected(outcome, "the answer is too old")
 
 
 def test_a_response_issued_an_hour_from_now_is_rejected(stack, send):
     forgery = Forgery(response_issue_instant=_from_now(3600))
     outcome = send(lambda a: forge(stack, a.authn_request_id, forgery))
-    assert_rejected(outcome, "Response IssueInstant is in the future")
+    assert_rejected(outcome, "the answer is issued in the future")
 
 
 def test_a_response_issued_within_the_skew_ahead_is_accepted(stack, send):

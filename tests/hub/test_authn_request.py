@@ -93,7 +93,7 @@ def test_signing_with_the_kept_key_gives_exactly_python3_samls_signature(stack):
     from broker.hub.saml_signing import sign_after_issuer
 
     saml = stack.config.saml
-    hub = stack.broker_app.extensions["broker"].hub_metadata.current()
+    hub = stack.broker_app.extensions["broker"].upstreams.named("verify").metadata.current()
     unsigned = build_authn_request(saml, hub, LevelOfAssurance.LEVEL_2).xml
     unsigned = etree.tostring(_without_signature(etree.fromstring(unsigned)), encoding="unicode")
     expected = OneLogin_Saml2_Utils.add_sign(unsigned, saml.signing.key_pem, saml.signing.cert_pem,

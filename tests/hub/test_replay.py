@@ -78,7 +78,7 @@ def test_replay_cache_entry_lives_until_not_on_or_after_plus_skew(stack, send):
     attempt = authorize(stack)
     assertion_id = saml.new_id()
     assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, id=assertion_id), attempt))
-    ttl = stack.redis.ttl(f"{stack.prefix}seen:matching_dataset_assertion:{assertion_id}")
+    ttl = stack.redis.ttl(f"{stack.prefix}seen:answer-verify:matching_dataset_assertion:{assertion_id}")
     # The stub hub's SubjectConfirmationData says NotOnOrAfter = now + 5 minutes; skew 30 s.
     assert 300 < ttl <= 330
 

@@ -13,11 +13,13 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from broker.codec import encode
 from broker.config import OneLoginConfig, SigningKeyConfig
-from broker.identity import LevelOfAssurance
-from broker.one_login.callback import AnswerRejected, ExpectedAnswer, OneLoginClient, OneLoginFailure
+from broker.identity import Flow, LevelOfAssurance
+from broker.one_login.callback import AnswerRejected, ExpectedAnswer, OneLoginClient
 from broker.one_login.client_auth import public_jwks
 from broker.one_login.provider import OneLoginProvider, OneLoginUnavailable
 from broker.pairwise import hash_pid
+from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
+from broker.upstreams.neutral_checks import check_answer
 from tests.one_login.fake import (
     ADDRESS,
     CLIENT_ID,
@@ -35,8 +37,7 @@ from tests.one_login.fake import (
 
 COUNCIL = "https://test-borough.example.gov.uk"
 NONCE = "flow-nonce-0001"
-EXPECTED = ExpectedAnswer(NONCE, LevelOfAssurance.LEVEL_2, COUNCIL,
-                          "https://broker.test/onelogin/callback")
+EXPECTED = ExpectedAnswer(NONCE, "https://broker.test/onelogin/callback")
 
 
 def one_login_config(alg: str = "RS256") -> OneLoginConfig:
@@ -77,7 +78,13 @@ def config() -> OneLoginConfig:
 def redeem(fake, config, id_token=None, userinfo=None, expected=EXPECTED):
     fake.answer(fake.mock, id_token or fake.id_token(NONCE),
                 userinfo if userinfo is not None else fake.userinfo())
-    return OneLoginClient(config, OneLoginProvider(config)).redeem("code-1", expected)
+    result = OneLoginClient(config, OneLoginProvider(config)).redeem("code-1", expected)
+    return result.identity_for(COUNCIL) if isinstance(result, UpstreamAnswer) else result
+
+
+def answer_of(fake, config, userinfo) -> UpstreamAnswer:
+    fake.answer(fake.mock, fake.id_token(NONCE), userinfo)
+    return OneLoginClient(config, OneLoginProvider(config)).redeem("code-1", EXPECTED)
 
 
 def test_a_valid_answer_becomes_a_verified_identity(fake, config):
@@ -106,16 +113,18 @@ def test_the_subject_is_hashed_per_council_like_verifys_pid(fake, config):
     assert SUB not in identity.hashed_pid
 
 
-def test_p1_gives_level_1_when_the_council_accepts_it(fake, config):
-    answer = redeem(fake, config, userinfo=fake.userinfo(fake.core_identity(vot="P1")),
-                    expected=ExpectedAnswer(NONCE, LevelOfAssurance.LEVEL_1, COUNCIL, "https://b/cb"))
+def test_p1_gives_level_1(fake, config):
+    answer = redeem(fake, config, userinfo=fake.userinfo(fake.core_identity(vot="P1")))
     assert answer.level_of_assurance is LevelOfAssurance.LEVEL_1
 
 
-def test_vot_below_the_councils_minimum_is_refused(fake, config):
-    answer = redeem(fake, config, userinfo=fake.userinfo(fake.core_identity(vot="P1")))
-    assert isinstance(answer, OneLoginFailure)
-    assert (answer.page, answer.oidc_error) == ("level-not-met", "access_denied")
+def test_vot_below_the_flows_minimum_is_refused_by_the_neutral_checks(fake, config):
+    answer = answer_of(fake, config, fake.userinfo(fake.core_identity(vot="P1")))
+    flow = Flow(id="f", client_id="c", authorize_params={},
+                minimum_level=LevelOfAssurance.LEVEL_2, created_at=answer.issued_at)
+    failure = check_answer(answer, flow, now=answer.issued_at, skew=30)
+    assert isinstance(failure, UpstreamFailure) and failure.kind is FailureKind.NOT_PROVEN
+    assert failure.kind.oidc_error == "access_denied"
 
 
 def test_the_raw_core_identity_jwt_is_not_kept(fake, config):
@@ -205,8 +214,8 @@ def test_a_replayed_authorization_code_is_refused(fake, config):
 
 def test_no_core_identity_with_a_return_code_is_a_failure_not_an_identity(fake, config):
     answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: [{"code": "X"}]})
-    assert isinstance(answer, OneLoginFailure)
-    assert (answer.page, answer.oidc_error) == ("authn-failed", "access_denied")
+    assert isinstance(answer, UpstreamFailure) and answer.kind is FailureKind.NOT_PROVEN
+    assert answer.kind.oidc_error == "access_denied"
 
 
 def test_addresses_are_optional_but_must_be_well_formed(fake, config):
@@ -300,4 +309,4 @@ def test_an_id_token_whose_payload_is_not_an_object_is_refused(fake, config):
 
 def test_a_return_code_claim_of_the_wrong_shape_is_still_a_failure_page(fake, config):
     answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: 7})
-    assert isinstance(answer, OneLoginFailure) and answer.page == "authn-failed"
+    assert isinstance(answer, UpstreamFailure) and answer.kind is FailureKind.NOT_PROVEN

@@ -3,9 +3,12 @@ redirect URI; each is refused with a clear page and a standard error for the cou
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 import responses
+from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from broker.identity import LevelOfAssurance
@@ -107,12 +110,41 @@ def test_a_did_document_that_does_not_verify_stops_the_sign_in_before_one_login(
 
 
 def test_a_one_login_flow_presented_at_the_saml_acs_is_refused(mocked_stack, fake):
-    """The flow id travels to One Login as `state`; posted as a hub RelayState it is no flow."""
+    """The flow id travels to One Login as `state`; posted as a hub RelayState it is no flow
+    (here the broker has no hub at all; tests/journey/test_upstream_per_council.py has both)."""
     session = requests.Session()
     attempt = authorize(mocked_stack, session=session)
     state = query(attempt.response.headers["Location"])["state"]
     page = session.post(f"{mocked_stack.broker_url}/saml/acs",
                         data={"RelayState": state, "SAMLResponse": "PHNhbWxwOlJlc3BvbnNlLz4="},
                         allow_redirects=False, timeout=10)
-    assert 'data-page="session-expired"' in page.text
+    assert page.status_code == 404 and "Location" not in page.headers
     assert "broker_session" not in session.cookies
+
+
+DAY = 24 * 3600
+
+
+@pytest.mark.parametrize("fresh_authentication", [
+    pytest.param({"max_age": "60"}, id="max_age=60"),
+    pytest.param({"prompt": "login"}, id="prompt=login"),
+])
+def test_an_authentication_a_day_old_is_refused_when_the_council_asked_for_a_fresh_one(
+        mocked_stack, fake, fresh_authentication):
+    """Issue 24 item 7: the same `max_age` and `prompt=login` checks as the SAML path's
+    AuthnInstant, run once for every upstream."""
+    page = answer(mocked_stack, fake, **fresh_authentication,
+                  id_token=lambda f, nonce: f.id_token(nonce, auth_time=int(time.time()) - DAY))
+    assert page.status_code == 400 and "Location" not in page.headers
+    assert 'data-page="rejected"' in page.text
+    assert continue_error(page) == "access_denied"
+
+
+def test_an_answer_without_auth_time_is_refused_when_the_council_set_max_age(mocked_stack, fake):
+    def without_auth_time(f, nonce):
+        claims = claims_of(f.id_token(nonce))
+        del claims["auth_time"]
+        return jwt.encode({"alg": "ES256", "kid": f.id_token_key.kid}, claims, f.id_token_key)
+
+    page = answer(mocked_stack, fake, max_age="600", id_token=without_auth_time)
+    assert 'data-page="rejected"' in page.text

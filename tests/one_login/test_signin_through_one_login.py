@@ -69,7 +69,7 @@ def test_pages_follow_the_council_apps_welsh_to_one_login_and_back(one_login_sta
     callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
     page = session.get(callback, timeout=10)
     assert '<html lang="cy"' in page.text
-    assert 'data-page="authn-failed"' in page.text
+    assert 'data-page="cancelled"' in page.text
 
 
 def test_one_login_is_asked_for_identity_at_the_councils_level(one_login_stack):
@@ -136,17 +136,27 @@ def test_the_one_login_flow_is_bound_by_the_journeys_binding_cookie(one_login_st
 
 
 @pytest.mark.parametrize(("choice", "page", "error"), [
-    ("access-denied", "authn-failed", "access_denied"),
-    ("not-proven", "authn-failed", "access_denied"),
+    ("access-denied", "cancelled", "access_denied"),
+    ("not-proven", "level-not-met", "access_denied"),
     ("temporarily-unavailable", "hub-error", "temporarily_unavailable"),
 ])
-def test_one_login_failures_show_the_hubs_pages(one_login_stack, choice, page, error):
+def test_one_login_failures_show_the_page_of_their_kind(one_login_stack, choice, page, error):
     session = requests.Session()
     attempt = authorize(one_login_stack, session=session)
     callback = answer_at_one_login(one_login_stack, session, attempt, choice)
     shown = session.get(callback, allow_redirects=False, timeout=10)
     assert f'data-page="{page}"' in shown.text
     assert query(link(shown, "continue"))["error"] == error
+
+
+def test_stopping_at_one_login_is_a_cancel_not_a_failed_identity_check(one_login_stack):
+    """access_denied is the resident choosing to stop: never "we could not verify your identity"."""
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
+    shown = session.get(callback, allow_redirects=False, timeout=10)
+    assert "You cancelled signing in" in shown.text
+    assert "could not verify your identity" not in shown.text
 
 
 def test_readiness_reports_one_login_documents(one_login_stack):

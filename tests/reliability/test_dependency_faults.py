@@ -164,7 +164,7 @@ def refreshing_stack(stack_factory):
 
 
 def metadata_source(stack) -> HubMetadataSource:
-    return stack.broker_app.extensions["broker"].hub_metadata
+    return stack.broker_app.extensions["broker"].upstreams.named("verify").metadata
 
 
 def refresh_failed(stack) -> bool:
