@@ -9,6 +9,7 @@ import pytest
 
 from broker.devtools.stub_openid_ida.app import StubOpenIdIdaConfig, create_stub_openid_ida
 from tests.conftest import Stack, _serve, free_port
+from tests.operators.conftest import keys, operator_config, prefix  # noqa: F401 - shared fixtures
 
 IDA_CLIENT_ID = "broker-ida-client"
 LEVELS = [{"trust_framework": "uk_tfida", "assurance_level": level, "level": name}
