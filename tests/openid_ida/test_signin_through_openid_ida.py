@@ -14,7 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.council_app import signed_in_subject
-from tests.forms import submit
+from tests.forms import form_fields, submit
+from tests.oidc_client import authorize, query, redeem
 from tests.openid_ida.certified_provider import certified_provider
 from tests.openid_ida.conftest import IDA_CLIENT_ID, openid_ida_settings
 
@@ -105,3 +106,45 @@ def test_a_resident_signs_in_through_npms_oidc_provider(stack_factory, keys_dir)
 
     assert "Jane Doe" in page.text and "LEVEL_2" in page.text
     assert signed_in_subject(page) != "jane"
+
+
+def sign_in_for_code(stack, browser: requests.Session, choice: str = "jane"):
+    """/authorize as the council app's client, the provider's answer and the broker's callback:
+    the attempt and the authorization response's parameters."""
+    attempt = authorize(stack, session=browser)
+    assert attempt.response.status_code == 302, attempt.response.text
+    chooser = browser.get(attempt.response.headers["Location"], timeout=10)
+    _method, action, fields = form_fields(chooser.text, "choose")
+    answer = browser.post(f"{stack.provider_url}{action}", data={**fields, "choice": choice},
+                          allow_redirects=False, timeout=10)
+    done = browser.get(answer.headers["Location"], allow_redirects=False, timeout=10)
+    assert done.status_code == 302, done.text
+    return attempt, query(done.headers["Location"])
+
+
+def subject_of(stack, attempt, params) -> str:
+    tokens = redeem(stack, params["code"], attempt.verifier, attempt.redirect_uri).json()
+    return requests.get(f"{stack.broker_url}/userinfo", timeout=10, headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).json()["sub"]
+
+
+def test_a_second_sign_in_in_the_same_browser_is_single_sign_on_with_the_same_subject(ida_stack):
+    browser = requests.Session()
+    attempt, params = sign_in_for_code(ida_stack, browser)
+    first = subject_of(ida_stack, attempt, params)
+    again = authorize(ida_stack, session=browser)
+
+    assert again.response.status_code == 302, again.response.text
+    location = again.response.headers["Location"]
+    assert location.startswith(f"{ida_stack.council_url}/callback")  # not sent to the provider
+    assert subject_of(ida_stack, again, query(location)) == first
+
+
+def test_the_provider_and_the_brokers_pages_are_welsh_for_a_welsh_resident(ida_stack):
+    browser = requests.Session()
+    browser.cookies.set("council_lang", "cy")
+    chooser = submit(browser, browser.get(ida_stack.council_url, timeout=10))
+    assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
+    failed = submit(browser, chooser, "choose", choice="not-proven")
+
+    assert failed.url.startswith(ida_stack.broker_url) and '<html lang="cy"' in failed.text
