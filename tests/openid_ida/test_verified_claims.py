@@ -155,6 +155,16 @@ def test_an_impossible_birthdate_is_rejected():
         read_verified_claims(impossible, RULES)
 
 
+def test_an_empty_claim_is_taken_as_absent():
+    """OpenID Connect Core 5.3.2 asks providers to omit a claim rather than send it empty; one
+    that sends an empty middle name has still proved the rest."""
+    empty = copy.deepcopy(MEDIUM)
+    empty["claims"]["middle_name"] = ""
+    proven = read_verified_claims(empty, RULES)
+
+    assert proven.dataset.middle_names == () and proven.level is LevelOfAssurance.LEVEL_2
+
+
 def test_unknown_members_are_ignored_as_the_schema_definition_says():
     extended = copy.deepcopy(MEDIUM)
     extended["verification"]["assurance_process"] = {"policy": "gpg45", "procedure": "m1c"}

@@ -36,16 +36,21 @@ def _from_hub(key: str, level: LevelOfAssurance | None = None, suffix: str = "")
     level = level or hub.level
     dataset = hub.dataset
     surnames = [v.value for v in dataset.surnames]
-    current = dataset.current(dataset.surnames)
+    surname = dataset.current(dataset.surnames)
     claims: dict[str, Any] = {"given_name": dataset.first_names[0].value,
-                              "family_name": current.value if current else surnames[-1],
+                              "family_name": surname.value if surname else surnames[-1],
                               "birthdate": dataset.dates_of_birth[0].value}
-    if dataset.middle_names:
+    if dataset.middle_names and dataset.middle_names[0].value:
         claims["middle_name"] = dataset.middle_names[0].value
     earlier = [name for name in surnames if name != claims["family_name"]]
     if earlier:
         claims["birth_family_name"] = earlier[0]
-    addresses = [a for a in (*dataset.current_addresses, *dataset.previous_addresses) if a.verified]
+    # OIDC4IDA has no dates on an address: an older verification's address reads as a previous
+    # one, so a resident whose newest address is not verified yet (Sam) gets no address at all,
+    # rather than the one he has moved out of as if it were current.
+    current = dataset.current_address()
+    addresses = ([current, *(a for a in dataset.previous_addresses if a.verified)]
+                 if current is not None and current.verified else [])
     verification = {"trust_framework": TRUST_FRAMEWORK, "assurance_level": ASSURANCE[level],
                     "evidence": [{"type": "document"}]}
     objects = []
