@@ -90,7 +90,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(probes.bp)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(journey.bp)
-    app.register_blueprint(matching_views.bp)
+    matching_views.install(app, journey.matching_journey)
     for upstream in broker.upstreams:
         upstream.register(app, journey.upstream_journey)
     register_error_pages(app)

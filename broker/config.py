@@ -239,6 +239,9 @@ class CouncilConfig:
     # hashingEntityId): a council that used Verify keeps its stored links and its subjects.
     hashing_entity_id: str = ""
     branding: Brand | None = None  # None only for configs built by hand: see `brand`
+    # The identity service this council's residents prove themselves with (`verify`,
+    # `one_login`); "" for the broker's own `upstream.kind` (broker.upstreams.registry).
+    upstream: str = ""
 
     @property
     def pid_hashing_entity_id(self) -> str:
@@ -583,11 +586,13 @@ class _Reader:
                         default="verify")
         if kind not in UPSTREAM_KINDS:
             raise self.fail("upstream.kind", f"must be {', '.join(UPSTREAM_KINDS)}, got {kind!r}")
+        councils = raw.get("councils") if isinstance(raw.get("councils"), dict) else {}
+        named = {item.get("upstream") for item in councils.values() if isinstance(item, dict)}
         one_login = None
-        if raw.get("one_login") is not None or kind == "one_login":
+        if raw.get("one_login") is not None or "one_login" in {kind, *named}:
             one_login = self.one_login(self.get(raw, "one_login", "", dict))
         openid_ida = None
-        if raw.get("openid_ida") is not None or kind == "openid_ida":
+        if raw.get("openid_ida") is not None or "openid_ida" in {kind, *named}:
             openid_ida = self.openid_ida(self.get(raw, "openid_ida", "", dict))
         return {"upstream": kind, "one_login": one_login, "openid_ida": openid_ida}
 
@@ -980,11 +985,19 @@ class _Reader:
                 service_url=service_url,
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
                 hashing_entity_id=self.get(item, "hashing_entity_id", prefix, default=""),
+                upstream=self.council_upstream(item, prefix),
                 branding=read_brand(item.get("branding"), f"{prefix}branding.",
                                     key=f"councils/{council_id}", default_name=Text(name, name),
                                     default_url=service_url, base=self.base, fail=self.fail),
             )
         return councils
+
+    def council_upstream(self, item: Mapping[str, Any], prefix: str) -> str:
+        kind = self.get(item, "upstream", prefix, default="")
+        if kind and kind not in UPSTREAM_KINDS:
+            raise self.fail(f"{prefix}upstream",
+                            f"must be one of {', '.join(UPSTREAM_KINDS)}, got {kind!r}")
+        return kind
 
     def clients(self, raw: list[Any], councils: dict[str, CouncilConfig]
                 ) -> dict[str, ClientConfig]:

@@ -7,7 +7,8 @@
                           `UpstreamJourney.answered`: the protocol-neutral checks run here, once,
                           for every upstream; a cross-site answer (the hub's POST) is kept, then
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
-    5. matching           cycle 0/1 by the pipeline; the cycle 3 question and /matching/cycle3
+    5. matching           cycle 0/1 by the pipeline; cycle 3's question and its routes are
+                          matching's own (`broker.matching.views`), which hands the outcome back
     6. session            one per browser: reused, renewed, or the old one logged out first
     7. code               302 to the council app's redirect_uri
     8. upstream logout    an upstream's back-channel logout ends the resident's broker sessions
@@ -43,13 +44,7 @@ from broker.matching.pipeline import (
     Outcome,
     Unavailable,
 )
-from broker.matching.views import (
-    MAX_ANSWER_LENGTH,
-    contact_text,
-    cycle3_page,
-    record_outcome,
-    valid_answer,
-)
+from broker.matching.views import contact_text, cycle3_page, record_outcome
 from broker.observability import (
     SIGNINS_COMPLETED,
     SIGNINS_FAILED,
@@ -438,78 +433,27 @@ def _after_matching(flow: Flow, identity: VerifiedIdentity, outcome: Outcome,
     raise TypeError(f"unexpected outcome {outcome!r}")
 
 
-@bp.post("/matching/cycle3")
-def cycle3_answer():
-    """The resident's answer (or their cancel) for the council's cycle 3 question."""
-    broker = current_broker()
-    state = broker.state
-    token = request.form.get("token", "")
-    pending = state.get_pending_match(token) if _valid_token(token) else None
-    if pending is None:
-        return render_page("session-expired")
-    flow = pending.flow
-    set_flow(flow.id)
-    g.ui_locale = flow.ui_locale
-    if not _started_in_this_browser(flow):
-        return _other_browser(flow, "at the cycle 3 question")
-    client, council = _context(flow)
-    if request.form.get("action") == "cancel":
-        if state.take_pending_match(token) is None:
-            return render_page("session-expired")
-        log.info("cycle 3 cancelled: flow %s council %s", flow.id[:8], council.id)
-        return render_page("matching-cancelled", service_name=client.config.name,
-                           continue_url=oidc_error_url(flow.authorize_params, "access_denied",
-                                                       "the resident cancelled"))
-    if council.matching is None or council.matching.cycle3 is None or council.id != pending.council_id:
-        # The configuration changed under a waiting resident: start again, never guess.
-        state.take_pending_match(token)
-        return render_page("session-expired")
-    answer = request.form.get("answer", "").strip()
-    if not valid_answer(council, answer):
-        return cycle3_page(council, client.config.name, flow.ui_locale, token,
-                           answer=answer[:MAX_ANSWER_LENGTH], error=True, status=400)
-    if state.take_pending_match(token) is None:
-        return render_page("session-expired")  # a second submit of the same page
-    outcome = broker.matching.answer_cycle3(council, pending.identity, pending.match_id, answer)
-    return _after_matching(flow, pending.identity, outcome, pending.from_session)
+class MatchingJourney:
+    """The journey as cycle 3's routes (`broker.matching.views`) see it
+    (`broker.matching.views.Cycle3Journey`): the browser check, and where the sign-in goes on."""
+
+    def check_browser(self, flow: Flow, step: str) -> None:
+        if not _started_in_this_browser(flow):
+            abort(make_response(_other_browser(flow, step)))
+
+    def matched(self, pending: PendingMatch, outcome: Outcome):
+        return _after_matching(pending.flow, pending.identity, outcome, pending.from_session)
+
+    def stopped(self, flow: Flow, description: str, page: str | None):
+        """The resident stopped at the question: `page` says so, or straight back to the app."""
+        url = oidc_error_url(flow.authorize_params, "access_denied", description)
+        if page is None:
+            return _redirect(url)
+        client, _council = _context(flow)
+        return render_page(page, service_name=client.config.name, continue_url=url)
 
 
-@bp.get("/matching/cycle3")
-def cycle3_language():
-    """The cycle 3 page again in the language the resident switched to; the sign-in keeps it."""
-    broker = current_broker()
-    token, lang = request.args.get("token", ""), request.args.get("lang", "")
-    pending = broker.state.get_pending_match(token) if _valid_token(token) else None
-    if pending is None or lang not in ("en", "cy"):
-        return render_page("session-expired")
-    if not _started_in_this_browser(pending.flow):
-        return _other_browser(pending.flow, "at the cycle 3 language switch")
-    flow = replace(pending.flow, ui_locale=lang)
-    # Never beyond the longest a waiting sign-in can live: the flow's TTL to reach the ACS,
-    # then the same again on this page.
-    ttl = broker.config.oidc.flow_ttl_seconds
-    remaining = min(ttl, flow.created_at + 2 * ttl - int(time.time()))
-    if remaining <= 0:
-        return render_page("session-expired")
-    broker.state.save_pending_match(token, replace(pending, flow=flow), ttl=remaining)
-    client, council = _context(flow)
-    return cycle3_page(council, client.config.name, lang, token)
-
-
-@bp.get("/matching/cycle3/back")
-def cycle3_back():
-    """"Back" from the cycle 3 page: the hub step cannot be replayed, so back is to the council."""
-    state = current_broker().state
-    token = request.args.get("token", "")
-    pending = state.get_pending_match(token) if _valid_token(token) else None
-    if pending is None:
-        return render_page("session-expired")
-    if not _started_in_this_browser(pending.flow):
-        return _other_browser(pending.flow, "back from the cycle 3 question")
-    if state.take_pending_match(token) is None:
-        return render_page("session-expired")
-    return _redirect(oidc_error_url(pending.flow.authorize_params, "access_denied",
-                                    "the resident went back"))
+matching_journey = MatchingJourney()
 
 
 # 6. The broker session: one per browser

@@ -69,7 +69,7 @@ class Upstreams:
 
 def upstream_kinds(config: BrokerConfig) -> dict[str, str]:
     """Each council's upstream kind, by council id (the broker's own where it names none)."""
-    return {council.id: getattr(council, "upstream", None) or config.upstream
+    return {council.id: council.upstream or config.upstream
             for council in config.councils.values()}
 
 

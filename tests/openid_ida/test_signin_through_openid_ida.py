@@ -13,20 +13,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.council_app import sign_in_through_openid_ida as sign_in
 from tests.council_app import signed_in_subject
 from tests.forms import form_fields, submit
 from tests.oidc_client import authorize, query, redeem
 from tests.openid_ida.certified_provider import certified_provider
 from tests.openid_ida.conftest import IDA_CLIENT_ID, openid_ida_settings
-
-
-def sign_in(stack, choice: str | None = None, browser: requests.Session | None = None):
-    """Council app → broker → the stub provider's chooser → broker → council app."""
-    browser = browser or requests.Session()
-    home = browser.get(stack.council_url, timeout=10)
-    chooser = submit(browser, home)  # "Sign in" → /authorize → 302 to the provider
-    assert chooser.url.startswith(stack.provider_url), chooser.url
-    return submit(browser, chooser, "choose", **({"choice": choice} if choice else {}))
 
 
 def test_a_resident_signs_in_and_the_council_app_shows_the_verified_name(ida_stack):

@@ -131,8 +131,10 @@ def test_every_broker_command_the_guide_names_exists():
 def test_the_metrics_the_guide_describes_are_the_ones_the_broker_exports():
     from broker import observability
 
-    source = (ROOT / "broker" / "observability.py").read_text()
-    exported = set(re.findall(r'"(broker_[a-z_]+)"', source))
+    # The broker's own metrics, and each upstream plug-in's present-state gauges.
+    sources = [ROOT / "broker" / "observability.py", *(ROOT / "broker").glob("*/upstream.py")]
+    exported = {name for path in sources
+                for name in re.findall(r'"(broker_[a-z_]+)"', path.read_text())}
     described = set(re.findall(r"^\| `(broker_[a-z_]+)`", section("Metrics and alerts"), re.M))
     assert described == exported
     assert observability.SIGNINS_STARTED  # the module the table describes
