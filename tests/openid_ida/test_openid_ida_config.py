@@ -92,3 +92,14 @@ def test_production_needs_an_https_issuer(tmp_path, keys_dir):
         load(tmp_path, keys_dir, mode="production", upstream={"kind": "openid_ida"},
              openid_ida=section(keys_dir, issuer="http://idp.example.com"))
     assert "openid_ida.issuer" in str(error.value)
+
+
+def test_a_council_may_name_this_upstream_beside_the_brokers(tmp_path, keys_dir):
+    council = {"councils.test-borough.upstream": "openid_ida"}
+    with pytest.raises(ConfigError) as error:
+        load(tmp_path, keys_dir, **council)
+    assert "openid_ida: is required" in str(error.value)
+
+    _path, config = load(tmp_path, keys_dir, openid_ida=section(keys_dir), **council)
+    assert config.upstream == "verify" and config.openid_ida is not None
+    assert config.councils["test-borough"].upstream == "openid_ida"
