@@ -114,6 +114,12 @@ class OpenIdIdaUpstream(Upstream):
         if not code or len(code) > MAX_CODE_LENGTH or flow.openid is None:
             return UpstreamFailure(FailureKind.REJECTED, "no usable code for this flow")
         try:
+            mixed_up = self._another_issuer(args.get("iss", ""))
+        except ProviderUnavailable as exc:
+            return UpstreamFailure(FailureKind.UNAVAILABLE, str(exc))
+        if mixed_up:
+            return UpstreamFailure(FailureKind.REJECTED, mixed_up)
+        try:
             answer = self.relying_party.redeem(code, flow.openid)
         except ProviderUnavailable as exc:
             return UpstreamFailure(FailureKind.UNAVAILABLE, str(exc))
@@ -137,6 +143,16 @@ class OpenIdIdaUpstream(Upstream):
             answer_ids=(hashlib.sha256(answer.raw_id_token.encode()).hexdigest(),),
             remember_for=remember)
 
+    def _another_issuer(self, iss: str) -> str | None:
+        """RFC 9207: the authorization response's `iss`, when the provider sends it (or says it
+        does), must be this provider: a code from another server is never redeemed here."""
+        provider = self.provider.current().provider
+        if iss and iss != provider.issuer:
+            return "the authorization response is from another issuer"
+        if not iss and provider.document.get("authorization_response_iss_parameter_supported"):
+            return "the authorization response lacks the iss the provider promises"
+        return None
+
     def register(self, app: Flask, journey: Journey) -> None:
         bp = Blueprint("openid_ida", __name__)
         upstream = self
@@ -148,7 +164,7 @@ class OpenIdIdaUpstream(Upstream):
             state = request.args.get("state", "")
             flow = journey.take_flow(upstream, state[:MAX_STATE_LENGTH], same_site=True)
             result = upstream.answer(flow, {key: request.args.get(key, "")
-                                            for key in ("error", "code")})
+                                            for key in ("error", "code", "iss")})
             return journey.answered(upstream, flow, result, same_site=True)
 
         @bp.get(JWKS_PATH)

@@ -87,18 +87,21 @@ class FakeProvider:
         key = self.signing_key or self.key
         return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
+    def document(self) -> dict[str, Any]:
+        return {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/auth",
+                "token_endpoint": f"{ISSUER}/token", "userinfo_endpoint": f"{ISSUER}/me",
+                "jwks_uri": f"{ISSUER}/jwks", "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"], "claims_parameter_supported": True,
+                "token_endpoint_auth_methods_supported": ["private_key_jwt",
+                                                          "client_secret_basic"],
+                "trust_frameworks_supported": ["uk_tfida"],
+                "claims_in_verified_claims_supported": ["given_name", "family_name",
+                                                        "birthdate", "address"],
+                **self.discovery}
+
     def register(self, mock: responses.RequestsMock) -> None:
-        document = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/auth",
-                    "token_endpoint": f"{ISSUER}/token", "userinfo_endpoint": f"{ISSUER}/me",
-                    "jwks_uri": f"{ISSUER}/jwks", "id_token_signing_alg_values_supported": ["RS256"],
-                    "code_challenge_methods_supported": ["S256"], "claims_parameter_supported": True,
-                    "token_endpoint_auth_methods_supported": ["private_key_jwt",
-                                                              "client_secret_basic"],
-                    "trust_frameworks_supported": ["uk_tfida"],
-                    "claims_in_verified_claims_supported": ["given_name", "family_name",
-                                                            "birthdate", "address"],
-                    **self.discovery}
-        mock.add(responses.GET, f"{ISSUER}/.well-known/openid-configuration", json=document)
+        mock.add_callback(responses.GET, f"{ISSUER}/.well-known/openid-configuration",
+                          callback=lambda _r: (200, {}, json.dumps(self.document())))
         mock.add_callback(responses.GET, f"{ISSUER}/jwks", callback=lambda _r: (
             200, {}, json.dumps({"keys": [self.key.as_dict(private=False)]})))
         mock.add_callback(responses.POST, f"{ISSUER}/token", callback=self._token)

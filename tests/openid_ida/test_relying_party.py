@@ -238,3 +238,25 @@ def test_a_code_without_the_flows_request_is_rejected(key):
     failure = upstream.answer(flow(), {"code": "a-code"})  # the flow was never handed off here
 
     assert failure.kind is FailureKind.REJECTED
+
+
+def test_a_code_from_another_issuer_is_never_redeemed(fake, key):
+    upstream = OpenIdIdaUpstream(broker_config(ida_config(key)))
+    handed = upstream.hand_off(flow(), force_login=False)
+    fake.authorize(handed.response[2]["Location"])
+    answer = upstream.answer(handed.flow, {"code": "the-code", "iss": "https://evil.test"})
+
+    assert isinstance(answer, UpstreamFailure) and answer.kind is FailureKind.REJECTED
+    assert fake.token_requests == []
+
+
+def test_a_provider_that_promises_iss_must_send_it(fake, key):
+    fake.discovery = {"authorization_response_iss_parameter_supported": True}
+    upstream = OpenIdIdaUpstream(broker_config(ida_config(key)))
+    handed = upstream.hand_off(flow(), force_login=False)
+    fake.authorize(handed.response[2]["Location"])
+
+    missing = upstream.answer(handed.flow, {"code": "the-code"})
+    assert isinstance(missing, UpstreamFailure) and missing.kind is FailureKind.REJECTED
+    assert isinstance(upstream.answer(handed.flow, {"code": "the-code", "iss": ISSUER}),
+                      UpstreamAnswer)
