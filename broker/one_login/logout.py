@@ -16,15 +16,15 @@ import time
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
-from joserfc.jwt import JWTClaimsRegistry
+from joserfc.errors import ExpiredTokenError, JoseError
 
 from broker.one_login.provider import PublishedTrust
-
-BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-MAX_LOGOUT_TOKEN = 8192
-LOGOUT_TOKEN_MAX_AGE_SECONDS = 300
-
+from broker.upstreams.logout_token import (  # noqa: F401 - BACKCHANNEL_EVENT: One Login's name too
+    BACKCHANNEL_EVENT,
+    LOGOUT_TOKEN_MAX_AGE_SECONDS,
+    MAX_LOGOUT_TOKEN,
+    LogoutTokenClaims,
+)
 
 REFUSALS = {
     "iss": "not from One Login", "aud": "for another client",
@@ -32,31 +32,6 @@ REFUSALS = {
     "events": "not a back-channel logout event", "nonce": "a logout token must not carry a nonce",
     "sub": "no sub", "jti": "no jti",
 }
-
-
-class LogoutTokenClaims(JWTClaimsRegistry):
-    """Back-Channel Logout 1.0 section 2.6 as joserfc's claims registry: `iss` One Login's, `aud`
-    the broker's client id, `iat` within the last five minutes, `exp` (if any) not past, the
-    back-channel logout event, a `sub` and a `jti`, and no `nonce`."""
-
-    def __init__(self, *, issuer: str, client_id: str, now: int, leeway: int):
-        super().__init__(now=now, leeway=leeway,
-                         iss={"essential": True, "value": issuer},
-                         aud={"essential": True, "value": client_id},
-                         iat={"essential": True}, sub={"essential": True},
-                         jti={"essential": True}, events={"essential": True})
-
-    def validate_iat(self, value: object) -> None:
-        super().validate_iat(value)
-        if value < self.now - LOGOUT_TOKEN_MAX_AGE_SECONDS - self.leeway:
-            raise InvalidClaimError("iat")
-
-    def validate_events(self, value: object) -> None:
-        if not isinstance(value, dict) or BACKCHANNEL_EVENT not in value:
-            raise InvalidClaimError("events")
-
-    def validate_nonce(self, value: object) -> None:
-        raise InvalidClaimError("nonce")
 
 
 class LogoutTokenRejected(Exception):
