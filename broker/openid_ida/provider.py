@@ -131,6 +131,10 @@ class OpenIdProvider:
                         raise
             return trust
 
+    def last_good(self) -> PublishedTrust | None:
+        """The documents in hand, without fetching."""
+        return self._trust
+
     def refetch_for_unknown_key(self) -> PublishedTrust | None:
         """An ID token names a key we do not have: fetch again, at most once a minute."""
         with self._lock:

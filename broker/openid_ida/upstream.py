@@ -28,7 +28,8 @@ from flask import Blueprint, jsonify, request
 from joserfc.jwk import ECKey, RSAKey
 
 from broker.config import BrokerConfig, OpenIdIdaConfig
-from broker.identity import Flow, LevelOfAssurance
+from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
+from broker.openid_ida.logout import LogoutTokenRejected, read_logout_token, upstream_subject
 from broker.openid_ida.provider import OpenIdProvider, ProviderUnavailable
 from broker.openid_ida.relying_party import AnswerRejected, LevelNotOffered, RelyingParty
 from broker.openid_ida.verified_claims import VerifiedClaimsRejected, read_verified_claims
@@ -41,14 +42,18 @@ from broker.upstreams.interface import (
     UpstreamAnswer,
     UpstreamFailure,
 )
+from broker.upstreams.logout_token import LOGOUT_TOKEN_MAX_AGE_SECONDS
 
 if TYPE_CHECKING:
     from flask import Flask
+
+    from broker.state import BrokerState
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/openid-ida/callback"
 JWKS_PATH = "/openid-ida/jwks.json"
+LOGOUT_PATH = "/openid-ida/backchannel-logout"
 MAX_STATE_LENGTH = 128
 MAX_CODE_LENGTH = 2048
 
@@ -77,9 +82,10 @@ def public_jwks(config: OpenIdIdaConfig) -> dict[str, Any]:
 class OpenIdIdaUpstream(Upstream):
     name = "openid_ida"
 
-    def __init__(self, config: BrokerConfig, clock=time.time):
+    def __init__(self, config: BrokerConfig, state: BrokerState | None = None, clock=time.time):
         assert config.openid_ida is not None  # the configuration requires the section for this kind
         self.config = config.openid_ida
+        self.state = state
         self.provider = OpenIdProvider(self.config, clock=clock)
         self.relying_party = RelyingParty(self.config, self.provider,
                                           f"{config.issuer}{CALLBACK_PATH}", clock=clock)
@@ -174,6 +180,31 @@ class OpenIdIdaUpstream(Upstream):
             response.headers["Cache-Control"] = "public, max-age=3600"
             return response
 
+        @bp.post(LOGOUT_PATH)
+        def backchannel_logout():
+            """The provider's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's
+            broker sessions from this provider end and their council apps are told. Errors are
+            400 `invalid_request` (section 2.8)."""
+            headers = {"Cache-Control": "no-store"}
+            try:
+                trust = upstream.provider.current()
+            except ProviderUnavailable:
+                return jsonify(error="temporarily_unavailable"), 503, headers
+            try:
+                claims = read_logout_token(request.form.get("logout_token"), upstream.provider,
+                                           trust, upstream.config.client_id,
+                                           upstream.clock_skew_seconds)
+            except LogoutTokenRejected as exc:
+                log.warning("OpenID provider logout token rejected: %s", exc)
+                return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
+            if upstream.state is None or not upstream.state.first_sighting(
+                    "openid-ida-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
+                return jsonify(error="invalid_request", error_description="replayed"), 400, headers
+            ended = journey.end_sessions(upstream, upstream_subject(trust.provider.issuer,
+                                                                    claims["sub"]))
+            log.info("OpenID provider back-channel logout: %d broker session(s) ended", ended)
+            return "", 200, headers
+
         app.register_blueprint(bp)
 
     def readiness(self) -> dict[str, dict[str, Any]]:
@@ -197,8 +228,12 @@ class OpenIdIdaUpstream(Upstream):
             source_log.disabled = was_disabled
         yield from discovery_problems(self.config, document)
 
-    def logout_subject(self, identity) -> str | None:
-        return None
+    def logout_subject(self, identity: VerifiedIdentity) -> str | None:
+        """The provider's logout token names the resident by its issuer and `sub` (hashed)."""
+        trust = self.provider.last_good()
+        if not identity.persistent_id or trust is None or identity.issuer != trust.provider.issuer:
+            return None
+        return upstream_subject(identity.issuer, identity.persistent_id)
 
 
 def discovery_problems(config: OpenIdIdaConfig, document: dict[str, Any]) -> Iterator[ConfigProblem]:

@@ -32,7 +32,7 @@ def _one_login(config: BrokerConfig, state: BrokerState | None) -> Upstream:
 def _openid_ida(config: BrokerConfig, state: BrokerState | None) -> Upstream:
     from broker.openid_ida.upstream import OpenIdIdaUpstream
 
-    return OpenIdIdaUpstream(config)
+    return OpenIdIdaUpstream(config, state)
 
 
 # The configuration's upstream kind → the plug-in that serves it (imported only when configured).

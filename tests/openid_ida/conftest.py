@@ -20,6 +20,7 @@ LEVELS = [{"trust_framework": "uk_tfida", "assurance_level": level, "level": nam
 class IdaStack:
     stack: Stack
     provider_url: str
+    stub: StubOpenIdIdaConfig | None = None
 
     def __getattr__(self, name):
         return getattr(self.stack, name)
@@ -54,7 +55,7 @@ def ida_stack_factory(stack_factory, keys_dir):
                                    redirect_uris=(f"{stack.broker_url}/openid-ida/callback",),
                                    client_jwks_uri=f"{stack.broker_url}/openid-ida/jwks.json")
         servers.append(_serve(create_stub_openid_ida(stub), port))
-        return IdaStack(stack, url)
+        return IdaStack(stack, url, stub)
 
     yield build
     for server in servers:
