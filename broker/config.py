@@ -90,7 +90,7 @@ class SigningKeyConfig:
     signs: bool
 
 
-UPSTREAM_KINDS = ("verify", "one_login")
+UPSTREAM_KINDS = ("verify", "one_login", "openid_ida")
 ONE_LOGIN_CLIENT_ALGS = ("RS256", "PS256")
 
 
@@ -111,6 +111,60 @@ class OneLoginConfig:
     refresh_seconds: int = 3600
     clock_skew_seconds: int = 30
     timeout_seconds: float = 5.0
+
+    @property
+    def signing_jwk(self) -> dict[str, Any]:
+        return next(k.jwk for k in self.signing_keys if k.signs)
+
+
+# OpenID Connect for Identity Assurance 1.0 (broker/openid_ida/): the choices its section allows.
+OPENID_IDA_CLIENT_AUTH = ("private_key_jwt", "client_secret_basic")
+OPENID_IDA_CLIENT_ALGS = ("RS256", "PS256", "ES256")
+OPENID_IDA_CLAIMS = ("given_name", "middle_name", "family_name", "birth_family_name", "birthdate",
+                     "address")
+# The protocol-neutral failure kinds (broker.upstreams.interface.FailureKind values) a provider's
+# own error codes may be mapped to.
+FAILURE_KINDS = ("cancelled", "authentication-failed", "not-proven", "pending", "login-required",
+                 "fraud", "unavailable", "rejected")
+
+
+@dataclass(frozen=True)
+class AssuranceRule:
+    """One row of the operator's level mapping: `verified_claims` whose verification is under
+    `trust_framework` (at `assurance_level`, when given; with evidence of one of the `evidence`
+    types, when given) prove the resident at `level`. Nothing else proves anything."""
+
+    trust_framework: str
+    level: LevelOfAssurance
+    assurance_level: str | None = None
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenIdIdaConfig:
+    """The broker as one client of an OpenID provider returning OpenID Connect for Identity
+    Assurance 1.0 `verified_claims` (broker/openid_ida/)."""
+
+    issuer: str
+    client_id: str
+    client_auth: str
+    levels: tuple[AssuranceRule, ...]
+    # private_key_jwt: private JWKs, one signing, all published at /openid-ida/jwks.json.
+    signing_keys: tuple[SigningKeyConfig, ...] = ()
+    client_assertion_alg: str = "RS256"
+    client_secret: str = field(default="", repr=False)  # client_secret_basic
+    scopes: tuple[str, ...] = ("openid",)
+    verified_claims_in: str = "userinfo"  # or id_token: where `verified_claims` is requested
+    claims: tuple[str, ...] = ("given_name", "family_name", "birthdate", "address")
+    # The provider's own authorization error codes → a failure kind (FAILURE_KINDS).
+    errors: tuple[tuple[str, str], ...] = ()
+    refresh_seconds: int = 3600
+    clock_skew_seconds: int = 30
+    timeout_seconds: float = 5.0
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
 
     @property
     def signing_jwk(self) -> dict[str, Any]:
@@ -314,6 +368,7 @@ class BrokerConfig:
     # (`hub`, `saml`) or GOV.UK One Login (`one_login`).
     upstream: str = "verify"
     one_login: OneLoginConfig | None = None
+    openid_ida: OpenIdIdaConfig | None = None
 
     @property
     def production(self) -> bool:
@@ -537,13 +592,16 @@ class _Reader:
         kind = self.get(self.get(raw, "upstream", "", dict, default={}), "kind", "upstream.",
                         default="verify")
         if kind not in UPSTREAM_KINDS:
-            raise self.fail("upstream.kind", f"must be verify or one_login, got {kind!r}")
+            raise self.fail("upstream.kind", f"must be {', '.join(UPSTREAM_KINDS)}, got {kind!r}")
         councils = raw.get("councils") if isinstance(raw.get("councils"), dict) else {}
         named = {item.get("upstream") for item in councils.values() if isinstance(item, dict)}
         one_login = None
         if raw.get("one_login") is not None or "one_login" in {kind, *named}:
             one_login = self.one_login(self.get(raw, "one_login", "", dict))
-        return {"upstream": kind, "one_login": one_login}
+        openid_ida = None
+        if raw.get("openid_ida") is not None or "openid_ida" in {kind, *named}:
+            openid_ida = self.openid_ida(self.get(raw, "openid_ida", "", dict))
+        return {"upstream": kind, "one_login": one_login, "openid_ida": openid_ida}
 
     def private_jwk(self, item: Mapping[str, Any], key: str, prefix: str,
                     kinds: tuple[str, ...] = ("EC", "RSA")) -> dict[str, Any]:
@@ -596,6 +654,82 @@ class _Reader:
             refresh_seconds=self.get(raw, "refresh_seconds", p, int, default=3600),
             clock_skew_seconds=skew,
             timeout_seconds=float(timeout),
+        )
+
+    def openid_ida(self, raw: Mapping[str, Any]) -> OpenIdIdaConfig:
+        p = "openid_ida."
+        client_auth = self.get(raw, "client_auth", p, default="private_key_jwt")
+        if client_auth not in OPENID_IDA_CLIENT_AUTH:
+            raise self.fail(f"{p}client_auth", f"must be {' or '.join(OPENID_IDA_CLIENT_AUTH)}, "
+                            f"got {client_auth!r}")
+        alg = self.get(raw, "client_assertion_alg", p, default="RS256")
+        if alg not in OPENID_IDA_CLIENT_ALGS:
+            raise self.fail(f"{p}client_assertion_alg", f"must be one of "
+                            f"{', '.join(OPENID_IDA_CLIENT_ALGS)}, got {alg!r}")
+        keys: tuple[SigningKeyConfig, ...] = ()
+        secret = ""
+        if client_auth == "private_key_jwt":
+            kty = "EC" if alg == "ES256" else "RSA"
+            items = self.get(raw, "signing_keys", p, list)
+            keys = tuple(SigningKeyConfig(
+                self.private_jwk(item, "file", f"{p}signing_keys[{i}].", (kty,)),
+                self.get(item, "signs", f"{p}signing_keys[{i}].", bool, default=True))
+                for i, item in enumerate(items))
+            if sum(k.signs for k in keys) != 1:
+                raise self.fail(f"{p}signing_keys",
+                                "exactly one key must sign (the others: signs: false)")
+        else:
+            secret = str(self.get(raw, "client_secret", p))
+            if len(secret) < 16:
+                raise self.fail(f"{p}client_secret", "must be at least 16 characters (is its "
+                                "environment variable set?)")
+        scopes = tuple(self.get(raw, "scopes", p, list, default=["openid"]))
+        if "openid" not in scopes:
+            raise self.fail(f"{p}scopes", "must include openid")
+        where = self.get(raw, "verified_claims_in", p, default="userinfo")
+        if where not in ("userinfo", "id_token"):
+            raise self.fail(f"{p}verified_claims_in", f"must be userinfo or id_token, got {where!r}")
+        claims = tuple(self.get(raw, "claims", p, list,
+                                default=["given_name", "family_name", "birthdate", "address"]))
+        unknown = [c for c in claims if c not in OPENID_IDA_CLAIMS]
+        if unknown or not claims:
+            raise self.fail(f"{p}claims", f"must list claims from {', '.join(OPENID_IDA_CLAIMS)}"
+                            + (f"; {unknown[0]!r} is not one" if unknown else ""))
+        levels = []
+        for i, item in enumerate(self.get(raw, "levels", p, list)):
+            q = f"{p}levels[{i}]."
+            try:
+                level = LevelOfAssurance.from_name(self.get(item, "level", q))
+            except ValueError:
+                raise self.fail(f"{q}level", "must be LEVEL_1, LEVEL_2, LEVEL_3 or LEVEL_4") from None
+            evidence = self.get(item, "evidence", q, list, default=[])
+            if not all(isinstance(e, str) and e for e in evidence):
+                raise self.fail(f"{q}evidence", "must be a list of evidence types (document, ...)")
+            levels.append(AssuranceRule(self.get(item, "trust_framework", q), level,
+                                        self.get(item, "assurance_level", q, default=None),
+                                        tuple(evidence)))
+        if not levels:
+            raise self.fail(f"{p}levels", "must map at least one trust framework to a level")
+        errors = self.get(raw, "errors", p, dict, default={})
+        for code, kind in errors.items():
+            if kind not in FAILURE_KINDS:
+                raise self.fail(f"{p}errors.{code}", f"must be one of {', '.join(FAILURE_KINDS)}")
+        skew = self.get(raw, "clock_skew_seconds", p, int, default=30)
+        if not 0 <= skew <= 300:
+            raise self.fail(f"{p}clock_skew_seconds", "must be between 0 and 300")
+        timeout = self.get(raw, "timeout_seconds", p, (int, float), default=5)
+        if not 0 < timeout <= 30:
+            raise self.fail(f"{p}timeout_seconds", "must be more than 0 and at most 30")
+        issuer = self.url(raw, "issuer", p)
+        if self.mode == "production" and not issuer.startswith("https://"):
+            raise self.fail(f"{p}issuer", "must be https in production")
+        return OpenIdIdaConfig(
+            issuer=issuer, client_id=self.get(raw, "client_id", p), client_auth=client_auth,
+            levels=tuple(levels), signing_keys=keys, client_assertion_alg=alg,
+            client_secret=secret, scopes=scopes, verified_claims_in=where, claims=claims,
+            errors=tuple((str(code), kind) for code, kind in errors.items()),
+            refresh_seconds=self.get(raw, "refresh_seconds", p, int, default=3600),
+            clock_skew_seconds=skew, timeout_seconds=float(timeout),
         )
 
     def data_keys(self, raw: list[Any], mode: str) -> tuple[DataKeyConfig, ...]:

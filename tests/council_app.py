@@ -31,6 +31,17 @@ def sign_in_through_one_login(stack, choice: str | None = None,
     return submit(browser, chooser, **({"choice": choice} if choice else {}))
 
 
+def sign_in_through_openid_ida(stack, choice: str | None = None,
+                               browser: requests.Session | None = None) -> requests.Response:
+    """Council app → broker → stub OpenID provider (OIDC4IDA) → broker → council app; the last
+    page."""
+    browser = browser or requests.Session()
+    home = browser.get(stack.council_url, timeout=10)
+    chooser = submit(browser, home)  # "Sign in" → /authorize → 302 to the provider's /authorize
+    assert chooser.url.startswith(stack.provider_url), chooser.url
+    return submit(browser, chooser, "choose", **({"choice": choice} if choice else {}))
+
+
 def signed_in_subject(page: requests.Response) -> str:
     """The `sub` the council app received, as its signed-in page shows it."""
     found = lxml.html.fromstring(page.text).xpath('//*[@id="subject"]//text()')

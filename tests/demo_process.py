@@ -14,7 +14,7 @@ import requests
 
 from tests.conftest import free_port
 
-PARTS = ("BROKER", "HUB", "COUNCIL", "ONELOGIN")
+PARTS = ("BROKER", "HUB", "COUNCIL", "ONELOGIN", "OIDC")
 
 
 @contextmanager

@@ -83,7 +83,7 @@ def test_the_package_has_no_import_cycle():
     assert cycles == [], "\n".join(" -> ".join(cycle) for cycle in cycles)
 
 
-UPSTREAM_SIDES = ("broker.hub", "broker.one_login")  # Verify's SAML hub, GOV.UK One Login
+UPSTREAM_SIDES = ("broker.hub", "broker.one_login", "broker.openid_ida")  # Verify, One Login, OIDC4IDA
 ROOT = PACKAGE.parent
 
 

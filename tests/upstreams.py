@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.council_app import sign_in_through_one_login, sign_in_through_the_hub
+from tests.council_app import (
+    sign_in_through_one_login,
+    sign_in_through_openid_ida,
+    sign_in_through_the_hub,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ UPSTREAMS = [
         "one_login", "one_login_stack", sign_in_through_one_login,
         failures={"cancelled": "access-denied", "not-proven": "not-proven",
                   "unavailable": "temporarily-unavailable"}),
+    UpstreamUnderTest(
+        "openid_ida", "ida_stack", sign_in_through_openid_ida,
+        failures={"cancelled": "access-denied", "not-proven": "not-proven",
+                  "fraud": "fraud", "unavailable": "server-error"}),
 ]
 
 FAILURE_CASES = [(upstream, kind, choice) for upstream in UPSTREAMS

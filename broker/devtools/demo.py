@@ -1,8 +1,9 @@
 """`broker demo`: the broker, the stub hub and the demo council app on one machine.
 
 Keys are generated on first run under var/demo (git-ignored); ports and URLs can be overridden
-with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL,ONELOGIN}_PORT. The upstream is
-Verify's stub hub unless BROKER_DEMO_UPSTREAM=one_login, which runs the stub One Login instead.
+with BROKER_DEMO_HOST and BROKER_DEMO_{BROKER,HUB,COUNCIL,ONELOGIN,OIDC}_PORT. The upstream is
+Verify's stub hub unless BROKER_DEMO_UPSTREAM=one_login, which runs the stub One Login instead, or
+BROKER_DEMO_UPSTREAM=oidc, which runs the stub OpenID provider with `verified_claims` (OIDC4IDA).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from broker.devtools.council_app.app import CouncilAppConfig, create_council_app
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import StubHubConfig, StubIdentityProvider, create_stub_hub
 from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
+from broker.devtools.stub_openid_ida.app import StubOpenIdIdaConfig, create_stub_openid_ida
 
 DEMO_CLIENT_ID = "demo-council-app"
 DEMO_CLIENT_SECRET = "demo-council-secret"
@@ -56,6 +58,18 @@ def stub_one_login_config(broker: BrokerConfig, base_url: str) -> StubOneLoginCo
                               mode=broker.mode)
 
 
+def stub_openid_ida_config(broker: BrokerConfig, base_url: str) -> StubOpenIdIdaConfig:
+    """The stub OpenID provider, knowing the broker as its registered client."""
+    ida = broker.openid_ida
+    return StubOpenIdIdaConfig(
+        base_url=base_url, client_id=ida.client_id,
+        redirect_uris=(f"{broker.issuer}/openid-ida/callback",),
+        client_jwks_uri=f"{broker.issuer}/openid-ida/jwks.json"
+        if ida.client_auth == "private_key_jwt" else None,
+        client_secret=ida.client_secret if ida.client_auth == "client_secret_basic" else None,
+        mode=broker.mode)
+
+
 def demo_council_look(config: BrokerConfig) -> dict:
     """The demo council app shows its council as the broker does (name, logo, colour)."""
     council = config.councils.get(DEMO_COUNCIL)
@@ -84,7 +98,7 @@ def demo_settings(environ=os.environ) -> dict:
     host = environ.get("BROKER_DEMO_HOST", "localhost")
     ports = {name: int(environ.get(f"BROKER_DEMO_{name.upper()}_PORT", default))
              for name, default in (("broker", 8000), ("hub", 8001), ("council", 8002),
-                                   ("onelogin", 8003))}
+                                   ("onelogin", 8003), ("oidc", 8004))}
     # BROKER_DEMO_{BROKER,HUB,COUNCIL}_URL: the public URL when a proxy fronts the service (the
     # docker-compose stack puts all three behind nginx with TLS); each still listens on its port.
     urls = {name: environ.get(f"BROKER_DEMO_{name.upper()}_URL", f"http://{host}:{port}").rstrip("/")
@@ -97,8 +111,10 @@ def demo_settings(environ=os.environ) -> dict:
 def demo_environ(settings: dict, environ=os.environ) -> dict:
     """What config/demo.yaml interpolates: the three URLs as this run serves them."""
     env = dict(environ)
-    for name in ("broker", "hub", "council", "onelogin"):
+    for name in ("broker", "hub", "council", "onelogin", "oidc"):
         env.setdefault(f"BROKER_DEMO_{name.upper()}_URL", settings["urls"][name])
+    if env.get("BROKER_DEMO_UPSTREAM") == "oidc":  # the issue's name for the OIDC4IDA upstream
+        env["BROKER_DEMO_UPSTREAM"] = "openid_ida"
     env["BROKER_DEMO_KEYS"] = str(settings["keys"].resolve())
     env["BROKER_DEMO_INSTANCE"] = demo_instance(settings["keys"])
     return env
@@ -129,13 +145,17 @@ def run_demo() -> int:
     if config.upstream == "one_login":
         apps["onelogin"] = create_stub_onelogin(stub_one_login_config(
             config, settings["urls"]["onelogin"]))
+    if config.upstream == "openid_ida":
+        apps["oidc"] = create_stub_openid_ida(stub_openid_ida_config(
+            config, settings["urls"]["oidc"]))
     servers = [make_server(settings["host"], settings["ports"][name], app, threaded=True)
                for name, app in apps.items()]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
-    upstream = (f"  stub One Login:    {settings['urls']['onelogin']} (the upstream)\n"
-                if config.upstream == "one_login" else "")
+    upstream = {"one_login": f"  stub One Login:    {settings['urls']['onelogin']} (the upstream)\n",
+                "openid_ida": f"  stub OpenID IDA:   {settings['urls']['oidc']} (the upstream)\n",
+                }.get(config.upstream, "")
     print(f"\n  broker:            {settings['urls']['broker']}\n"
           f"  stub hub:          {settings['urls']['hub']}\n{upstream}"
           f"  demo council app:  {settings['urls']['council']}\n\n"

@@ -179,6 +179,7 @@ def ensure_demo_keys(directory: Path) -> Path:
                 _write_pair(directory, leaf, *issued_pair(f"demo {leaf}", intermediate))
     for name, make in (("broker-oidc-signing.jwk.json", oidc_signing_jwk),
                        ("broker-onelogin-client.jwk.json", one_login_client_jwk),
+                       ("broker-openid-ida-client.jwk.json", one_login_client_jwk),
                        ("broker-oidc-signing-rsa.jwk.json", oidc_rsa_signing_jwk)):
         jwk_file = directory / name
         if not jwk_file.exists():

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwt import BaseClaimsRegistry
 
 from broker.oidc.sessions import BrokerSession
 
@@ -39,10 +40,12 @@ def read_id_token_hint(broker, id_token_hint: str) -> dict | None:
                            algorithms=["ES256", "RS256"])
     except (JoseError, ValueError):
         return None
-    claims = token.claims
-    if claims.get("iss") != broker.config.issuer:
+    try:  # our own `iss`; the base registry checks no time, as RP-Initiated Logout 1.0 allows
+        BaseClaimsRegistry(iss={"essential": True, "value": broker.config.issuer}).validate(
+            token.claims)
+    except JoseError:
         return None
-    return claims
+    return token.claims
 
 
 def logout_csrf_token(broker, session_id: str | None) -> str:

@@ -22,8 +22,9 @@ from datetime import date
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jws import extract_compact
+from joserfc.jwt import JWTClaimsRegistry
 
 from broker.identity import Address, LevelOfAssurance, MatchingDataset, MatchingValue
 from broker.one_login.authorization import LEVEL_FOR_VOT
@@ -31,6 +32,39 @@ from broker.one_login.did import DidDocument
 
 MAX_NAMES = 50
 MAX_ADDRESSES = 50
+
+
+REFUSALS = {
+    "iss": "the core identity JWT is not from the identity service",
+    "aud": "the core identity JWT is for another client",
+    "sub": "the core identity JWT is about another user than /userinfo",
+    "exp": "the core identity JWT has expired",
+    "nbf": "the core identity JWT is not valid yet",
+}
+
+
+class CoreIdentityClaims(JWTClaimsRegistry):
+    """The core identity JWT's claims as joserfc's claims registry: `iss` the identity service,
+    `aud` exactly the broker's client id, `sub` the /userinfo `sub`, `exp` not past and `nbf` (if
+    any) not to come, within the leeway."""
+
+    def __init__(self, *, identity_issuer: str, client_id: str, sub: str, now: int, leeway: int):
+        super().__init__(now=now, leeway=leeway,
+                         iss={"essential": True, "value": identity_issuer},
+                         aud={"essential": True, "value": client_id},
+                         sub={"essential": True, "value": sub},
+                         exp={"essential": True})
+        self.client_id = client_id
+
+    def validate_aud(self, value: object) -> None:
+        if value != self.client_id and value != [self.client_id]:
+            raise InvalidClaimError("aud")
+
+    def validate_nbf(self, value: object) -> None:
+        try:
+            super().validate_nbf(value)
+        except InvalidClaimError:
+            raise InvalidClaimError("nbf") from None
 
 
 class CoreIdentityRejected(Exception):
@@ -64,19 +98,14 @@ def validate_core_identity(token: Any, did: DidDocument, *, identity_issuer: str
                                    f"{type(exc).__name__}") from None
     if not isinstance(claims, dict):
         raise CoreIdentityRejected("the core identity JWT's payload is not a JSON object")
-    if claims.get("iss") != identity_issuer:
-        raise CoreIdentityRejected("the core identity JWT is not from the identity service")
-    audience = claims.get("aud")
-    if audience != client_id and not (isinstance(audience, list) and audience == [client_id]):
-        raise CoreIdentityRejected("the core identity JWT is for another client")
-    if claims.get("sub") != sub:
-        raise CoreIdentityRejected("the core identity JWT is about another user than /userinfo")
-    if not isinstance(claims.get("exp"), int):
-        raise CoreIdentityRejected("the core identity JWT has no exp")
-    if claims["exp"] <= now - leeway:
-        raise CoreIdentityRejected("the core identity JWT has expired")
-    if isinstance(claims.get("nbf"), int) and claims["nbf"] > now + leeway:
-        raise CoreIdentityRejected("the core identity JWT is not valid yet")
+    checks = CoreIdentityClaims(identity_issuer=identity_issuer, client_id=client_id, sub=sub,
+                                now=now, leeway=leeway)
+    try:
+        checks.validate(claims)
+    except JoseError as exc:
+        claim = getattr(exc, "claim", "exp" if isinstance(exc, ExpiredTokenError) else "")
+        raise CoreIdentityRejected(REFUSALS.get(claim, f"the core identity JWT is refused: "
+                                                       f"{exc.description}")) from None
     return claims
 
 

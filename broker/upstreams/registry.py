@@ -29,10 +29,17 @@ def _one_login(config: BrokerConfig, state: BrokerState | None) -> Upstream:
     return OneLoginUpstream(config, state)
 
 
+def _openid_ida(config: BrokerConfig, state: BrokerState | None) -> Upstream:
+    from broker.openid_ida.upstream import OpenIdIdaUpstream
+
+    return OpenIdIdaUpstream(config, state)
+
+
 # The configuration's upstream kind → the plug-in that serves it (imported only when configured).
 _BUILDERS: dict[str, Callable[[BrokerConfig, BrokerState | None], Upstream]] = {
     "verify": _verify_hub,
     "one_login": _one_login,
+    "openid_ida": _openid_ida,
 }
 
 

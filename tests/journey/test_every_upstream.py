@@ -15,6 +15,10 @@ from tests.one_login.conftest import (  # noqa: F401 - fixtures the One Login en
     one_login_stack,
     one_login_stack_factory,
 )
+from tests.openid_ida.conftest import (  # noqa: F401 - fixtures the OIDC4IDA entry names
+    ida_stack,
+    ida_stack_factory,
+)
 from tests.upstreams import FAILURE_CASES, UPSTREAMS
 
 

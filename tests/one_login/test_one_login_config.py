@@ -41,7 +41,7 @@ def test_one_login_upstream_loads_into_typed_settings(tmp_path, keys_dir):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"upstream": {"kind": "eidas"}}, "upstream.kind: must be verify or one_login"),
+    ({"upstream": {"kind": "eidas"}}, "upstream.kind: must be verify, one_login"),
     ({"upstream": {"kind": "one_login"}}, "one_login: is required"),
     ({"upstream": {"kind": "one_login"}, "one_login": {"client_assertion_alg": "ES256"}},
      "one_login.client_assertion_alg: must be RS256 or PS256"),

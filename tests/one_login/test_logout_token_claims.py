@@ -1,0 +1,50 @@
+"""One Login's logout token read by joserfc's claims registry (Back-Channel Logout 1.0 section
+2.6): each refusal performed on an otherwise valid, really signed token."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+from broker.one_login.logout import BACKCHANNEL_EVENT, LogoutTokenRejected, read_logout_token
+from broker.one_login.provider import ProviderMetadata, PublishedTrust
+
+ISSUER = "https://oidc.one-login.test/"
+KEY = ECKey.generate_key("P-256", auto_kid=True)
+TRUST = PublishedTrust(
+    ProviderMetadata(ISSUER, f"{ISSUER}authorize", f"{ISSUER}token", f"{ISSUER}userinfo",
+                     f"{ISSUER}jwks", None, ("ES256",)),
+    KeySet([ECKey.import_key(KEY.as_dict(private=False))]), None, time.time())
+
+
+def token(**changes) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": "broker", "iat": now, "exp": now + 120, "jti": "j-1",
+              "sub": "urn:fdc:resident", "events": {BACKCHANNEL_EVENT: {}}, **changes}
+    return jwt.encode({"alg": "ES256", "kid": KEY.kid},
+                      {k: v for k, v in claims.items() if v is not None}, KEY)
+
+
+def test_a_valid_logout_token_is_read():
+    assert read_logout_token(token(), TRUST, "broker", 30)["sub"] == "urn:fdc:resident"
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"iss": "https://evil.example/"}, "not from One Login"),
+    ({"aud": "another-client"}, "for another client"),
+    ({"iat": int(time.time()) - 3600}, "too old"),
+    ({"iat": int(time.time()) + 3600}, "in the future"),
+    ({"iat": None}, "iat"),
+    ({"exp": int(time.time()) - 120}, "expired"),
+    ({"events": {"http://example.com/other-event": {}}}, "not a back-channel logout event"),
+    ({"events": None}, "back-channel logout event"),
+    ({"nonce": "n"}, "nonce"),
+    ({"sub": ""}, "no sub"),
+    ({"jti": None}, "jti"),
+])
+def test_a_logout_token_failing_a_check_is_refused(changes, why):
+    with pytest.raises(LogoutTokenRejected, match=why):
+        read_logout_token(token(**changes), TRUST, "broker", 30)
