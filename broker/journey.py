@@ -17,7 +17,7 @@ Each upstream gives an `UpstreamAnswer` or an `UpstreamFailure`, matching an `Ou
 side a code; none of them imports another, and none of them renders another's page. Why flows
 are bound to the browser: docs/adr/0012-flows-bound-to-the-browser.md; why one session per
 browser: docs/adr/0013-one-session-per-browser.md; the upstream interface:
-docs/adr/0017-one-upstream-interface.md.
+docs/adr/0019-one-upstream-interface.md.
 """
 
 from __future__ import annotations
