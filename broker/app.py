@@ -26,6 +26,9 @@ from broker.state import BrokerState, connect
 log = logging.getLogger(__name__)
 
 MAX_CONTENT_LENGTH = 512 * 1024
+# The cookies the broker sets besides the session and the browser binding (see /cookies).
+LANGUAGE_COOKIE = "broker_lang"
+REMEMBERED_COUNCIL_COOKIE = "broker_council"
 
 
 @dataclass
@@ -53,11 +56,17 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
+    from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
     from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
-    from broker.web.brand_pages import BrandBook
-    from broker.web.design import init_design
-    from broker.web.pages import register_error_pages
+    from broker.web.brand_pages import REMEMBERED_COUNCIL_MAX_AGE, BrandBook
+    from broker.web.design import LANGUAGE_COOKIE_MAX_AGE, init_design
+    from broker.web.pages import (
+        COOKIE_PURPOSES,
+        BrokerCookie,
+        install_cookies_page,
+        register_error_pages,
+    )
     from broker.web.security import install_security
 
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
@@ -87,9 +96,9 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
     brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
-                       remembered_council_cookie="broker_council")
+                       remembered_council_cookie=REMEMBERED_COUNCIL_COOKIE)
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",),
+                language_cookie=LANGUAGE_COOKIE, ui_locales_endpoints=("signin.authorize",),
                 home_url=None, brands=brands)
 
     install_request_tracking(app)
@@ -100,6 +109,14 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(matching_views.bp)
     app.register_blueprint(onelogin_views.bp)
     register_error_pages(app)
+    install_cookies_page(app, [
+        BrokerCookie(SESSION_COOKIE, COOKIE_PURPOSES["session"],
+                     config.oidc.session_absolute_seconds),
+        BrokerCookie(journey.BINDING_COOKIE, COOKIE_PURPOSES["binding"], None),
+        BrokerCookie(LANGUAGE_COOKIE, COOKIE_PURPOSES["language"], LANGUAGE_COOKIE_MAX_AGE),
+        BrokerCookie(REMEMBERED_COUNCIL_COOKIE, COOKIE_PURPOSES["council"],
+                     REMEMBERED_COUNCIL_MAX_AGE),
+    ])
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app
 

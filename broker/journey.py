@@ -40,7 +40,9 @@ from broker.hub.requests import build_authn_request
 from broker.hub.responses import HubFailure, ResponseRejected, read_response
 from broker.identity import Flow, LevelOfAssurance, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.matching.pipeline import (
+    ConsentDeclined,
     Matched,
+    NeedsConsent,
     NeedsCycle3,
     NoMatchingConfigured,
     NotFound,
@@ -49,8 +51,12 @@ from broker.matching.pipeline import (
 )
 from broker.matching.views import (
     MAX_ANSWER_LENGTH,
+    JourneyHooks,
+    ask_consent,
     contact_text,
+    cycle3_leave_page,
     cycle3_page,
+    install_journey_hooks,
     record_outcome,
     valid_answer,
 )
@@ -449,6 +455,7 @@ def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
 
 def _silent_failure(flow: Flow, outcome: Outcome):
     errors = {NeedsCycle3: ("interaction_required", "the council needs one more detail"),
+              NeedsConsent: ("interaction_required", "the council asks before creating an account"),
               NotFound: ("access_denied", "no matching local account"),
               Unavailable: ("temporarily_unavailable", "the council's records cannot be checked now")}
     if type(outcome) not in errors:
@@ -467,6 +474,12 @@ def _after_matching(flow: Flow, identity: VerifiedIdentity, outcome: Outcome,
         return _complete(flow, identity, from_session, local_account_id=outcome.local_account_id)
     if isinstance(outcome, NoMatchingConfigured):
         return _complete(flow, identity, from_session)
+    if isinstance(outcome, NeedsConsent):
+        return ask_consent(flow, identity, council, outcome, from_session)
+    if isinstance(outcome, ConsentDeclined):
+        log.info("account creation declined: flow %s council %s", flow.id[:8], council.id)
+        return _redirect(oidc_error_url(flow.authorize_params, "access_denied",
+                                        "the resident declined account creation"))
     if isinstance(outcome, NotFound):
         log.info("sign-in not matched: flow %s council %s", flow.id[:8], council.id)
         assert council.matching is not None
@@ -542,7 +555,8 @@ def cycle3_language():
 
 @bp.get("/matching/cycle3/back")
 def cycle3_back():
-    """"Back" from the cycle 3 page: the hub step cannot be replayed, so back is to the council."""
+    """"Back" from the cycle 3 page: the hub step cannot be replayed, so the resident is asked
+    whether to stop signing in (the answer posts the page's Cancel); nothing ends here."""
     state = current_broker().state
     token = request.args.get("token", "")
     pending = state.get_pending_match(token) if _valid_token(token) else None
@@ -550,10 +564,17 @@ def cycle3_back():
         return render_page("session-expired")
     if not _started_in_this_browser(pending.flow):
         return _other_browser(pending.flow, "back from the cycle 3 question")
-    if state.take_pending_match(token) is None:
-        return render_page("session-expired")
-    return _redirect(oidc_error_url(pending.flow.authorize_params, "access_denied",
-                                    "the resident went back"))
+    _context(pending.flow)
+    return cycle3_leave_page(token, pending.flow.ui_locale)
+
+
+@bp.record_once
+def _hand_matching_its_hooks(setup) -> None:
+    """Matching's own pages (the account-creation question) hand their outcome back here."""
+    install_journey_hooks(setup.app, JourneyHooks(
+        started_in_this_browser=_started_in_this_browser, other_browser=_other_browser,
+        resume=lambda pending, outcome: _after_matching(pending.flow, pending.identity, outcome,
+                                                        pending.from_session)))
 
 
 # 6. The broker session: one per browser

@@ -61,7 +61,8 @@ class AnswerRejected(Exception):
 
 # One Login's authorization errors (OIDC Core 3.1.2.6) → the page and error the hub's statuses use.
 ERRORS = {
-    "access_denied": ("authn-failed", "access_denied"),
+    # The resident chose to stop at One Login: cancelled, not "we could not verify you".
+    "access_denied": ("cancelled", "access_denied"),
     "login_required": ("no-passive", "login_required"),
     "temporarily_unavailable": ("hub-error", "temporarily_unavailable"),
     "server_error": ("hub-error", "temporarily_unavailable"),
@@ -118,7 +119,7 @@ class OneLoginClient:
                      if isinstance(c, dict)]
             log.info("One Login returned no core identity (return codes %s)",
                      ",".join(str(c)[:8] for c in codes) or "none")
-            return OneLoginFailure("authn-failed", "access_denied", "identity not proven")
+            return OneLoginFailure("not-verified", "access_denied", "identity not proven")
         claims = self._core_identity_claims(trust, token, id_token["sub"])
         try:
             identity = core_identity(claims, userinfo.get(ADDRESS_CLAIM))

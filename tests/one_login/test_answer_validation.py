@@ -206,7 +206,7 @@ def test_a_replayed_authorization_code_is_refused(fake, config):
 def test_no_core_identity_with_a_return_code_is_a_failure_not_an_identity(fake, config):
     answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: [{"code": "X"}]})
     assert isinstance(answer, OneLoginFailure)
-    assert (answer.page, answer.oidc_error) == ("authn-failed", "access_denied")
+    assert (answer.page, answer.oidc_error) == ("not-verified", "access_denied")
 
 
 def test_addresses_are_optional_but_must_be_well_formed(fake, config):
@@ -300,4 +300,4 @@ def test_an_id_token_whose_payload_is_not_an_object_is_refused(fake, config):
 
 def test_a_return_code_claim_of_the_wrong_shape_is_still_a_failure_page(fake, config):
     answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: 7})
-    assert isinstance(answer, OneLoginFailure) and answer.page == "authn-failed"
+    assert isinstance(answer, OneLoginFailure) and answer.page == "not-verified"

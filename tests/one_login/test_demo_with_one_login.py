@@ -36,5 +36,5 @@ def test_the_demo_shows_one_login_pages_and_the_brokers_in_welsh(demo):
     chooser = submit(browser, browser.get(council, timeout=10))
     assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
     failed = submit(browser, chooser, choice="access-denied")
-    assert 'data-page="authn-failed"' in failed.text
+    assert 'data-page="cancelled"' in failed.text
     assert '<html lang="cy"' in failed.text

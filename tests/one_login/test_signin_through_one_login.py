@@ -69,7 +69,7 @@ def test_pages_follow_the_council_apps_welsh_to_one_login_and_back(one_login_sta
     callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
     page = session.get(callback, timeout=10)
     assert '<html lang="cy"' in page.text
-    assert 'data-page="authn-failed"' in page.text
+    assert 'data-page="cancelled"' in page.text
 
 
 def test_one_login_is_asked_for_identity_at_the_councils_level(one_login_stack):
@@ -136,8 +136,8 @@ def test_the_one_login_flow_is_bound_by_the_journeys_binding_cookie(one_login_st
 
 
 @pytest.mark.parametrize(("choice", "page", "error"), [
-    ("access-denied", "authn-failed", "access_denied"),
-    ("not-proven", "authn-failed", "access_denied"),
+    ("access-denied", "cancelled", "access_denied"),
+    ("not-proven", "not-verified", "access_denied"),
     ("temporarily-unavailable", "hub-error", "temporarily_unavailable"),
 ])
 def test_one_login_failures_show_the_hubs_pages(one_login_stack, choice, page, error):
