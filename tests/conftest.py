@@ -116,6 +116,8 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
                                       "accessibility_statement_url":
                                           f"{ports.url('council')}/accessibility",
                                       "privacy_notice_url": f"{ports.url('council')}/privacy",
+                                      "contact": {"phone": "0300 555 0100",
+                                                  "email": "help@test-borough.example"},
                                       "branding": TEST_BOROUGH_BRANDING}},
         "clients": [{"client_id": COUNCIL_CLIENT_ID, "council": "test-borough",
                      "name": "Test Borough services",
