@@ -136,6 +136,9 @@ def test_the_council_apps_account_page_shows_what_matching_produced(stack, resid
         window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
         window.page.locator("#answer").fill(answer)
         window.page.locator("#continue").click()
+    if matching == "new":  # the resident agrees to the new account first
+        window.page.wait_for_url(re.compile(r"/matching/create-account\?token="))
+        window.page.locator("#consent-yes").click()
     window.page.wait_for_url(f"{stack.council_url}/")
     shown = window.page.locator("#local-account")
     assert shown.get_attribute("data-matching") == matching
