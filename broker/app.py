@@ -26,9 +26,6 @@ from broker.state import BrokerState, connect
 log = logging.getLogger(__name__)
 
 MAX_CONTENT_LENGTH = 512 * 1024
-# The cookies the broker sets besides the session and the browser binding (see /cookies).
-LANGUAGE_COOKIE = "broker_lang"
-REMEMBERED_COUNCIL_COOKIE = "broker_council"
 
 
 @dataclass
@@ -56,10 +53,10 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.matching import views as matching_views
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
-    from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
     from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import REMEMBERED_COUNCIL_MAX_AGE, BrandBook
+    from broker.web.cookies import BINDING, COUNCIL, FLASK_SESSION, LANGUAGE, SESSION, cookies_of
     from broker.web.design import LANGUAGE_COOKIE_MAX_AGE, init_design
     from broker.web.pages import (
         COOKIE_PURPOSES,
@@ -72,7 +69,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
     app = Flask(__name__, template_folder="web/templates")
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-                      SESSION_COOKIE_NAME="broker_flask", SESSION_COOKIE_HTTPONLY=True)
+                      SESSION_COOKIE_HTTPONLY=True)
     if redis_client is None:
         redis_client = connect(config.redis, allow_embedded=not config.production)
     state = BrokerState(redis_client, config.redis.key_prefix, data_sealer(config))
@@ -95,10 +92,11 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
+    app.config["SESSION_COOKIE_NAME"] = cookies_of(app).name(FLASK_SESSION)
     brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
-                       remembered_council_cookie=REMEMBERED_COUNCIL_COOKIE)
+                       remembered_council_cookie=COUNCIL)
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie=LANGUAGE_COOKIE, ui_locales_endpoints=("signin.authorize",),
+                language_cookie=LANGUAGE, ui_locales_endpoints=("signin.authorize",),
                 home_url=None, brands=brands)
 
     install_request_tracking(app)
@@ -109,13 +107,13 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     app.register_blueprint(matching_views.bp)
     app.register_blueprint(onelogin_views.bp)
     register_error_pages(app)
+    jar = cookies_of(app)  # the names as browsers see them (`__Host-` over https)
     install_cookies_page(app, [
-        BrokerCookie(SESSION_COOKIE, COOKIE_PURPOSES["session"],
+        BrokerCookie(jar.name(SESSION), COOKIE_PURPOSES["session"],
                      config.oidc.session_absolute_seconds),
-        BrokerCookie(journey.BINDING_COOKIE, COOKIE_PURPOSES["binding"], None),
-        BrokerCookie(LANGUAGE_COOKIE, COOKIE_PURPOSES["language"], LANGUAGE_COOKIE_MAX_AGE),
-        BrokerCookie(REMEMBERED_COUNCIL_COOKIE, COOKIE_PURPOSES["council"],
-                     REMEMBERED_COUNCIL_MAX_AGE),
+        BrokerCookie(jar.name(BINDING), COOKIE_PURPOSES["binding"], None),
+        BrokerCookie(jar.name(LANGUAGE), COOKIE_PURPOSES["language"], LANGUAGE_COOKIE_MAX_AGE),
+        BrokerCookie(jar.name(COUNCIL), COOKIE_PURPOSES["council"], REMEMBERED_COUNCIL_MAX_AGE),
     ])
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"))
     return app

@@ -198,7 +198,10 @@ class CouncilConfig:
                                       url=self.service_url)
 
 
-AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+# Client authentication at /token and /par (OIDC Core 9); a client uses the one it is registered
+# with. Discovery lists them all.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,8 @@ class ClientConfig:
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
     allowed_claims: tuple[str, ...] | None = None
+    # `default_level` is a floor that `acr_values` can raise but not lower, unless this is set.
+    acr_values_may_lower_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -905,8 +910,8 @@ class _Reader:
             secret = self.get(item, "client_secret", prefix, default=None)
             if method == "private_key_jwt" and (jwks is None) == (jwks_uri is None):
                 raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
-            if method == "client_secret_basic" and not secret:
-                raise self.fail(f"{prefix}client_secret", "is required for client_secret_basic")
+            if method in SECRET_AUTH_METHODS and not secret:
+                raise self.fail(f"{prefix}client_secret", f"is required for {method}")
             alg = self.get(item, "id_token_signed_response_alg", prefix, default="ES256")
             if alg not in ("ES256", "RS256"):
                 raise self.fail(f"{prefix}id_token_signed_response_alg", "must be ES256 or RS256")
@@ -950,5 +955,7 @@ class _Reader:
                 post_logout_redirect_uris=tuple(logout_uris),
                 backchannel_logout_uri=self.url(item, "backchannel_logout_uri", prefix, default=None),
                 allowed_claims=tuple(allowed_claims) if allowed_claims is not None else None,
+                acr_values_may_lower_level=self.get(item, "acr_values_may_lower_level", prefix,
+                                                    bool, default=False),
             )
         return clients

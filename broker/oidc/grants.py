@@ -18,6 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 
+from broker.config import AUTH_METHODS
 from broker.oidc.claims import (
     ClaimsEntitlement,
     ClaimsRequestError,
@@ -110,7 +111,7 @@ class ProofKeyForCodeExchange(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def generate_authorization_code(self) -> str:
         """288 random bits from the OS in one call (Authlib's default draws 48 characters one

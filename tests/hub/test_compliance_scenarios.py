@@ -36,8 +36,10 @@ def test_success_at_level_2(stack):
     assert "code" in query(answer.headers["Location"])
 
 
-def test_success_at_level_1(stack):
-    answer = play(stack, "lee", acr_values="urn:uk:gov:cabinet-office:tc:saml:authn-context:level1")
+def test_success_at_level_1(stack_factory):
+    level_1_council = stack_factory(lambda _ports: {"clients.0.default_level": "LEVEL_1"})
+    answer = play(level_1_council, "lee",
+                  acr_values="urn:uk:gov:cabinet-office:tc:saml:authn-context:level1")
     assert "code" in query(answer.headers["Location"])
 
 
