@@ -4,6 +4,7 @@ The matching pages (the extra question, the account question) are in tests/match
 
 from __future__ import annotations
 
+import lxml.html
 import pytest
 from flask import g, render_template
 from flask_babel import gettext, refresh
@@ -61,3 +62,15 @@ def test_the_check_finds_english_that_was_left_untranslated(stack):
     body, _status, _headers = welsh(stack, lambda: render_page("cancelled"))
     english = body.replace("Gwnaethoch ganslo mewngofnodi", "You cancelled signing in")
     assert english_left_on(english) == ["You cancelled signing in"]
+
+
+def test_the_cookies_page_lists_the_names_browsers_see_over_https(stack_factory):
+    """Over https every broker cookie is `__Host-`-prefixed (broker/web/cookies.py): the page
+    lists those names, the ones a resident finds in their browser."""
+    broker = "https://broker.example.test"
+    stack = stack_factory(lambda ports: {"issuer": broker,
+                                         "saml.entity_id": f"{broker}/saml/metadata"})
+    html = stack.broker_app.test_client().get("/cookies", base_url=broker).get_data(as_text=True)
+    names = lxml.html.fromstring(html).xpath('//table[@id="cookies"]//tbody//code/text()')
+    assert sorted(names) == ["__Host-broker_binding", "__Host-broker_council",
+                             "__Host-broker_lang", "__Host-broker_session"]
