@@ -10,7 +10,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
-from broker.hub.metadata import HubMetadataSource
+from broker.hub.metadata_source import HubMetadataSource
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.matching.pipeline import MatchingPipeline
 from broker.observability import install_request_tracking

@@ -80,6 +80,8 @@ class HubConfig:
     # How long a process uses its own copy of the shared metadata before reading Redis again.
     local_copy_seconds: int = 10
     entity_id: str | None = None
+    # The furthest ahead a metadata validUntil may be (Verify published 14 days).
+    metadata_max_validity_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -785,6 +787,9 @@ class _Reader:
             raise self.fail("hub.trust_anchor", "replaced by hub.truststores (metadata, hub, idp: "
                             "CA certificate bundles); see docs/operations.md")
         truststores = self.get(raw, "truststores", "hub.", dict)
+        max_validity_days = self.get(raw, "metadata_max_validity_days", "hub.", int, default=14)
+        if not 1 <= max_validity_days <= 366:
+            raise self.fail("hub.metadata_max_validity_days", "must be between 1 and 366 days")
         return HubConfig(
             metadata_url=metadata_url, metadata_file=metadata_file,
             sso_url=self.url(raw, "sso_url", "hub."),
@@ -794,6 +799,7 @@ class _Reader:
             entity_id=self.get(raw, "entity_id", "hub.", default=None),
             refresh_seconds=self.get(raw, "refresh_seconds", "hub.", int, default=3600),
             local_copy_seconds=self.get(raw, "local_copy_seconds", "hub.", int, default=10),
+            metadata_max_validity_days=max_validity_days,
         )
 
     def truststore(self, raw: Mapping[str, Any], key: str) -> str:

@@ -35,9 +35,10 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
 
 from broker.context import current_broker
-from broker.hub.metadata import MetadataError
+from broker.hub.federation import MetadataError
+from broker.hub.outcomes import HubFailure, ResponseRejected
 from broker.hub.requests import build_authn_request
-from broker.hub.responses import HubFailure, ResponseRejected, read_response
+from broker.hub.responses import read_response
 from broker.identity import Flow, LevelOfAssurance, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.matching.pipeline import (
     ConsentDeclined,

@@ -66,7 +66,7 @@ def test_assertions_signed_by_the_hub_instead_of_the_identity_provider_are_refus
 
 
 def test_the_stub_hubs_metadata_is_the_federations_shape(stack):
-    from broker.hub.metadata import parse_hub_metadata
+    from broker.hub.federation import parse_hub_metadata
 
     xml = requests.get(f"{stack.hub_url}/saml/metadata", timeout=10).content
     metadata = parse_hub_metadata(xml, stack.config.hub)
