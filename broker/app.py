@@ -50,10 +50,16 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.oidc import server as oidc_server
     from broker.oidc import views as oidc_views
     from broker.ratelimit import install_rate_limits
-    from broker.web.brand_pages import BrandBook
-    from broker.web.cookies import COUNCIL, FLASK_SESSION, LANGUAGE, cookies_of
-    from broker.web.design import init_design
-    from broker.web.pages import register_error_pages, render_page
+    from broker.web.brand_pages import REMEMBERED_COUNCIL_MAX_AGE, BrandBook
+    from broker.web.cookies import BINDING, COUNCIL, FLASK_SESSION, LANGUAGE, SESSION, cookies_of
+    from broker.web.design import LANGUAGE_COOKIE_MAX_AGE, init_design
+    from broker.web.pages import (
+        COOKIE_PURPOSES,
+        BrokerCookie,
+        install_cookies_page,
+        register_error_pages,
+        render_page,
+    )
     from broker.web.security import install_security
 
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
@@ -96,6 +102,14 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     for upstream in broker.upstreams:
         upstream.register(app, journey.upstream_journey)
     register_error_pages(app)
+    jar = cookies_of(app)  # the names as browsers see them (`__Host-` over https)
+    install_cookies_page(app, [
+        BrokerCookie(jar.name(SESSION), COOKIE_PURPOSES["session"],
+                     config.oidc.session_absolute_seconds),
+        BrokerCookie(jar.name(BINDING), COOKIE_PURPOSES["binding"], None),
+        BrokerCookie(jar.name(LANGUAGE), COOKIE_PURPOSES["language"], LANGUAGE_COOKIE_MAX_AGE),
+        BrokerCookie(jar.name(COUNCIL), COOKIE_PURPOSES["council"], REMEMBERED_COUNCIL_MAX_AGE),
+    ])
     install_rate_limits(app, config, embedded_store=type(redis_client).__module__.startswith("fakeredis"),
                         resident_page=render_page)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -219,6 +219,10 @@ class MatchingConfig:
     account_creation_url: str | None
     account_creation_attributes: tuple[str, ...]
     contact: dict[str, str]
+    # Ask the resident before creating an account (GOV.UK Verify asked services to); the
+    # council's own wording of the question, or None for the broker's.
+    account_creation_consent: bool = True
+    account_creation_consent_text: dict[str, str] | None = None
     # Which of Verify's JSON schemas the council's service was built to: "legacy" (the default,
     # the adapter's without European identities) or "universal".
     dataset_schema: str = "legacy"
@@ -566,8 +570,8 @@ class _Reader:
             socket_timeout_seconds=float(self.get(redis_raw, "socket_timeout_seconds", "redis.",
                                                   (int, float), default=2)),
         )
-        councils = self.councils(self.get(raw, "councils", "", dict))
         self.mode = mode
+        councils = self.councils(self.get(raw, "councils", "", dict))
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
         return BrokerConfig(
@@ -582,9 +586,10 @@ class _Reader:
             rate_limits=self.rate_limits(self.get(raw, "rate_limits", "", dict, default={})),
             proxy_trusted_hops=self.trusted_hops(self.get(raw, "proxy", "", dict, default={})),
             data_keys=self.data_keys(self.get(raw, "data_keys", "", list, default=[]), mode),
-            branding=read_brand(raw.get("branding"), "branding.", key="deployment",
-                                default_name=neutral_brand().name, default_url=None,
-                                base=self.base, fail=self.fail),
+            branding=self.residents_links(raw, "", read_brand(
+                raw.get("branding"), "branding.", key="deployment",
+                default_name=neutral_brand().name, default_url=None, base=self.base,
+                fail=self.fail)),
             **self.upstream(raw),
         )
 
@@ -869,6 +874,18 @@ class _Reader:
         contact = self.get(raw, "contact", prefix, dict)
         if not contact or not all(isinstance(v, str) for v in contact.values()):
             raise self.fail(f"{prefix}contact", "must give the council's contact details as text")
+        consent = self.get(creation, "consent", f"{prefix}account_creation.", (bool, dict),
+                           default=True) if creation else True
+        consent_text = None
+        if isinstance(consent, dict):
+            consent_text = self.get(consent, "text", f"{prefix}account_creation.consent.", dict,
+                                    default=None)
+            if consent_text is not None and (set(consent_text) != {"en", "cy"} or not all(
+                    isinstance(v, str) and v.strip() for v in consent_text.values())):
+                raise self.fail(f"{prefix}account_creation.consent.text",
+                                "must give non-empty `en` and `cy` text")
+            consent = self.get(consent, "ask", f"{prefix}account_creation.consent.", bool,
+                               default=True)
         return MatchingConfig(
             service_url=self.url(raw, "service_url", prefix),
             bearer_token=self.get(raw, "bearer_token", prefix, default=None) or None,
@@ -878,6 +895,8 @@ class _Reader:
                                           default=None) if creation else None,
             account_creation_attributes=attributes,
             contact={str(k): v for k, v in contact.items()},
+            account_creation_consent=consent,
+            account_creation_consent_text=dict(consent_text) if consent_text else None,
             dataset_schema=dataset_schema,
         )
 
@@ -997,9 +1016,10 @@ class _Reader:
                 matching=self.matching(item.get("matching"), f"{prefix}matching."),
                 hashing_entity_id=self.get(item, "hashing_entity_id", prefix, default=""),
                 upstream=self.council_upstream(item, prefix),
-                branding=read_brand(item.get("branding"), f"{prefix}branding.",
-                                    key=f"councils/{council_id}", default_name=Text(name, name),
-                                    default_url=service_url, base=self.base, fail=self.fail),
+                branding=self.residents_links(item, prefix, read_brand(
+                    item.get("branding"), f"{prefix}branding.", key=f"councils/{council_id}",
+                    default_name=Text(name, name), default_url=service_url, base=self.base,
+                    fail=self.fail), matching_contact=item.get("matching")),
             )
         return councils
 
@@ -1009,6 +1029,24 @@ class _Reader:
             raise self.fail(f"{prefix}upstream",
                             f"must be one of {', '.join(UPSTREAM_KINDS)}, got {kind!r}")
         return kind
+
+    def residents_links(self, raw: Mapping[str, Any], prefix: str, brand: Brand,
+                        matching_contact: Any = None) -> Brand:
+        """What every page of a council's residents must offer: its accessibility statement
+        (Public Sector Bodies Accessibility Regulations 2018) and privacy notice (UK GDPR
+        articles 13 and 14), required in production, and how to reach the council."""
+        links = {}
+        for key in ("accessibility_statement_url", "privacy_notice_url"):
+            default = ... if self.mode == "production" and prefix else None
+            links[key] = self.url(raw, key, prefix, default=default)
+        contact = self.get(raw, "contact", prefix, dict, default=None)
+        if contact is None and isinstance(matching_contact, Mapping):
+            contact = matching_contact.get("contact")
+        if contact is not None and (not contact or not all(
+                isinstance(v, str) for v in contact.values())):
+            raise self.fail(f"{prefix}contact", "must give the council's contact details as text")
+        return replace(brand, contact=tuple((str(k), v) for k, v in (contact or {}).items()),
+                       **links)
 
     def clients(self, raw: list[Any], councils: dict[str, CouncilConfig]
                 ) -> dict[str, ClientConfig]:

@@ -171,7 +171,8 @@ class VerifiedSignIn:
 
 @dataclass
 class PendingMatch:
-    """A verified sign-in waiting on the council's cycle 3 question; `from_session` when the
+    """A verified sign-in waiting on the resident: the council's cycle 3 question, or whether
+    to create an account (broker.matching.views); `from_session` when the
     identity came from the broker session (single sign-on) rather than from the hub."""
 
     flow: Flow
@@ -179,3 +180,5 @@ class PendingMatch:
     council_id: str
     match_id: str
     from_session: bool = False
+    # On the account-creation question: the resident's cycle 3 answer, for the new account.
+    cycle3_answer: str | None = None

@@ -37,14 +37,16 @@ from flask import Blueprint, Response, abort, g, make_response, request, url_for
 from broker.context import current_broker
 from broker.identity import Flow, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.matching.pipeline import (
+    ConsentDeclined,
     Matched,
+    NeedsConsent,
     NeedsCycle3,
     NoMatchingConfigured,
     NotFound,
     Outcome,
     Unavailable,
 )
-from broker.matching.views import contact_text, cycle3_page, record_outcome
+from broker.matching.views import ask_consent, contact_text, cycle3_page, record_outcome
 from broker.observability import (
     SIGNINS_COMPLETED,
     SIGNINS_FAILED,
@@ -390,6 +392,7 @@ def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
 
 def _silent_failure(flow: Flow, outcome: Outcome):
     errors = {NeedsCycle3: ("interaction_required", "the council needs one more detail"),
+              NeedsConsent: ("interaction_required", "the council asks before creating an account"),
               NotFound: ("access_denied", "no matching local account"),
               Unavailable: ("temporarily_unavailable", "the council's records cannot be checked now")}
     if type(outcome) not in errors:
@@ -408,6 +411,12 @@ def _after_matching(flow: Flow, identity: VerifiedIdentity, outcome: Outcome,
         return _complete(flow, identity, from_session, local_account_id=outcome.local_account_id)
     if isinstance(outcome, NoMatchingConfigured):
         return _complete(flow, identity, from_session)
+    if isinstance(outcome, NeedsConsent):
+        return ask_consent(flow, identity, council, outcome, from_session)
+    if isinstance(outcome, ConsentDeclined):
+        log.info("account creation declined: flow %s council %s", flow.id[:8], council.id)
+        return _redirect(oidc_error_url(flow.authorize_params, "access_denied",
+                                        "the resident declined account creation"))
     if isinstance(outcome, NotFound):
         log.info("sign-in not matched: flow %s council %s", flow.id[:8], council.id)
         assert council.matching is not None

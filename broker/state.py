@@ -39,7 +39,7 @@ READABLE_KINDS = frozenset({"seen", "hub-metadata"})
 # Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
 # key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
 SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
-                             "verified-signin"})
+                             "pending-consent", "verified-signin"})
 # Values as compact JSON (no space after "," and ":"): every byte is kept in Redis for the
 # value's lifetime. One encoder for the process (`json.dumps` with an option builds one per call).
 _json = json.JSONEncoder(separators=(",", ":")).encode
@@ -342,6 +342,20 @@ class BrokerState:
     def take_pending_match(self, token: str) -> PendingMatch | None:
         raw = self._call("getdel", self._key("pending-match", token))
         return _record(PendingMatch, raw, "pending match")
+
+    # Waiting on the account-creation question (broker.matching.views): read at every reload of
+    # its page, taken once by the answer. Its own keys: a cycle 3 token is no answer here.
+    def save_pending_consent(self, token: str, pending: PendingMatch, ttl: int) -> None:
+        self._call("set", self._key("pending-consent", token), _json(encode(pending)),
+                   ex=max(ttl, 1))
+
+    def get_pending_consent(self, token: str) -> PendingMatch | None:
+        raw = self._call("get", self._key("pending-consent", token))
+        return _record(PendingMatch, raw, "pending consent")
+
+    def take_pending_consent(self, token: str) -> PendingMatch | None:
+        raw = self._call("getdel", self._key("pending-consent", token))
+        return _record(PendingMatch, raw, "pending consent")
 
     # Broker sessions by upstream subject, so that an upstream's back-channel logout (One Login's)
     # can end them: under a hash of the upstream's issuer and subject, a set of the sessions' key

@@ -113,6 +113,11 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
         "councils": {"test-borough": {"name": "Test Borough Council",
                                       "entity_id": "https://test-borough.example.gov.uk",
                                       "service_url": ports.url("council"),
+                                      "accessibility_statement_url":
+                                          f"{ports.url('council')}/accessibility",
+                                      "privacy_notice_url": f"{ports.url('council')}/privacy",
+                                      "contact": {"phone": "0300 555 0100",
+                                                  "email": "help@test-borough.example"},
                                       "branding": TEST_BOROUGH_BRANDING}},
         "clients": [{"client_id": COUNCIL_CLIENT_ID, "council": "test-borough",
                      "name": "Test Borough services",

@@ -315,3 +315,45 @@ def test_signing_keys_and_the_one_key_shorthand_together_are_refused(tmp_path, k
     with pytest.raises(ConfigError) as error:
         load_config(path, environ={})
     assert str(error.value) == f"{path}: oidc.signing_key: give signing_keys or signing_key, not both"
+
+
+@pytest.mark.parametrize("key", ["accessibility_statement_url", "privacy_notice_url"])
+def test_production_needs_each_councils_accessibility_statement_and_privacy_notice(
+        tmp_path, keys_dir, key):
+    path = config_file(tmp_path, keys_dir, mode="production", **{f"councils.test-borough.{key}": None})
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert error.value.key == f"councils.test-borough.{key}"
+    assert "required" in error.value.problem
+
+
+def test_development_starts_without_the_footer_links(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{
+        "councils.test-borough.accessibility_statement_url": None,
+        "councils.test-borough.privacy_notice_url": None})
+    brand = load_config(path, environ={}).councils["test-borough"].brand
+    assert brand.accessibility_statement_url is None and brand.privacy_notice_url is None
+
+
+def test_the_councils_footer_links_and_contact_are_on_its_brand(tmp_path, keys_dir):
+    brand = load_config(config_file(tmp_path, keys_dir), environ={}).councils["test-borough"].brand
+    assert brand.accessibility_statement_url == f"{PORTS.url('council')}/accessibility"
+    assert brand.privacy_notice_url == f"{PORTS.url('council')}/privacy"
+    assert dict(brand.contact) == {"phone": "0300 555 0100", "email": "help@test-borough.example"}
+
+
+def test_the_councils_contact_defaults_to_its_matching_contact(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{
+        "councils.test-borough.contact": None,
+        "councils.test-borough.matching": {"service_url": "https://m.example/match",
+                                           "contact": {"phone": "01234 567890"}}})
+    brand = load_config(path, environ={}).councils["test-borough"].brand
+    assert brand.contact == (("phone", "01234 567890"),)
+
+
+def test_a_footer_link_must_be_a_web_address(tmp_path, keys_dir):
+    path = config_file(tmp_path, keys_dir, **{
+        "councils.test-borough.privacy_notice_url": "privacy.html"})
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert error.value.key == "councils.test-borough.privacy_notice_url"

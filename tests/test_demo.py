@@ -33,6 +33,28 @@ def test_demo_runs_without_redis_and_a_scripted_browser_signs_in(demo):
     assert f"Open {council}" in output
 
 
+def test_every_address_the_demo_prints_opens_a_page_not_a_404(tmp_path):
+    """Issue 26.4: a newcomer opens the broker's and the stub hub's printed URLs too."""
+    with running_demo(tmp_path) as (process, urls):
+        broker = requests.get(urls["BROKER"], timeout=10)
+        assert broker.status_code == 200 and 'data-page="landing"' in broker.text
+        assert urls["COUNCIL"] in broker.text                  # where to start instead
+        hub = requests.get(urls["HUB"], timeout=10)
+        assert hub.status_code == 200 and 'data-page="stub-home"' in hub.text
+        cookies = requests.get(f"{urls['BROKER']}/cookies", timeout=10)
+        assert cookies.status_code == 200 and "broker_session" in cookies.text
+        process.terminate()
+        printed = process.communicate(timeout=10)[0]
+    for name in ("BROKER", "HUB", "COUNCIL"):
+        assert urls[name] in printed
+
+
+def test_the_stub_one_logins_own_address_is_a_page_not_a_404(tmp_path):
+    with running_demo(tmp_path, BROKER_DEMO_UPSTREAM="one_login") as (_process, urls):
+        page = requests.get(urls["ONELOGIN"], timeout=10)
+        assert page.status_code == 200 and 'data-page="stub-home"' in page.text
+
+
 def test_conformance_jwt_client_completes_a_full_flow_against_the_demo(demo):
     """An independent client (requests + PyJWT, nothing from the broker) using the demo's
     conformance-jwt client and its committed demo-only key: discovery, authorization, token,

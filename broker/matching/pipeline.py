@@ -3,7 +3,8 @@
     cycle 0  link store: this council already linked this hashed PID → matched, no call out
     cycle 1  the council's local matching service with the Matching Dataset
     cycle 3  one extra fact from the resident (the page is in `views`), then match again
-    account creation, where the council allows it, on a final no-match
+    account creation, where the council allows it, on a final no-match: after the resident
+             agreed on a page of its own (`views`), unless the council turned that question off
     otherwise: not found
 
 The pipeline returns an `Outcome`; it never renders pages, so each branch can be tested without
@@ -57,6 +58,20 @@ class NeedsCycle3:
 
 
 @dataclass(frozen=True)
+class NeedsConsent:
+    """A final no-match where the council creates accounts: the resident is asked first
+    (GOV.UK Verify asked services to). `cycle3_answer` is kept for the account's attributes."""
+
+    match_id: str
+    cycle3_answer: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentDeclined:
+    """The resident said no to a new account: nothing was created or linked."""
+
+
+@dataclass(frozen=True)
 class NotFound:
     """A final no-match and no account created: the resident meets the council's contacts."""
 
@@ -68,7 +83,8 @@ class Unavailable:
     reason: str
 
 
-Outcome = Matched | NoMatchingConfigured | NeedsCycle3 | NotFound | Unavailable
+Outcome = (Matched | NoMatchingConfigured | NeedsCycle3 | NeedsConsent | ConsentDeclined | NotFound
+           | Unavailable)
 
 ClientFactory = Callable[[MatchingConfig], LocalMatchingClient]
 
@@ -121,13 +137,25 @@ class MatchingPipeline:
                               "cycle-3" if cycle3 is not None else "cycle-1")
         if cycle3 is None and council.matching.cycle3 is not None:
             return NeedsCycle3()
-        return self._final_no_match(council, identity, match_id, cycle3, client)
-
-    def _final_no_match(self, council: CouncilConfig, identity: VerifiedIdentity, match_id: str,
-                        cycle3: dict[str, str] | None, client: LocalMatchingClient) -> Outcome:
-        assert council.matching is not None
         if not council.matching.account_creation_url:
             return NotFound()
+        if council.matching.account_creation_consent:
+            return NeedsConsent(match_id, next(iter(cycle3.values())) if cycle3 else None)
+        return self._create_account(council, identity, match_id, cycle3, client)
+
+    def create_account(self, council: CouncilConfig, identity: VerifiedIdentity, match_id: str,
+                       cycle3_answer: str | None) -> Outcome:
+        """Account creation once the resident agreed to it (after `NeedsConsent`)."""
+        assert council.matching is not None and council.matching.account_creation_url
+        cycle3 = None
+        if cycle3_answer is not None and council.matching.cycle3 is not None:
+            cycle3 = {council.matching.cycle3.attribute: cycle3_answer}
+        return self._create_account(council, identity, match_id, cycle3,
+                                    self.client_factory(council.matching))
+
+    def _create_account(self, council: CouncilConfig, identity: VerifiedIdentity, match_id: str,
+                        cycle3: dict[str, str] | None, client: LocalMatchingClient) -> Outcome:
+        assert council.matching is not None
         attributes = account_creation_attributes(
             identity, council.matching.account_creation_attributes, cycle3,
             DatasetSchema(council.matching.dataset_schema))

@@ -4,55 +4,80 @@ language switch, back) and what a valid answer is; and the count of the pipeline
 The journey (`broker.journey`) puts a sign-in on the question (`cycle3_page`, the pending match
 in Redis) and takes it back through `Cycle3Journey`: the browser check, the outcome of matching
 again, or the resident stopping. No endpoint is named across packages.
+
+The account-creation question is matching's too: the journey hands over a `NeedsConsent`
+outcome (`ask_consent`) and the resident's answer goes back as an outcome the same way.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import replace
 from typing import Protocol
 
 from flask import Blueprint, Flask, g, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 
 from broker.config import CouncilConfig
 from broker.context import current_broker
-from broker.identity import Flow, PendingMatch
-from broker.matching.pipeline import Matched, NeedsCycle3, NotFound, Outcome, Unavailable
+from broker.identity import Flow, PendingMatch, VerifiedIdentity
+from broker.matching.pipeline import (
+    ConsentDeclined,
+    Matched,
+    NeedsConsent,
+    NeedsCycle3,
+    NotFound,
+    Outcome,
+    Unavailable,
+)
 from broker.observability import MATCHING_OUTCOMES, set_flow
 from broker.web.brand_pages import use_council_brand
-from broker.web.pages import PAGES, render_page
+from broker.web.i18n import supported
+from broker.web.pages import PAGES, contact_lines, render_page
 
 MAX_ANSWER_LENGTH = 256
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
-INVALID_ANSWER = {
-    "en": "Enter your answer in the format shown in the hint",
-    "cy": "Rhowch eich ateb yn y fformat a ddangosir yn y cyngor",
-}
-CONTINUE = {"en": "Continue", "cy": "Parhau"}
-CANCEL = {"en": "Cancel signing in", "cy": "Canslo mewngofnodi"}
-BACK = {"en": "Back", "cy": "Yn ôl"}
-ERROR_SUMMARY = {"en": "There is a problem", "cy": "Mae problem wedi codi"}
+
+def _l(message: str) -> str:
+    return message
+
+
+INVALID_ANSWER = _l("Enter your answer in the format shown in the hint")
+
+
+def _language(ui_locale: str) -> str:
+    return ui_locale if ui_locale in ("en", "cy") else "en"
 
 
 def cycle3_page(council: CouncilConfig, service_name: str, ui_locale: str, token: str,
                 answer: str = "", error: bool = False, status: int = 200):
     assert council.matching is not None and council.matching.cycle3 is not None
     cycle3 = council.matching.cycle3
-    lang = ui_locale if ui_locale in ("en", "cy") else "en"
+    lang = _language(ui_locale)
     g.ui_locale = lang
     g.language_switch_url = url_for("matching.cycle3_language", token=token,
                                     lang="en" if lang == "cy" else "cy")
-    body = render_template(
-        "matching/cycle3.html", page=PAGES["cycle3"], name="cycle3", lang=lang, token=token,
-        label=cycle3.label[lang], hint=cycle3.hint[lang], answer=answer,
-        error=INVALID_ANSWER[lang] if error else None, error_summary=ERROR_SUMMARY[lang],
-        continue_label=CONTINUE[lang], cancel_label=CANCEL[lang], back_label=BACK[lang],
-        council=council.name, service_name=service_name,
-        csp_nonce=g.get("csp_nonce", ""))
+    with force_locale(lang):
+        body = render_template(
+            "matching/cycle3.html", page=PAGES["cycle3"].translated(), name="cycle3", token=token,
+            label=cycle3.label[lang], hint=cycle3.hint[lang], answer=answer,
+            error=gettext(INVALID_ANSWER) if error else None,
+            council=council.name, service_name=service_name)
     return body, status, {"Cache-Control": "no-store"}
+
+
+def cycle3_leave_page(token: str, ui_locale: str):
+    """"Back" from the cycle 3 question: the identity check cannot be gone back to, so the
+    resident is asked whether to stop signing in, never stopped without a word."""
+    lang = _language(ui_locale)
+    g.ui_locale = lang
+    g.language_switch_url = None
+    with force_locale(lang):
+        body = render_template("matching/cycle3_leave.html", token=token, lang=lang)
+    return body, 200, {"Cache-Control": "no-store"}
 
 
 def valid_answer(council: CouncilConfig, answer: str) -> bool:
@@ -63,9 +88,7 @@ def valid_answer(council: CouncilConfig, answer: str) -> bool:
 
 def contact_text(contact: dict[str, str]) -> str:
     """The council's contact details from configuration, as one line in the page's language."""
-    labels = {"phone": gettext("Phone"), "email": gettext("Email"), "address": gettext("Address")}
-    return "; ".join(f"{labels.get(key, key.replace('_', ' ').capitalize())}: {value}"
-                     for key, value in contact.items())
+    return "; ".join(contact_lines(contact.items()))
 
 
 def record_outcome(council_id: str, outcome: Outcome) -> None:
@@ -74,6 +97,10 @@ def record_outcome(council_id: str, outcome: Outcome) -> None:
         cycle, result = outcome.how.removeprefix("cycle-"), "match"
     elif isinstance(outcome, NeedsCycle3):
         cycle, result = "1", "no-match"
+    elif isinstance(outcome, NeedsConsent):
+        cycle, result = "final", "consent-asked"
+    elif isinstance(outcome, ConsentDeclined):
+        cycle, result = "final", "consent-declined"
     elif isinstance(outcome, NotFound):
         cycle, result = "final", "not-found"
     elif isinstance(outcome, Unavailable):
@@ -169,16 +196,107 @@ def install(app: Flask, journey: Cycle3Journey) -> None:
 
     @bp.get("/matching/cycle3/back")
     def cycle3_back():
-        """"Back" from the cycle 3 page: the upstream's step cannot be replayed, so back is to
-        the council app."""
-        state = current_broker().state
+        """"Back" from the cycle 3 page: the upstream's step cannot be gone back to, so the
+        resident is asked whether to stop signing in (the answer posts the page's Cancel);
+        nothing ends here."""
         token = request.args.get("token", "")
         pending = _pending(token)
         if pending is None:
             return render_page("session-expired")
         journey.check_browser(pending.flow, "back from the cycle 3 question")
-        if state.take_pending_match(token) is None:
+        _service_name(pending.flow, current_broker().config.councils[pending.council_id])
+        return cycle3_leave_page(token, pending.flow.ui_locale)
+
+    @bp.get("/matching/create-account")
+    def consent():
+        """The question: may the council create an account for this resident?"""
+        token = request.args.get("token", "")
+        pending = _waiting(token)
+        if pending is None:
             return render_page("session-expired")
-        return journey.stopped(pending.flow, "the resident went back", None)
+        set_flow(pending.flow.id)
+        lang = supported(request.args.get("lang")) or _language(pending.flow.ui_locale)
+        g.ui_locale = lang
+        journey.check_browser(pending.flow, "at the account-creation question")
+        return _consent_page(token, pending, lang)
+
+    @bp.post("/matching/create-account")
+    def consent_answer():
+        """Yes: the council creates the account and the sign-in goes on. No: nothing is
+        created, and the council app hears `access_denied`."""
+        token = request.form.get("token", "")
+        pending = _waiting(token)
+        if pending is None:
+            return render_page("session-expired")
+        set_flow(pending.flow.id)
+        g.ui_locale = supported(request.form.get("lang")) or _language(pending.flow.ui_locale)
+        journey.check_browser(pending.flow, "at the account-creation question")
+        answer = request.form.get("answer")
+        if answer not in ("yes", "no"):
+            return _consent_page(token, pending, g.ui_locale)
+        _client, council = _consent_context(pending)
+        taken = current_broker().state.take_pending_consent(token)
+        if taken is None or council is None or council.matching is None \
+                or not council.matching.account_creation_url:
+            return render_page("session-expired")  # a second submit, or the council changed
+        pending = replace(taken, flow=replace(taken.flow, ui_locale=g.ui_locale))
+        if answer == "no":
+            return journey.matched(pending, ConsentDeclined())
+        outcome = current_broker().matching.create_account(council, pending.identity,
+                                                           pending.match_id, pending.cycle3_answer)
+        return journey.matched(pending, outcome)
 
     app.register_blueprint(bp)
+
+
+# The account-creation question
+
+def _pending_ttl(flow: Flow) -> int:
+    """Never beyond the longest a waiting sign-in can live: the flow's TTL to reach the
+    upstream's answer, then the same again here."""
+    ttl = current_broker().config.oidc.flow_ttl_seconds
+    return min(ttl, flow.created_at + 2 * ttl - int(time.time()))
+
+
+def ask_consent(flow: Flow, identity: VerifiedIdentity, council: CouncilConfig,
+                outcome: NeedsConsent, from_session: bool):
+    """Keeps the sign-in and sends the browser to the question's own page, a GET that a reload
+    (or a mobile browser waking a background tab) shows again."""
+    token = secrets.token_urlsafe(32)
+    ttl = _pending_ttl(flow)
+    if ttl <= 0:
+        return render_page("session-expired")
+    current_broker().state.save_pending_consent(
+        token, PendingMatch(flow, identity, council.id, outcome.match_id, from_session,
+                            cycle3_answer=outcome.cycle3_answer), ttl=ttl)
+    return "", 303, {"Location": url_for("matching.consent", token=token),
+                     "Cache-Control": "no-store"}
+
+
+def _waiting(token: str) -> PendingMatch | None:
+    if not TOKEN_PATTERN.fullmatch(token):
+        return None
+    return current_broker().state.get_pending_consent(token)
+
+
+def _consent_context(pending: PendingMatch):
+    broker = current_broker()
+    client = broker.clients.get(pending.flow.client_id)
+    council = broker.config.councils.get(pending.council_id)
+    use_council_brand(pending.council_id)
+    return client, council
+
+
+def _consent_page(token: str, pending: PendingMatch, lang: str):
+    client, council = _consent_context(pending)
+    if client is None or council is None or council.matching is None:
+        return render_page("session-expired")
+    g.language_switch_url = url_for("matching.consent", token=token,
+                                    lang="en" if lang == "cy" else "cy")
+    wording = council.matching.account_creation_consent_text
+    with force_locale(lang):
+        page = PAGES["consent"].translated()
+        body = render_template("matching/consent.html", page=page, token=token, lang=lang,
+                               explanation=wording[lang] if wording else page.what_next,
+                               service_name=client.config.name)
+    return body, 200, {"Cache-Control": "no-store"}

@@ -27,6 +27,7 @@ from broker.oidc.logout import (
     read_id_token_hint,
 )
 from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
+from broker.web.brand_pages import remembered_council, use_council_brand
 from broker.web.cookies import SESSION, cookies
 from broker.web.pages import render_page
 
@@ -197,6 +198,8 @@ def logout():
     if hint and params.get("client_id") and params["client_id"] != audience:
         return render_page("invalid-request")
     client = broker.clients.get(client_id)
+    if client is not None:
+        use_council_brand(client.config.council)  # the confirmation and signed-out pages
     post_logout = params.get("post_logout_redirect_uri")
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
@@ -204,8 +207,12 @@ def logout():
     if not logout_confirmed(broker, session_id, hint, params, request.method):
         # Without proof the request comes from this browser's own session, ask first.
         params.pop("csrf_token", None)
+        remembered = remembered_council()
+        if remembered:
+            use_council_brand(remembered[0])
         return render_template("logout_confirm.html", params=params,
-                               csrf_token=logout_csrf_token(broker, session_id)), 200, {
+                               csrf_token=logout_csrf_token(broker, session_id),
+                               cancel_url=remembered[1].url if remembered else None), 200, {
             "Cache-Control": "no-store"}
     session = broker.sessions.end(session_id) if session_id else None
     if session is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, abort, current_app, g, url_for
+from flask_babel import gettext
 
 from broker.web.branding import Brand
 from broker.web.cookies import cookies
@@ -91,7 +92,24 @@ def brand_context(language: str) -> dict:
         "brand_logo_alt": logo.alt.in_language(language) if logo else "",
         "brand_css_url": url_for("brands.asset", key=brand.key, version=brand.version,
                                  asset="brand.css") if brand.colour else None,
+        "footer_links": footer_links(brand),
     }
+
+
+def footer_links(brand: Brand) -> list[dict[str, str]]:
+    """What every UK public sector page links to: the accessibility statement (Public Sector
+    Bodies Accessibility Regulations 2018), the privacy notice (UK GDPR) and the cookies page."""
+    links = []
+    if brand.accessibility_statement_url:
+        links.append({"href": brand.accessibility_statement_url,
+                      "text": gettext("Accessibility statement"), "id": "footer-accessibility"})
+    if brand.privacy_notice_url:
+        links.append({"href": brand.privacy_notice_url, "text": gettext("Privacy notice"),
+                      "id": "footer-privacy"})
+    if "pages.cookies" in current_app.view_functions:
+        links.append({"href": url_for("pages.cookies"), "text": gettext("Cookies"),
+                      "id": "footer-cookies"})
+    return links
 
 
 def install_brands(app: Flask, book: BrandBook) -> None:

@@ -58,6 +58,10 @@ class Brand:
     logo: Logo | None = None
     show_name: bool = True
     url: str | None = None  # where the header's name and logo lead
+    # The footer's links and the contact details on pages whose next step is the council.
+    accessibility_statement_url: str | None = None
+    privacy_notice_url: str | None = None
+    contact: tuple[tuple[str, str], ...] = ()  # ("phone", "0300 …"), in the configured order
 
     @cached_property
     def version(self) -> str:

@@ -1,4 +1,5 @@
-"""The matching pages a resident can meet (cycle 3 question, its error state, record not found),
+"""The matching pages a resident can meet (cycle 3 question, its error state, the question before
+leaving it, the account question, record not found),
 in a real browser, in English and Welsh, with axe on each. The council app plays its council's
 matching and account-creation services, as in the demo."""
 
@@ -85,6 +86,8 @@ def test_record_not_found_shows_the_councils_contacts_and_a_way_back(stack, resi
     page.locator("#answer").fill("12345678")
     page.locator("#continue").click()
     page.wait_for_load_state("load")
+    page.locator("#consent-yes").click()  # the demo council cannot create Lee's account
+    page.wait_for_load_state("load")
     assert page.locator("#council-contact").is_visible()
     window.inspect("broker-no-record", language)
     page.locator("#continue").click()
@@ -134,8 +137,83 @@ def test_the_council_apps_account_page_shows_what_matching_produced(stack, resid
         window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
         window.page.locator("#answer").fill(answer)
         window.page.locator("#continue").click()
+    if matching == "new":  # the resident agrees to the new account first
+        window.page.wait_for_url(re.compile(r"/matching/create-account\?token="))
+        window.page.locator("#consent-yes").click()
     window.page.wait_for_url(f"{stack.council_url}/")
     shown = window.page.locator("#local-account")
     assert shown.get_attribute("data-matching") == matching
     assert account in shown.inner_text()
     window.inspect(f"council-account-{matching}-{identity}", "en")
+
+
+def to_consent(resident, stack, language: str):
+    window = to_cycle3(resident, stack, "dmitri", language)
+    window.page.locator("#answer").fill("99999999")
+    window.page.locator("#continue").click()
+    window.page.wait_for_url(re.compile(r"/matching/create-account\?token="))
+    return window
+
+
+@pytest.mark.parametrize("language", ["en", "cy"])
+def test_yes_to_the_account_question_creates_the_account_and_signs_in(stack, resident, language):
+    window = to_consent(resident, stack, language)
+    page = window.page
+    assert page.locator("[data-page=consent]").count() == 1
+    window.inspect("broker-consent", language)
+    page.locator("#consent-yes").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Дмитрий Иванов"
+
+
+def test_no_to_the_account_question_returns_access_denied_to_the_council_app(stack, resident):
+    window = to_consent(resident, stack, "en")
+    window.page.locator("#consent-no").click()
+    window.page.wait_for_url(re.compile(re.escape(stack.council_url)
+                                        + r"/callback\?error=access_denied"))
+    assert window.heading() == "You have not been signed in"
+
+
+def test_reloading_the_account_question_carries_on(stack, resident):
+    window = to_consent(resident, stack, "en")
+    page = window.page
+    url = page.url
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.url == url and page.locator("[data-page=consent]").count() == 1
+    page.locator("#language-switch").click()   # and in Welsh, the same question
+    page.wait_for_load_state("load")
+    assert page.locator("html").get_attribute("lang") == "cy"
+    page.reload()
+    page.locator("#consent-yes").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Дмитрий Иванов"
+
+
+@pytest.mark.parametrize("language", ["en", "cy"])
+def test_back_on_the_extra_question_asks_and_no_returns_to_it(stack, resident, language):
+    window = to_cycle3(resident, stack, "sam", language)
+    page = window.page
+    page.locator("#back").click()
+    page.wait_for_load_state("load")
+    assert page.locator("[data-page=cycle3-leave]").count() == 1
+    window.inspect("broker-cycle3-leave", language)
+    page.locator("#keep-going").click()
+    page.wait_for_load_state("load")
+    assert window.heading() == QUESTION[language]
+    page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
+    page.locator("#continue").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Sam Mover"
+
+
+def test_back_on_the_extra_question_then_yes_stops_signing_in(stack, resident):
+    window = to_cycle3(resident, stack, "sam", "en")
+    page = window.page
+    page.locator("#back").click()
+    page.wait_for_load_state("load")
+    page.locator("#stop").click()
+    page.wait_for_load_state("load")
+    assert page.locator("[data-page=matching-cancelled]").count() == 1
+    page.locator("#continue").click()
+    page.wait_for_url(re.compile(re.escape(stack.council_url) + r"/callback\?error=access_denied"))

@@ -11,8 +11,11 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
+import lxml.html
 import pytest
+import requests
 import responses
 from sqlalchemy import text
 
@@ -77,14 +80,16 @@ def matching_service() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-def matching_config(cycle3: bool = False, account_creation: bool = False,
+def matching_config(cycle3: bool = False, account_creation: bool | dict = False,
                     timeout_seconds: float = 2, account_creation_attributes: list | None = None,
                     **changes) -> dict:
     config = {"service_url": MATCHING_URL, "bearer_token": MATCHING_TOKEN,
               "timeout_seconds": timeout_seconds, "contact": CONTACT}
     if cycle3:
         config["cycle3"] = CYCLE3
-    if account_creation:
+    if isinstance(account_creation, dict):  # written out, e.g. with the consent settings
+        config["account_creation"] = account_creation
+    elif account_creation:
         config["account_creation"] = {"url": CREATION_URL}
         if account_creation_attributes:
             config["account_creation"]["attributes"] = account_creation_attributes
@@ -119,6 +124,33 @@ def acs_answer(stack, identity: str = "jane", **authorize_params):
     response = post_to_acs(stack, hub_messages.success(stack, attempt.authn_request_id, identity),
                            attempt.relay_state)
     return attempt, response
+
+
+def consent_page(stack, response) -> requests.Response:
+    """The account-creation question the broker sent the browser to (a 303), opened there."""
+    assert response.status_code == 303, response.text
+    assert "/matching/create-account?token=" in response.headers["Location"]
+    browser = response.browser
+    page = browser.get(urljoin(f"{stack.broker_url}/", response.headers["Location"]),
+                       allow_redirects=False, timeout=10)
+    page.browser = browser
+    return page
+
+
+def answer_consent(stack, page, answer: str) -> requests.Response:
+    """The resident's answer ("yes" or "no") on the account-creation page."""
+    document = lxml.html.fromstring(page.text)
+    fields = {i.get("name"): i.get("value") for i in document.xpath('//form[@id="consent"]//input')}
+    response = page.browser.post(f"{stack.broker_url}/matching/create-account",
+                                 data={**fields, "answer": answer}, allow_redirects=False,
+                                 timeout=10)
+    response.browser = page.browser
+    return response
+
+
+def consent_to_account(stack, response, answer: str = "yes") -> requests.Response:
+    """From the broker's 303 to the question, to its answer after the resident's choice."""
+    return answer_consent(stack, consent_page(stack, response), answer)
 
 
 def match_answer(mock, *bodies_or_statuses, url: str = MATCHING_URL) -> None:

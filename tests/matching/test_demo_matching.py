@@ -54,21 +54,24 @@ def test_sam_needs_the_cycle3_answer_the_demo_page_gives(demo_stack):
 
 def test_dmitri_gets_a_new_account_after_the_extra_question(demo_stack):
     browser, page = browse_to_broker(demo_stack, "dmitri")
-    signed_in = submit(browser, page, "cycle3", answer="99999999")
+    asked = submit(browser, page, "cycle3", answer="99999999")
+    assert 'data-page="consent"' in asked.text
+    signed_in = submit(browser, asked, "consent", answer="yes")
     assert "Дмитрий Иванов" in signed_in.text
     assert local_account(browser, demo_stack).startswith("DBC-2")
 
 
 def test_lee_is_never_matched_and_meets_the_councils_contacts(demo_stack):
     browser, page = browse_to_broker(demo_stack, "lee")
-    not_found = submit(browser, page, "cycle3", answer="99999999")
+    asked = submit(browser, page, "cycle3", answer="99999999")
+    not_found = submit(browser, asked, "consent", answer="yes")  # the council cannot create it
     assert 'data-page="no-record"' in not_found.text
     assert CONTACT["phone"] in not_found.text
 
 
 def test_second_sign_in_is_matched_from_the_link(demo_stack):
     browser, page = browse_to_broker(demo_stack, "dmitri")
-    submit(browser, page, "cycle3", answer="99999999")
+    submit(browser, submit(browser, page, "cycle3", answer="99999999"), "consent", answer="yes")
     first_account = local_account(browser, demo_stack)
     browser, page = browse_to_broker(demo_stack, "dmitri")
     assert "Дмитрий Иванов" in page.text  # no question the second time

@@ -44,6 +44,20 @@ def test_account_creation_sends_no_attributes_unless_the_council_opts_in(tmp_pat
     assert matching.councils["test-borough"].matching.account_creation_attributes == ()
 
 
+def test_the_resident_is_asked_before_an_account_is_created_unless_the_council_says_not(
+        tmp_path, keys_dir):
+    default = with_matching(tmp_path, keys_dir).councils["test-borough"].matching
+    assert default.account_creation_consent is True
+    assert default.account_creation_consent_text is None
+    off = with_matching(tmp_path, keys_dir, account_creation={
+        "url": "https://x.example/c", "consent": False}).councils["test-borough"].matching
+    assert off.account_creation_consent is False
+    worded = with_matching(tmp_path, keys_dir, account_creation={
+        "url": "https://x.example/c", "consent": {"text": {"en": "E", "cy": "C"}}})
+    assert worded.councils["test-borough"].matching.account_creation_consent_text == {
+        "en": "E", "cy": "C"}
+
+
 def test_a_council_without_matching_gets_none(tmp_path, keys_dir):
     assert load(tmp_path, keys_dir).councils["test-borough"].matching is None
 
@@ -64,8 +78,13 @@ def test_matching_none_means_no_matching(tmp_path, keys_dir):
     ({"account_creation": {"url": "https://x.example/c", "attributes": ["shoe_size"]}},
      "matching.account_creation.attributes", "unknown attribute"),
     ({"dataset_schema": "eidas"}, "matching.dataset_schema", "legacy, universal"),
+    ({"account_creation": {"url": "https://x.example/c",
+                           "consent": {"text": {"en": "Only English"}}}},
+     "matching.account_creation.consent.text", "`cy`"),
+    ({"account_creation": {"url": "https://x.example/c", "consent": "maybe"}},
+     "matching.account_creation.consent", "bool/dict"),
 ], ids=["url", "timeout-zero", "timeout-long", "contact", "pattern", "welsh-label", "attribute",
-        "creation-attribute", "dataset-schema"])
+        "creation-attribute", "dataset-schema", "consent-welsh", "consent-kind"])
 def test_invalid_matching_configuration_names_the_key(tmp_path, keys_dir, change, key, problem):
     with pytest.raises(ConfigError) as error:
         with_matching(tmp_path, keys_dir, **change)

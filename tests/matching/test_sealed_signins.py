@@ -21,7 +21,13 @@ from broker.devtools.keys import DATA_KEY_FILE
 from broker.identity import Address, MatchingDataset, MatchingValue
 from broker.operations.keys import KeyManager
 from tests import hub_messages
-from tests.matching.conftest import CREATION_URL, MATCHING_URL, calls_to, match_answer
+from tests.matching.conftest import (
+    CREATION_URL,
+    MATCHING_URL,
+    calls_to,
+    consent_to_account,
+    match_answer,
+)
 from tests.oidc_client import AuthorizationAttempt, authorize, post_to_acs, query, redeem
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -197,7 +203,10 @@ def test_no_personal_detail_is_readable_in_redis_at_any_step_of_any_path(matchin
     attempt = authorize(stack, session=browser)
     page = hub_answer(stack, attempt, creation, browser)
     assert_nothing_readable(stack, everything, "account creation, waiting for the answer")
-    finish(stack, attempt, cycle3(stack, page, browser), everything, "account creation")
+    asked = cycle3(stack, page, browser)
+    asked.browser = browser
+    assert_nothing_readable(stack, everything, "account creation, waiting for the resident's yes")
+    finish(stack, attempt, consent_to_account(stack, asked), everything, "account creation")
     assert len(calls_to(matching_service, CREATION_URL)) == 1
     assert len(calls_to(matching_service, MATCHING_URL)) == 2  # since the reset
 

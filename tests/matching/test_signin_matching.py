@@ -18,6 +18,7 @@ from tests.matching.conftest import (
     MATCHING_URL,
     acs_answer,
     calls_to,
+    consent_to_account,
     match_answer,
     stack_links,
 )
@@ -108,7 +109,7 @@ def test_account_creation_success_without_an_account_id_signs_in(matching_stack,
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, {"result": "success"}, url=CREATION_URL)
     attempt, response = acs_answer(stack)
-    claims = id_token_claims(stack, attempt, response)
+    claims = id_token_claims(stack, attempt, consent_to_account(stack, response))
     assert "local_account_id" not in claims
     assert [link.hashed_pid for link in stack_links(stack).find("test-borough")] == [claims["sub"]]
 
@@ -305,15 +306,37 @@ def test_cancel_on_the_cycle3_page_sends_access_denied(matching_stack, matching_
     assert (error["error"], error["state"]) == ("access_denied", attempt.state)
 
 
-def test_back_on_the_cycle3_page_returns_to_the_council_app(matching_stack, matching_service):
+def test_back_on_the_cycle3_page_asks_before_it_cancels_the_sign_in(matching_stack,
+                                                                    matching_service):
     stack = matching_stack(cycle3=True)
     match_answer(matching_service, NO_MATCH)
     attempt, page = acs_answer(stack)
     back = lxml.html.fromstring(page.text).xpath('//*[@id="back"]/@href')[0]
-    response = page.browser.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith(attempt.redirect_uri)
-    assert query(response.headers["Location"])["error"] == "access_denied"
+    asked = page.browser.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
+    assert asked.status_code == 200 and 'data-page="cycle3-leave"' in asked.text
+    form = lxml.html.fromstring(asked.text)
+    fields = {i.get("name"): i.get("value") for i in form.xpath('//form[@id="cycle3-leave"]//input')}
+    stopped = page.browser.post(f"{stack.broker_url}/matching/cycle3",
+                                data={**fields, "action": "cancel"}, allow_redirects=False,
+                                timeout=10)
+    assert 'data-page="matching-cancelled"' in stopped.text
+    assert return_link(stopped)["error"] == "access_denied"
+    assert return_link(stopped)["state"] == attempt.state
+
+
+def test_back_on_the_cycle3_page_then_no_returns_to_the_question(matching_stack,
+                                                                matching_service):
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, NO_MATCH, MATCH)
+    attempt, page = acs_answer(stack)
+    back = lxml.html.fromstring(page.text).xpath('//*[@id="back"]/@href')[0]
+    asked = page.browser.get(f"{stack.broker_url}{back}", allow_redirects=False, timeout=10)
+    keep_going = lxml.html.fromstring(asked.text).xpath('//*[@id="keep-going"]/@href')[0]
+    again = page.browser.get(f"{stack.broker_url}{keep_going}", allow_redirects=False, timeout=10)
+    assert 'data-page="cycle3"' in again.text
+    again.browser = page.browser
+    response = answer_cycle3(stack, again, "40012345")
+    assert id_token_claims(stack, attempt, response)["local_account_id"] == "TB-000123"
 
 
 def test_cycle3_no_match_without_account_creation_shows_not_found(matching_stack,
@@ -332,6 +355,7 @@ def test_final_no_match_creates_an_account_and_links_it(matching_stack, matching
     match_answer(matching_service, {"result": "success", "localAccountId": "TB-NEW-1"},
                  url=CREATION_URL)
     attempt, response = acs_answer(stack)
+    response = consent_to_account(stack, response)
     assert id_token_claims(stack, attempt, response)["local_account_id"] == "TB-NEW-1"
     assert [link.local_account_id for link in stack_links(stack).find("test-borough")] == ["TB-NEW-1"]
 
@@ -340,7 +364,7 @@ def test_account_creation_sends_verifys_request_by_default(matching_stack, match
     stack = matching_stack(account_creation=True)
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, {"result": "success"}, url=CREATION_URL)
-    acs_answer(stack)
+    consent_to_account(stack, acs_answer(stack)[1])
     [call] = calls_to(matching_service, CREATION_URL)
     assert set(json.loads(call.request.body)) == {"hashedPid", "levelOfAssurance"}
 
@@ -352,7 +376,7 @@ def test_account_creation_sends_the_attributes_a_council_opted_in_to(matching_st
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, {"result": "success", "localAccountId": "TB-NEW-1"},
                  url=CREATION_URL)
-    acs_answer(stack)
+    consent_to_account(stack, acs_answer(stack)[1])
     [call] = calls_to(matching_service, CREATION_URL)
     body = json.loads(call.request.body)
     assert set(body["attributes"]) == {"first_name", "surname", "date_of_birth"}
@@ -365,7 +389,7 @@ def test_account_creation_after_a_cycle3_no_match(matching_stack, matching_servi
     match_answer(matching_service, {"result": "success", "localAccountId": "TB-NEW-2"},
                  url=CREATION_URL)
     attempt, page = acs_answer(stack)
-    response = answer_cycle3(stack, page, "40012345")
+    response = consent_to_account(stack, answer_cycle3(stack, page, "40012345"))
     assert id_token_claims(stack, attempt, response)["local_account_id"] == "TB-NEW-2"
 
 
@@ -374,6 +398,7 @@ def test_account_creation_failure_shows_not_found(matching_stack, matching_servi
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, {"result": "failure"}, url=CREATION_URL)
     _attempt, response = acs_answer(stack)
+    response = consent_to_account(stack, response)
     assert 'data-page="no-record"' in response.text
     assert stack_links(stack).find("test-borough") == []
 
@@ -444,7 +469,7 @@ def test_account_creation_failing_shows_try_again_later(matching_stack, matching
     match_answer(matching_service, NO_MATCH)
     match_answer(matching_service, 500, 500, url=CREATION_URL)
     _attempt, response = acs_answer(stack)
-    unavailable(stack, response)
+    unavailable(stack, consent_to_account(stack, response))
 
 
 def test_service_failing_at_cycle3_shows_try_again_later(matching_stack, matching_service):

@@ -76,7 +76,8 @@ def test_cycle3_match_on_the_answer_signs_the_resident_in(verify_stack, sample_s
 
 def test_final_no_match_at_level_2_creates_an_account_and_signs_in(verify_stack, sample_service):
     browser, page = sign_in(verify_stack, "dmitri")
-    signed_in = submit(browser, page, "cycle3", answer="99999999")
+    asked = submit(browser, page, "cycle3", answer="99999999")
+    signed_in = submit(browser, asked, "consent", answer="yes")
     sub = signed_in_subject(signed_in)
     assert sample_service.bodies(CREATION_PATH) == [{"hashedPid": sub,
                                                      "levelOfAssurance": "LEVEL_2"}]
@@ -86,7 +87,8 @@ def test_final_no_match_at_level_2_creates_an_account_and_signs_in(verify_stack,
 def test_no_match_and_no_account_at_level_1_shows_the_councils_contacts(verify_stack,
                                                                        sample_service):
     browser, page = sign_in(verify_stack, "lee")
-    not_found = submit(browser, page, "cycle3", answer="99999999")
+    asked = submit(browser, page, "cycle3", answer="99999999")
+    not_found = submit(browser, asked, "consent", answer="yes")
     assert 'data-page="no-record"' in not_found.text
     assert CONTACT["phone"] in not_found.text
     assert [body["levelOfAssurance"] for body in sample_service.bodies(CREATION_PATH)] == ["LEVEL_1"]
@@ -106,7 +108,9 @@ def test_every_request_of_every_journey_followed_the_contract(verify_stack, samp
     for choice in ("jane", "sam", "dmitri", "lee"):
         browser, page = sign_in(verify_stack, choice)
         if 'data-page="cycle3"' in page.text:
-            submit(browser, page, "cycle3", answer="99999999")
+            page = submit(browser, page, "cycle3", answer="99999999")
+        if 'data-page="consent"' in page.text:
+            submit(browser, page, "consent", answer="yes")
     paths = [r.path for r in sample_service.received]
     assert paths.count(MATCH_PATH) == 7 and paths.count(CREATION_PATH) == 3
     assert [r.problems for r in sample_service.received] == [[]] * len(paths)

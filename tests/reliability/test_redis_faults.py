@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import lxml.html
 import pytest
 import requests
 
@@ -54,6 +55,19 @@ def test_in_flight_sign_in_ends_on_the_unavailable_page_while_redis_is_down(outa
     answer = answer_hub(stack, attempt)
     assert answer.status_code == 503 and UNAVAILABLE in answer.text
     assert no_stack_trace(answer)
+
+
+def test_the_unavailable_page_keeps_the_councils_brand_and_the_way_back_to_it(outage_stack):
+    """Issue 26.4: with Redis down the resident still sees whose sign-in this was, and a link
+    back to the council (the remembered council is a cookie: no Redis needed)."""
+    redis_server, stack = outage_stack
+    attempt = authorize(stack)
+    redis_server.stop()
+    answer = answer_hub(stack, attempt)
+    assert answer.status_code == 503
+    page = lxml.html.fromstring(answer.text)
+    assert page.get_element_by_id("brand").get("data-brand") == "councils/test-borough"
+    assert page.get_element_by_id("way-back").get("href") == stack.council_url
 
 
 def test_in_flight_sign_in_whose_state_was_lost_ends_on_the_start_again_page(outage_stack):

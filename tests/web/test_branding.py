@@ -244,7 +244,7 @@ def test_the_expired_page_offers_the_way_back_to_the_council_the_resident_came_f
     assert 'data-page="session-expired"' in again.text
     assert link(again, "way-back") == stack.council_url
     assert "Return to Test Borough Council" in again.text
-    assert brand_of(again.text)["key"] == "deployment"         # the flow is not known: neutral
+    assert brand_of(again.text)["key"] == "councils/test-borough"  # the council it started from
 
 
 def test_the_expired_page_without_a_remembered_council_offers_no_way_back(stack):

@@ -11,6 +11,7 @@ from authlib.common.urls import add_params_to_uri
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from broker.devtools.council_app.matching import RECORDS, register_matching_service
@@ -81,6 +82,15 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
                         "existing" if account in existing_accounts else "new")
         return render_template("home.html", council=config.council_name, resident=resident,
                                matching=matching, account=account)
+
+    @app.get("/accessibility")
+    @app.get("/privacy")
+    def statement():
+        """Where the demo's footers link (a real council's accessibility statement and privacy
+        notice): the broker requires both in production."""
+        heading = (gettext("Accessibility statement") if request.path == "/accessibility"
+                   else gettext("Privacy notice"))
+        return render_template("statement.html", heading=heading)
 
     @app.post("/login")
     def login():

@@ -159,6 +159,11 @@ def create_stub_hub(config: StubHubConfig) -> Flask:
                                default=DEFAULT_IDENTITY, level=level,
                                failures={**FAILURES, **{key: s.label for key, s in SCENARIOS.items()}})
 
+    @app.get("/")
+    def home():
+        """Its own address, as `make demo` prints it: what it is, not a 404."""
+        return render_template("home.html", upstream="GOV.UK Verify's hub")
+
     @app.get("/saml/choose")
     def choose():
         try:

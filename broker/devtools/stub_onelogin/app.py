@@ -181,6 +181,11 @@ def create_stub_onelogin(config: StubOneLoginConfig) -> Flask:
         return render_template("choose.html", pending=pending, identities=IDENTITIES.values(),
                                default=DEFAULT_IDENTITY, failures=FAILURES, vtr=vtr)
 
+    @app.get("/")
+    def home():
+        """Its own address, as `make demo` prints it: what it is, not a 404."""
+        return render_template("home.html", upstream="GOV.UK One Login")
+
     @app.get("/authorize")
     def authorize():
         try:
