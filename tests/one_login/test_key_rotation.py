@@ -12,9 +12,9 @@ import pytest
 import responses
 from joserfc.jwk import ECKey
 
-from broker.identity import VerifiedIdentity
 from broker.one_login.callback import AnswerRejected, OneLoginClient
 from broker.one_login.provider import OneLoginProvider
+from broker.upstreams.interface import UpstreamAnswer
 from tests.one_login.fake import DID, DID_URL, ISSUER, FakeOneLogin
 from tests.one_login.test_answer_validation import EXPECTED, NONCE, one_login_config
 
@@ -55,7 +55,7 @@ def test_the_first_sign_in_after_one_login_rotates_its_keys_succeeds(fake, id_to
     rotate(fake, id_token_key, identity_key)
     fake.answer(fake.mock, fake.id_token(NONCE), fake.userinfo())
     identity = OneLoginClient(config, provider).redeem("code-1", EXPECTED)
-    assert isinstance(identity, VerifiedIdentity), identity
+    assert isinstance(identity, UpstreamAnswer), identity
     assert fetches(fake, JWKS_URL) == fetches(fake, DID_URL) == 2  # one refetch, for both
 
 
