@@ -1,5 +1,5 @@
 """The package's import graph, read from the source with `ast`: no cycle, and the layering the
-design relies on (DESIGN.md section 1: "neither side imports the other").
+design relies on (docs/architecture.md section 2: siblings on one layer never import each other).
 
 Every import counts, at module level or inside a function (a deferred import is how a cycle
 hides); only `if TYPE_CHECKING:` blocks, which never run, are left out."""

@@ -1,4 +1,5 @@
-"""Client for a council's local matching service, speaking GOV.UK Verify's contract (DESIGN.md 3).
+"""Client for a council's local matching service, speaking GOV.UK Verify's contract
+(docs/architecture.md section 6).
 
 A council that used Verify already runs a service built to the Matching Service Adapter's JSON
 contract (alphagov/verify-matching-service-adapter; verify-tech-docs, "Respond to matching

@@ -1,4 +1,4 @@
-"""GOV.UK Verify's matching cycles for one council (DESIGN.md section 3).
+"""GOV.UK Verify's matching cycles for one council (docs/architecture.md section 6).
 
     cycle 0  link store: this council already linked this hashed PID → matched, no call out
     cycle 1  the council's local matching service with the Matching Dataset

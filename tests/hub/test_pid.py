@@ -1,5 +1,5 @@
 """The hashed persistent identifier: hex(SHA-256(idp_entity_id + rp_entity_id + pid)), with the
-level's name appended unless it is LEVEL_2 (DESIGN.md section 2; docs/adr/0003: the relying
+level's name appended unless it is LEVEL_2 (docs/architecture.md section 3; docs/adr/0003: the relying
 party is the council's entity id). Expected values were computed independently with
 `printf '%s' '<input>' | sha256sum`."""
 

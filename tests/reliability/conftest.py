@@ -150,7 +150,7 @@ def own_redis(module_redis) -> Iterator[RedisServer]:
 
 @dataclass
 class MatchingStub:
-    """The council's local matching service (DESIGN.md section 3) on a real port, for brokers
+    """The council's local matching service (docs/architecture.md section 6) on a real port, for brokers
     running as subprocesses (which `responses` cannot reach). Answers `match` with one local
     account for everyone, after `delay` seconds; records every hashed PID it is asked about."""
 
