@@ -29,8 +29,10 @@ def test_a_resident_signs_in_and_the_council_app_shows_the_verified_name(ida_sta
     assert signed_in_subject(page)
 
 
-def test_a_low_verification_signs_in_at_level_1(ida_stack):
-    page = sign_in(ida_stack, "lee")
+def test_a_low_verification_signs_in_at_level_1(ida_stack_factory):
+    # A council whose configured floor is LEVEL_1 (a request can raise a floor, never lower it).
+    stack = ida_stack_factory(lambda _ports: {"clients.0.default_level": "LEVEL_1"})
+    page = sign_in(stack, "lee")
 
     assert "Lee One" in page.text and "LEVEL_1" in page.text
 
