@@ -335,6 +335,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
             raw = yaml.safe_load(handle) or {}
     except FileNotFoundError:
         raise ConfigError(source, "(file)", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "(file)", f"cannot read: {unreadable(exc)}") from None
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from None
     if not isinstance(raw, dict):
@@ -352,6 +354,16 @@ def load_config(path: str | os.PathLike[str] | None = None,
         raise read.explain(exc) from None
     read.refuse_unknown()
     return plain(config)
+
+
+def unreadable(exc: Exception) -> str:
+    """Why a file could not be read, in one line (no traceback, no errno prefix)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() if exc.strerror != "Permission denied" else \
+            "permission denied (is it readable by the user the broker runs as?)"
+    return str(exc)
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> ConfigError:
@@ -451,9 +463,17 @@ class _Reader:
             raise self.fail(f"{prefix}{key}", f"file not found: {path}")
         return path
 
+    def read(self, path: Path, dotted: str) -> str:
+        """The file's text; a file the broker's user may not read (a key written 0600 by
+        whoever ran `broker keys generate`) is a configuration error like any other."""
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(dotted, f"cannot read {path}: {unreadable(exc)}") from None
+
     def pem(self, raw: Mapping[str, Any], key: str, prefix: str, marker: str) -> str:
         path = self.path(raw, key, prefix)
-        text = path.read_text(encoding="utf-8")
+        text = self.read(path, f"{prefix}{key}")
         if f"{marker}-----" not in text:
             raise self.fail(f"{prefix}{key}", f"{path} does not hold a PEM {marker.lower()}")
         return text
@@ -537,7 +557,7 @@ class _Reader:
 
         path = self.path(item, key, prefix)
         try:
-            jwk = json.loads(path.read_text(encoding="utf-8"))
+            jwk = json.loads(self.read(path, f"{prefix}{key}"))
         except ValueError as exc:
             raise self.fail(f"{prefix}{key}", f"{path} is not a JSON JWK: {exc}") from None
         if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in kinds:
@@ -603,7 +623,7 @@ class _Reader:
                         raise self.fail(f"{prefix}key", "give either `file` or `key`, not both")
                     path = self.path(item, "file", prefix)
                     try:
-                        jwk = json.loads(path.read_text(encoding="utf-8"))
+                        jwk = json.loads(self.read(path, f"{prefix}file"))
                     except ValueError as exc:
                         raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK: {exc}") from None
                     if not isinstance(jwk, dict):

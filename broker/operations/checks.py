@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from broker.config import BrokerConfig, ConfigError, _interpolate, load_config
+from broker.config import BrokerConfig, ConfigError, _interpolate, load_config, unreadable
 from broker.operations.certs import (
     certificate_info,
     der_certificate_info,
@@ -60,15 +60,25 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
         next_key = (raw.get("saml") or {}).get("signing_next") or {}
         if next_key.get("key"):
             path = Path(config.source).resolve().parent / next_key["key"]
-            if not path.is_file():
-                yield Problem("saml.signing_next.key", f"file not found: {path}")
-            elif not key_matches_certificate(path.read_text(), saml.signing_next_cert_pem):
-                yield Problem("saml.signing_next.key",
-                              "private key does not match the certificate in saml.signing_next.cert")
+            yield from _next_signing_key(path, saml.signing_next_cert_pem)
     for name, pem in (("metadata", config.hub.metadata_truststore_pem),
                       ("hub", config.hub.hub_truststore_pem), ("idp", config.hub.idp_truststore_pem)):
         yield from _certificate(f"hub.truststores.{name}", pem, now)
     yield from check_oidc_keys(config, raw)
+
+
+def _next_signing_key(path: Path, cert_pem: str) -> Iterator[Problem]:
+    if not path.is_file():
+        yield Problem("saml.signing_next.key", f"file not found: {path}")
+        return
+    try:
+        key_pem = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield Problem("saml.signing_next.key", f"cannot read {path}: {unreadable(exc)}")
+        return
+    if not key_matches_certificate(key_pem, cert_pem):
+        yield Problem("saml.signing_next.key",
+                      "private key does not match the certificate in saml.signing_next.cert")
 
 
 def check_oidc_keys(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[Problem]:
