@@ -56,15 +56,17 @@ class BrokerServer(BaseApplication):
 
     def reload(self):
         """SIGHUP: the new workers get the re-read file if it passes every start-up check;
-        otherwise they keep the configuration in use, and the log says why."""
+        otherwise they keep the configuration in use, and one log line says why. Nothing that
+        goes wrong here may reach gunicorn's main loop: an exception there stops the master."""
         if self.reread is not None:
             try:
                 self.config_object = self.reread()
-            except StartupRefused as exc:
-                for line in exc.lines:
-                    log.error("reload refused: %s", line, extra={"event": "config.reload-refused"})
-                log.error("reload refused: the workers keep the configuration they were started "
-                          "with", extra={"event": "config.reload-refused"})
+            except Exception as exc:  # noqa: BLE001 - the master must outlive any bad file
+                problems = exc.lines if isinstance(exc, StartupRefused) else [
+                    f"{self.config_object.source}: (file): {type(exc).__name__}: {exc}"]
+                log.error("reload refused, the workers keep the configuration they were started "
+                          "with: %s", "; ".join(problems),
+                          extra={"event": "config.reload-refused", "problems": problems})
             else:
                 log.info("reload: configuration %s re-read and checked",
                          self.config_object.source, extra={"event": "config.reloaded"})

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.conftest import free_port
+import requests
+
+from tests.conftest import Ports, free_port
 from tests.operators.conftest import ROOT
+from tests.reliability.conftest import START_DEADLINE, wait_until
 
 BROKER = str(Path(sys.executable).parent / "broker")
 OTHER_USER = 12345  # owns the file the broker may not read
@@ -71,3 +76,38 @@ def test_serve_refuses_an_unreadable_truststore_in_one_json_line_with_exit_2(ope
     assert "hub.truststores.hub: cannot read" in entry["message"]
     assert "permission denied" in entry["message"]
     assert "exception" not in entry
+
+
+def test_sighup_with_an_unreadable_key_keeps_the_master_and_the_old_configuration(
+        operator_config, keys, tmp_path):
+    port = free_port()
+    path = operator_config(issuer=Ports(port, 0, 0).url("broker"))
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(as_the_brokers_user([BROKER, "serve", "--port", str(port),
+                                                        "--workers", "1"]),
+                                   env=broker_environ(path, tmp_path), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    healthz = f"http://127.0.0.1:{port}/healthz"
+    entries = lambda: [json.loads(line) for line in log_path.read_text().splitlines()]  # noqa: E731
+    try:
+        wait_until(lambda: process.poll() is None and requests.get(healthz, timeout=2).ok,
+                   START_DEADLINE, f"broker serve to start:\n{log_path}")
+        make_unreadable(keys / "broker-saml-encryption.key")  # mid-rotation
+        process.send_signal(signal.SIGHUP)
+        refused = wait_until(lambda: [e for e in entries()
+                                      if e.get("event") == "config.reload-refused"],
+                             START_DEADLINE, "the reload to be refused")
+        time.sleep(2)  # the workers gunicorn starts again after the reload
+        assert process.poll() is None, log_path.read_text()
+        wait_until(lambda: requests.get(healthz, timeout=2).ok, START_DEADLINE,
+                   "the broker to answer after the refused reload")
+        [line] = refused
+        assert "saml.encryption[0].key: cannot read" in line["message"]
+        assert "keep the configuration" in line["message"]
+        assert not any("Unhandled exception" in e["message"] or "exception" in e
+                       for e in entries()), log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
