@@ -153,10 +153,12 @@ class StartupRefused(Exception):
 def checked_config(path: str | None) -> BrokerConfig:
     """Loads the file and runs check-config's offline checks on it; warnings are logged."""
     from broker.config import ConfigError
-    from broker.operations.checks import startup_problems
+    from broker.operations.checks import ConfigProblems, startup_problems
 
     try:
         config, source, problems = startup_problems(path)
+    except ConfigProblems as exc:
+        raise StartupRefused(exc.lines()) from None
     except ConfigError as exc:
         raise StartupRefused([str(exc)]) from None
     errors = [p.line(source) for p in problems if p.severity == "error"]
