@@ -42,6 +42,33 @@ PUBLISHED_SECRET_KEYS = frozenset({
 })
 
 
+# What a placeholder client secret looks like (config/example.yaml's `change-me` among them):
+# production refuses them, since a council app's secret is what lets it redeem a resident's code.
+# The compose stack's demo client keeps its published secret: the demo council app, built into
+# the stack, has it too.
+PUBLISHED_CLIENT_SECRETS = frozenset({"change-me", "conformance-basic-secret"})
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "changethis", "placeholder", "yoursecret")
+_PLACEHOLDERS = frozenset({"secret", "clientsecret", "password", "todo", "example", "test",
+                           "none", "null", "default"})
+
+
+def placeholder_secret(secret: str) -> bool:
+    letters = re.sub(r"[^a-z0-9]", "", secret.lower())
+    return (secret in PUBLISHED_CLIENT_SECRETS or letters in _PLACEHOLDERS
+            or any(word in letters for word in _PLACEHOLDER_WORDS) or set(letters) == {"x"})
+
+
+def loose_permissions(path: Path) -> str | None:
+    """Why a private key file is open to other users, or None. As PostgreSQL asks of its key: no
+    more than 0600, or 0640 when root owns the file (the broker reading it through its group)."""
+    status = path.stat()
+    mode = status.st_mode & 0o777
+    if not mode & 0o077 or (status.st_uid == 0 and not mode & 0o037):
+        return None
+    return (f"{path} is open to other users (mode {mode:04o}): make it 0600, owned by the "
+            "broker's user (or 0640, owned by root and the broker's group)")
+
+
 @dataclass(frozen=True)
 class KeyPair:
     key_pem: str
@@ -471,8 +498,17 @@ class _Reader:
         except (OSError, UnicodeDecodeError) as exc:
             raise self.fail(dotted, f"cannot read {path}: {unreadable(exc)}") from None
 
+    def private(self, path: Path, dotted: str) -> None:
+        """In production a private key file may be read by the broker's user alone."""
+        if self.mode == "production":
+            problem = loose_permissions(path)
+            if problem:
+                raise self.fail(dotted, problem)
+
     def pem(self, raw: Mapping[str, Any], key: str, prefix: str, marker: str) -> str:
         path = self.path(raw, key, prefix)
+        if marker == "PRIVATE KEY":
+            self.private(path, f"{prefix}{key}")
         text = self.read(path, f"{prefix}{key}")
         if f"{marker}-----" not in text:
             raise self.fail(f"{prefix}{key}", f"{path} does not hold a PEM {marker.lower()}")
@@ -486,6 +522,7 @@ class _Reader:
         mode = self.get(raw, "mode", "", default="development")
         if mode not in ("development", "production"):
             raise self.fail("mode", f"must be development or production, got {mode!r}")
+        self.mode = mode
         issuer = self.url(raw, "issuer", "")
         secret_key = self.get(raw, "secret_key", "")
         if mode == "production" and len(secret_key) < 32:
@@ -520,7 +557,6 @@ class _Reader:
                                                   (int, float), default=2)),
         )
         councils = self.councils(self.get(raw, "councils", "", dict))
-        self.mode = mode
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
         return BrokerConfig(
@@ -556,6 +592,7 @@ class _Reader:
         import json
 
         path = self.path(item, key, prefix)
+        self.private(path, f"{prefix}{key}")
         try:
             jwk = json.loads(self.read(path, f"{prefix}{key}"))
         except ValueError as exc:
@@ -622,6 +659,7 @@ class _Reader:
                     if item.get("key") is not None:
                         raise self.fail(f"{prefix}key", "give either `file` or `key`, not both")
                     path = self.path(item, "file", prefix)
+                    self.private(path, f"{prefix}file")
                     try:
                         jwk = json.loads(self.read(path, f"{prefix}file"))
                     except ValueError as exc:
@@ -889,6 +927,10 @@ class _Reader:
                 raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
             if method == "client_secret_basic" and not secret:
                 raise self.fail(f"{prefix}client_secret", "is required for client_secret_basic")
+            if secret and self.mode == "production" and placeholder_secret(secret):
+                raise self.fail(f"{prefix}client_secret", "is a placeholder or a value published "
+                                "in the broker's repository; use a random value of your own "
+                                "(openssl rand -base64 32), shared only with the council app")
             alg = self.get(item, "id_token_signed_response_alg", prefix, default="ES256")
             if alg not in ("ES256", "RS256"):
                 raise self.fail(f"{prefix}id_token_signed_response_alg", "must be ES256 or RS256")

@@ -23,7 +23,14 @@ from urllib.parse import urlparse
 
 import yaml
 
-from broker.config import BrokerConfig, ConfigError, _interpolate, load_config, unreadable
+from broker.config import (
+    BrokerConfig,
+    ConfigError,
+    _interpolate,
+    load_config,
+    loose_permissions,
+    unreadable,
+)
 from broker.operations.certs import (
     certificate_info,
     der_certificate_info,
@@ -63,17 +70,19 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
         next_key = (raw.get("saml") or {}).get("signing_next") or {}
         if next_key.get("key"):
             path = Path(config.source).resolve().parent / next_key["key"]
-            yield from _next_signing_key(path, saml.signing_next_cert_pem)
+            yield from _next_signing_key(path, saml.signing_next_cert_pem, config.production)
     for name, pem in (("metadata", config.hub.metadata_truststore_pem),
                       ("hub", config.hub.hub_truststore_pem), ("idp", config.hub.idp_truststore_pem)):
         yield from _certificate(f"hub.truststores.{name}", pem, now)
     yield from check_oidc_keys(config, raw)
 
 
-def _next_signing_key(path: Path, cert_pem: str) -> Iterator[Problem]:
+def _next_signing_key(path: Path, cert_pem: str, production: bool) -> Iterator[Problem]:
     if not path.is_file():
         yield Problem("saml.signing_next.key", f"file not found: {path}")
         return
+    if production and loose_permissions(path):
+        yield Problem("saml.signing_next.key", loose_permissions(path))
     try:
         key_pem = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
