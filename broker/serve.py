@@ -169,6 +169,27 @@ def checked_config(path: str | None) -> BrokerConfig:
     return config
 
 
+def upgrade_link_store(config: BrokerConfig) -> None:
+    """With `database.auto_upgrade`, the migrations run once here, before any worker starts, so
+    that the workers find the schema current instead of all creating it at once. A database
+    that is not reachable yet does not stop the start: each worker tries again (one at a time,
+    broker.matching.database.upgrade), and /readyz reports the database."""
+    if not config.database.auto_upgrade or not any(
+            council.matching for council in config.councils.values()):
+        return
+    from broker.matching.database import make_engine, upgrade
+
+    engine = make_engine(config.database.url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error: the workers try again
+        log.warning("link store migrations not run before the workers start: %s",
+                    (str(exc).strip().splitlines() or [type(exc).__name__])[0],
+                    extra={"event": "database.upgrade-deferred"})
+    finally:
+        engine.dispose()  # no connection is inherited by the forked workers
+
+
 def serve(path: str | None, bind: str, workers: int) -> int:
     """Runs until gunicorn stops; 2 when the configuration is refused at start."""
     metrics = prepare_metrics_directory()
@@ -183,6 +204,7 @@ def serve(path: str | None, bind: str, workers: int) -> int:
             for line in exc.lines:
                 log.error("start refused: %s", line, extra={"event": "config.refused"})
             return 2
+        upgrade_link_store(config)
         options = gunicorn_options(bind, workers)
         options["child_exit"] = child_exit
         BrokerServer(config, options, reread=lambda: checked_config(config.source)).run()
