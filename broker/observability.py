@@ -122,6 +122,11 @@ class PresentStateCollector:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
+        state_up = self.broker.state.ping()
+        store = GaugeMetricFamily("broker_state_store_up",
+                                  "1 when the state store (Redis) answers this process")
+        store.add_metric([], 1.0 if state_up else 0.0)
+        yield store
         if self.broker.config.upstream == "verify":  # One Login's documents: /readyz
             status = self.broker.hub_metadata.status()
             age = GaugeMetricFamily("broker_hub_metadata_age_seconds",
@@ -132,7 +137,10 @@ class PresentStateCollector:
             usable = GaugeMetricFamily(
                 "broker_hub_metadata_usable",
                 "1 when verified hub metadata within its validUntil is available")
-            usable.add_metric([], 1.0 if status.usable else 0.0)
+            # Unknown (NaN, which no `== 0` alert matches) while the state store is down and this
+            # process holds no copy of its own: the outage is broker_state_store_up's to report.
+            unknown = not status.usable and not state_up and status.fetched_at is None
+            usable.add_metric([], float("nan") if unknown else 1.0 if status.usable else 0.0)
             yield usable
         expiry = GaugeMetricFamily("broker_certificate_expiry_days",
                                    "Days until each configured certificate expires", labels=["certificate"])
