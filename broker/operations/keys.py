@@ -62,10 +62,20 @@ class PublishedKey:
     identifier: str  # certificate SHA-256 fingerprint (first 16 hex) or JWK kid
     expires: datetime | None
 
-    def row(self, now: datetime) -> str:
+    def cells(self, now: datetime) -> tuple[str, ...]:
         expiry = (f"{self.expires:%Y-%m-%d} ({(self.expires - now).days} days)" if self.expires
                   else "no expiry (JWK)" if self.kind.startswith("oidc") else "no expiry")
-        return f"{self.kind:<16}{self.role:<34}{self.identifier:<46}{expiry:<26}{self.config_key}"
+        return self.kind, self.role, self.identifier, expiry, self.config_key
+
+
+LIST_HEADINGS = ("KIND", "ROLE", "ID", "EXPIRES", "CONFIG KEY")
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns as wide as their longest cell, two spaces apart: no value runs into the next."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
 
 
 class KeyFiles:
@@ -565,9 +575,7 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
         manager = KeyManager(config_path, operator=operator, days=days)
         if action == "list":
             now = datetime.now(UTC)
-            print(f"{'KIND':<16}{'ROLE':<34}{'ID':<46}{'EXPIRES':<26}CONFIG KEY")
-            for row in manager.list():
-                print(row.row(now))
+            print("\n".join(table([LIST_HEADINGS, *(key.cells(now) for key in manager.list())])))
             return 0
         from broker.operations.audit_trail import AuditTrailUnavailable
 
@@ -591,7 +599,9 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
 
 def _ensure_audit_output() -> None:
     """A command run by hand still leaves its audit events on standard error, as JSON lines when
-    the broker's log formatter is available."""
+    the broker's log formatter is available; Alembic's notes on opening the audit trail are not
+    for the operator (`broker db upgrade` still shows its own)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if logging.getLogger().handlers:
         return
     try:
