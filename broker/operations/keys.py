@@ -571,6 +571,8 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
             return 2
         print("\n".join(messages))
         return 0
+    if action == "public":
+        return print_public_keys(config_path)
     try:
         manager = KeyManager(config_path, operator=operator, days=days)
         if action == "list":
@@ -594,6 +596,33 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
     for message in messages:
         print(message)
     print((NEXT_STEP_DATA if kind == "data" else NEXT_STEP)[action].format(kind=kind))
+    return 0
+
+
+def print_public_keys(config_path: str | None) -> int:
+    """What One Login's registration asks for: each published client key as the JWK that
+    <issuer>/onelogin/jwks.json serves, and as a PEM public key, the one that signs first."""
+    from joserfc.jwk import RSAKey
+
+    from broker.config import ConfigError, load_config
+    from broker.onelogin.client_auth import public_jwks
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"broker: {exc}", file=sys.stderr)
+        return 2
+    if config.one_login is None:
+        print(f"broker: {config.source}: one_login.signing_keys: no One Login section: configure "
+              "one_login first (docs/operations.md, One Login)", file=sys.stderr)
+        return 2
+    published = zip(config.one_login.signing_keys, public_jwks(config.one_login)["keys"],
+                    strict=True)
+    for item, jwk in sorted(published, key=lambda pair: not pair[0].signs):
+        role = "signs client assertions" if item.signs else "published, does not sign"
+        print(f"# one-login-client kid {jwk['kid']} ({role})")
+        print(json.dumps(jwk, indent=2))
+        print(RSAKey.import_key(jwk).as_pem(private=False).decode().strip())
     return 0
 
 

@@ -437,3 +437,35 @@ def test_without_a_link_store_a_key_command_says_its_event_is_only_on_the_log(op
     assert result.returncode == 0, result.stderr
     assert "database.url: warning: no audit trail there" in result.stderr
     assert not (path.parent / "links.sqlite3").exists()
+
+
+def test_public_prints_the_one_login_client_key_as_jwk_and_pem_to_register(operator_config, keys):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from joserfc.jwk import RSAKey
+
+    private = json.loads((keys / "broker-onelogin-client.jwk.json").read_text())
+    path = operator_config(**{"one_login": {
+        "discovery_url": "https://oidc.integration.account.gov.uk/.well-known/openid-configuration",
+        "client_id": "broker", "identity_issuer": "https://identity.integration.account.gov.uk/",
+        "did_url": "https://identity.integration.account.gov.uk/.well-known/did.json",
+        "signing_keys": [{"file": str(keys / "broker-onelogin-client.jwk.json")}]}})
+    result = run_cli("keys", "public", "one-login-client", str(path))
+    assert result.returncode == 0, result.stderr
+    heading, rest = result.stdout.split("\n", 1)
+    jwk_text, pem = rest.split("-----BEGIN PUBLIC KEY-----")
+    jwk = json.loads(jwk_text)
+    expected = RSAKey.import_key(private)
+    assert heading == f"# one-login-client kid {expected.thumbprint()} (signs client assertions)"
+    assert "d" not in jwk and "p" not in jwk
+    assert (jwk["n"], jwk["e"], jwk["use"], jwk["alg"]) == (private["n"], private["e"], "sig",
+                                                            "RS256")
+    public = load_pem_public_key(f"-----BEGIN PUBLIC KEY-----{pem}".encode())
+    assert public.public_numbers() == expected.public_key.public_numbers()
+    assert "PRIVATE" not in result.stdout
+
+
+def test_public_without_a_one_login_section_says_so_in_one_line(operator_config):
+    result = run_cli("keys", "public", "one-login-client", str(operator_config()))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("no One Login section: configure one_login first "
+                                          "(docs/operations.md, One Login)")
