@@ -396,7 +396,7 @@ def one_login_callback():
         return _other_browser(flow, "after One Login")
     _client, council = _context(flow)
     if request.args.get("error"):
-        failure = failure_for_error(request.args["error"])
+        failure = failure_for_error(request.args["error"], request.args.get("error_description"))
         HUB_STATUSES.labels(failure.page).inc()
         log.info("sign-in failed at One Login: flow %s: %s", flow.id[:8], failure.detail)
         return _failure_page(flow, failure.page, failure.oidc_error, failure.page)
