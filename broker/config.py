@@ -312,8 +312,9 @@ class BrokerConfig:
     issuer: str
     secret_key: str
     redis: RedisConfig
-    saml: SamlConfig
-    hub: HubConfig
+    # None only when One Login is the upstream and the file has no `saml:` / `hub:` section.
+    saml: SamlConfig | None
+    hub: HubConfig | None
     oidc: OidcConfig
     councils: dict[str, CouncilConfig]
     clients: dict[str, ClientConfig] = field(default_factory=dict)
@@ -559,11 +560,16 @@ class _Reader:
         councils = self.councils(self.get(raw, "councils", "", dict))
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
+        upstream = self.upstream(raw)
+        # Verify's sections: required with the hub as upstream, optional beside One Login.
+        verify = upstream["upstream"] == "verify"
         return BrokerConfig(
             source=self.source, mode=mode, issuer=issuer, secret_key=secret_key,
             redis=redis_config,
-            saml=self.saml(self.get(raw, "saml", "", dict)),
-            hub=self.hub(self.get(raw, "hub", "", dict)),
+            saml=self.saml(self.get(raw, "saml", "", dict))
+            if verify or raw.get("saml") is not None else None,
+            hub=self.hub(self.get(raw, "hub", "", dict))
+            if verify or raw.get("hub") is not None else None,
             oidc=oidc,
             councils=councils,
             clients=self.clients(self.get(raw, "clients", "", list), councils),
@@ -574,7 +580,7 @@ class _Reader:
             branding=read_brand(raw.get("branding"), "branding.", key="deployment",
                                 default_name=neutral_brand().name, default_url=None,
                                 base=self.base, fail=self.fail),
-            **self.upstream(raw),
+            **upstream,
         )
 
     def upstream(self, raw: Mapping[str, Any]) -> dict[str, Any]:

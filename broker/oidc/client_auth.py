@@ -66,7 +66,8 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, broker, client_keys: ClientKeys):
-        super().__init__(validate_jti=True, leeway=broker.config.saml.clock_skew_seconds)
+        saml = broker.config.saml
+        super().__init__(validate_jti=True, leeway=saml.clock_skew_seconds if saml else 30)
         self.broker = broker
         self.client_keys = client_keys
 

@@ -54,6 +54,17 @@ class Problem:
 
 def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
                                 now: datetime) -> Iterator[Problem]:
+    if config.saml is not None:
+        yield from check_saml_keys(config, raw, now)
+    if config.hub is not None:
+        for name, pem in (("metadata", config.hub.metadata_truststore_pem),
+                          ("hub", config.hub.hub_truststore_pem),
+                          ("idp", config.hub.idp_truststore_pem)):
+            yield from _certificate(f"hub.truststores.{name}", pem, now)
+    yield from check_oidc_keys(config, raw)
+
+
+def check_saml_keys(config: BrokerConfig, raw: dict[str, Any], now: datetime) -> Iterator[Problem]:
     saml = config.saml
     pairs = [("saml.signing", saml.signing.key_pem, saml.signing.cert_pem)]
     pairs += [(f"saml.encryption[{i}]", p.key_pem, p.cert_pem) for i, p in enumerate(saml.encryption)]
@@ -71,10 +82,6 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
         if next_key.get("key"):
             path = Path(config.source).resolve().parent / next_key["key"]
             yield from _next_signing_key(path, saml.signing_next_cert_pem, config.production)
-    for name, pem in (("metadata", config.hub.metadata_truststore_pem),
-                      ("hub", config.hub.hub_truststore_pem), ("idp", config.hub.idp_truststore_pem)):
-        yield from _certificate(f"hub.truststores.{name}", pem, now)
-    yield from check_oidc_keys(config, raw)
 
 
 def _next_signing_key(path: Path, cert_pem: str, production: bool) -> Iterator[Problem]:

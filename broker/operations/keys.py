@@ -168,14 +168,15 @@ class KeyManager:
 
     def list(self) -> list[PublishedKey]:
         raw = _interpolate(_plain(load_document(self.path)), self.environ)
-        saml, oidc = raw["saml"], raw["oidc"]
+        saml, oidc = raw.get("saml") or {}, raw["oidc"]  # no saml: One Login alone
         rows = []
-        signing_role = "signs; published"
-        rows.append(self._cert_row("saml-signing", "saml.signing", saml["signing"], signing_role))
+        if saml:
+            rows.append(self._cert_row("saml-signing", "saml.signing", saml["signing"],
+                                       "signs; published"))
         if saml.get("signing_next"):
             rows.append(self._cert_row("saml-signing", "saml.signing_next", saml["signing_next"],
                                        "published, does not sign"))
-        for i, pair in enumerate(saml["encryption"]):
+        for i, pair in enumerate(saml.get("encryption") or []):
             role = "decrypts; published first" if i == 0 else "decrypts; published second"
             rows.append(self._cert_row("saml-encryption", f"saml.encryption[{i}]", pair, role))
         signers: set[str] = set()
@@ -213,7 +214,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 self._generate_data_key(doc, created, messages)
             elif kind == "saml-signing":
@@ -264,7 +265,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 items = doc.get("data_keys") or []
                 current = [item for item in items if _encrypts(item)]
@@ -316,7 +317,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 items = doc.get("data_keys") or []
                 others = [item for item in items if not _encrypts(item)]
@@ -438,6 +439,14 @@ def _plain(node: Any) -> Any:
     if isinstance(node, list):
         return [_plain(v) for v in node]
     return node
+
+
+def _saml_section(doc: CommentedMap, kind: str) -> CommentedMap | None:
+    saml = doc.get("saml")
+    if saml is None and kind.startswith("saml-"):
+        raise KeyCommandError("saml", "no `saml:` section: SAML keys are only used with Verify's "
+                              "hub as the upstream")
+    return saml
 
 
 def _kid(jwk: dict[str, Any]) -> str:
