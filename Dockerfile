@@ -1,23 +1,30 @@
-# Multi-stage: GOV.UK Frontend from npm, the councils' stylesheet (Sass) and the Welsh catalogue
-# compiled in build stages; the runtime image is slim, has no compilers or npm, and runs as a
-# non-root user.
+# Multi-stage: GOV.UK Frontend from npm, the pages' stylesheets and script (Sass, esbuild;
+# fingerprinted and precompressed by scripts/build-assets.mjs) and the Welsh catalogue compiled in
+# build stages; the runtime image is slim, has no compilers or npm, and runs as a non-root user.
 FROM node:22-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+COPY scripts/build-assets.mjs ./scripts/
 COPY broker/web/styles ./broker/web/styles
-RUN mkdir -p broker/web/static && node_modules/.bin/sass --load-path=node_modules --style=compressed \
-    --no-source-map broker/web/styles/councils.scss broker/web/static/councils.min.css
+COPY broker/web/scripts ./broker/web/scripts
+RUN node scripts/build-assets.mjs broker/web/static
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md babel.cfg ./
 COPY broker ./broker
-COPY --from=assets /src/broker/web/static/councils.min.css ./broker/web/static/
-# The .mo and .css files are git-ignored build output; the wheel's package data picks them up here.
+COPY --from=assets /src/broker/web/static ./broker/web/static
+# The .mo and the built assets are git-ignored build output; the wheel's package data picks them
+# up here.
 RUN pip install --no-cache-dir "babel>=2.12" \
  && pybabel compile -d broker/web/translations \
  && pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# docker-compose's nginx (`target: edge`): the same fingerprinted files with their .gz, served from
+# disk (deploy/nginx/broker.conf). Not the default target: that is the broker's image, below.
+FROM nginx:1.27 AS edge
+COPY --from=assets /src/broker/web/static /usr/share/nginx/broker/assets
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 broker

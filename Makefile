@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 # GOV.UK Frontend from npm (package-lock.json pins it); the apps serve it from node_modules.
 NODE_STAMP := node_modules/.installed
-# The councils' stylesheet: GOV.UK Frontend's Sass with the settings for services not on GOV.UK
-# (system fonts, no crown), compiled by npm's `sass`. Build output, git-ignored: never edit it.
-COUNCILS_CSS := broker/web/static/councils.min.css
+# The stylesheets and the script the pages link to (scripts/build-assets.mjs): the councils' Sass
+# (GOV.UK Frontend's, only the components used, system fonts, no crown) by npm's `sass`, the few
+# GOV.UK Frontend components' JavaScript by npm's `esbuild`, each fingerprinted and precompressed
+# (gzip, brotli) with a manifest.json. Build output, git-ignored: never edit it.
+STATIC := broker/web/static
+ASSETS_MANIFEST := $(STATIC)/manifest.json
 # Welsh messages: the .po is committed, the .mo is compiled here (git-ignored).
 CATALOGUES := broker/web/translations
 MO := $(CATALOGUES)/cy/LC_MESSAGES/messages.mo
@@ -28,10 +31,11 @@ $(NODE_STAMP): package.json package-lock.json
 $(MO): $(CATALOGUES)/cy/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile --statistics -d $(CATALOGUES)
 
-$(COUNCILS_CSS): broker/web/styles/councils.scss $(NODE_STAMP)
-	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map $< $@
+$(ASSETS_MANIFEST): scripts/build-assets.mjs broker/web/styles/councils.scss \
+		broker/web/scripts/govuk-components.mjs $(NODE_STAMP)
+	node scripts/build-assets.mjs $(STATIC)
 
-assets: $(NODE_STAMP) $(MO) $(COUNCILS_CSS)
+assets: $(NODE_STAMP) $(MO) $(ASSETS_MANIFEST)
 
 # After changing a text: re-extract, merge into the .po, translate the new entries, then `make`.
 translations: $(STAMP)
@@ -53,8 +57,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check broker tests
 
 clean:
-	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO) $(COUNCILS_CSS)
+	rm -rf $(VENV) var build *.egg-info node_modules test-artifacts $(MO) $(STATIC)
 
 # Benchmarks: never part of `make test`. See benchmarks/README.md for the figures and commands.
 bench: $(STAMP) assets
+	$(BIN)/python -m benchmarks.page_weight
 	$(BIN)/python -m benchmarks.signin $(BENCH_ARGS)

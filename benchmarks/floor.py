@@ -39,22 +39,43 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def gunicorn_per_request(requests: int, threads: int) -> dict[str, float]:
+# The HTTP servers compared in docs/adr/0018-http-server-stays-gunicorn-gthread.md, each serving `hello` from one
+# worker process. Sync workers close the connection after each response (gunicorn's sync worker
+# has no keep-alive), so their figure includes accepting a connection per request, as it would
+# behind a proxy.
+SERVERS = {
+    "gunicorn-gthread-2": ["-m", "gunicorn", "-k", "gthread", "--threads", "2"],
+    "gunicorn-gthread-1": ["-m", "gunicorn", "-k", "gthread", "--threads", "1"],
+    "gunicorn-sync": ["-m", "gunicorn", "-k", "sync"],
+    "granian-wsgi": ["-m", "granian", "--interface", "wsgi", "--blocking-threads", "1",
+                     "--no-access-log", "--log-level", "warning"],
+}
+
+
+def server_command(name: str, port: int) -> list[str]:
+    if name.startswith("granian"):
+        return [sys.executable, *SERVERS[name], "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "benchmarks.floor:hello"]
+    return [sys.executable, *SERVERS[name], "-w", "1", "-b", f"127.0.0.1:{port}",
+            "--log-level", "warning", "benchmarks.floor:hello"]
+
+
+def server_per_request(name: str, requests: int) -> dict[str, float]:
+    """CPU ms per request of the server's processes (master and worker) for one GET and one
+    ACS-sized POST, over keep-alive where the server keeps connections open."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(threads), "-w", "1",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.floor:hello"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(server_command(name, port), cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
-                connection = socket.create_connection(("127.0.0.1", port))
+                socket.create_connection(("127.0.0.1", port)).close()
                 break
             except OSError:
                 time.sleep(0.1)
-        time.sleep(0.5)
+        time.sleep(1.0)
         pids = [server.pid] + [int(p) for p in subprocess.run(
             ["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()]
         body = b"SAMLResponse=" + b"A" * 12_000  # an ACS-sized form
@@ -65,18 +86,30 @@ def gunicorn_per_request(requests: int, threads: int) -> dict[str, float]:
                            % len(body)) + body,
         }
         result = {}
-        for name, request in kinds.items():
+        for kind, request in kinds.items():
+            connection = socket.create_connection(("127.0.0.1", port))
             before = cpu_seconds(pids)
             for _ in range(requests):
                 connection.sendall(request)
                 answer = b""
                 while not answer.endswith(b"ok"):
-                    answer += connection.recv(65536)
-            result[name] = (cpu_seconds(pids) - before) * 1000 / requests
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        raise RuntimeError(f"{name} closed the connection mid-response")
+                    answer += chunk
+                if b"connection: close" in answer.lower():
+                    connection.close()
+                    connection = socket.create_connection(("127.0.0.1", port))
+            result[kind] = (cpu_seconds(pids) - before) * 1000 / requests
+            connection.close()
         return result
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def gunicorn_per_request(requests: int, threads: int) -> dict[str, float]:
+    return server_per_request(f"gunicorn-gthread-{threads}", requests)
 
 
 def redis_per_round_trip(url: str, count: int) -> dict[str, float]:
@@ -123,12 +156,34 @@ def signatures(count: int) -> dict[str, float]:
     return {"AuthnRequest (RSA-SHA256, xmlsec, C14N)": rsa, "ID token (ES256)": es256}
 
 
+def compare_servers(names: list[str], requests: int, rounds: int) -> int:
+    """Each server measured once per round, in turn, so background load falls on all alike;
+    the median round of each is reported, with every round beside it."""
+    seen: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            seen[name].append(server_per_request(name, requests))
+    print(f"CPU ms per request, app that does nothing, one worker ({os.cpu_count()} cores), "
+          f"median of {rounds} rounds [each round]:")
+    for name, results in seen.items():
+        for kind in results[0]:
+            values = sorted(r[kind] for r in results)
+            print(f"  {name:<20} {kind:<11} {values[len(values) // 2]:.3f} "
+                  f"[{', '.join(f'{r[kind]:.3f}' for r in results)}]")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--servers", nargs="*", choices=sorted(SERVERS),
+                        help="compare these HTTP servers instead (alternating rounds)")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
+    if args.servers:
+        return compare_servers(args.servers, args.requests, args.rounds)
     print(f"CPU ms per unit, this machine ({os.cpu_count()} cores):")
     for name, value in gunicorn_per_request(args.requests, args.threads).items():
         print(f"  gunicorn gthread ({args.threads} threads), app that does nothing, {name}: "

@@ -22,8 +22,11 @@ the machine; its own CPU is measured and reported beside the broker's.
 Reported: sign-ins per second (N / the sum of the on-clock phase times); p50/p95/p99 latency
 per step and in total (a sign-in's total is the sum of its steps); broker CPU ms per sign-in
 and per step; Redis commands and round trips per sign-in and per step; Redis bytes per pending
-flow and per broker session (MEMORY USAGE); peak RSS per worker; the issue #8 budget, met or
-not. One JSON line per run goes to stdout's last line and to benchmarks/results.jsonl.
+flow and per broker session (MEMORY USAGE); peak RSS per worker; the budget, met or
+not. Stdout's last line is one JSON line, the headline: CPU per step and per sign-in, Redis
+round trips, commands and bytes, 2-over-1 worker scaling, and each budget of issue 27 met or not
+(each figure at its worst over the configurations). The whole run's detail, with the headline,
+is appended as one JSON line to benchmarks/results.jsonl.
 """
 
 from __future__ import annotations
@@ -73,13 +76,13 @@ SECRET = "bench-secret"
 # Commands the driver itself sends (between windows, and never counted).
 DRIVER_COMMANDS = {"info", "memory", "scan"}
 
-# Issue #8's budget on this 2-core machine.
+# Issue 27's budget (a sign-in designed to a CPU budget), on a quiet 2-core machine; the table
+# in benchmarks/README.md says the same.
 BUDGET = {
-    "broker_cpu_ms_per_signin": ("<=", 3.0),
+    "broker_cpu_ms_per_signin": ("<=", 4.0),
     "broker_cpu_ms_acs": ("<=", 1.5),
     "broker_cpu_ms_token": ("<=", 0.5),
-    "redis_commands_per_signin": ("<=", 15),
-    "redis_round_trips_per_signin": ("<=", 8),
+    "redis_round_trips_per_signin": ("<=", 6),
     "redis_bytes_per_pending_flow": ("<=", 2048),
 }
 SCALING_BUDGET = 1.8
@@ -753,7 +756,6 @@ def budget_of(result: dict) -> dict:
         "broker_cpu_ms_per_signin": result["broker_cpu_ms_per_signin"],
         "broker_cpu_ms_acs": result["broker_cpu_ms_per_step"]["acs"],
         "broker_cpu_ms_token": result["broker_cpu_ms_per_step"]["token"],
-        "redis_commands_per_signin": result["redis_commands_per_signin"],
         "redis_round_trips_per_signin": result["redis_round_trips_per_signin"],
         "redis_bytes_per_pending_flow": result["redis_bytes_per_pending_flow"],
     }
@@ -785,6 +787,40 @@ def overall_budget(results: list[dict], summary: dict) -> dict:
             "met": all(abs(ratio - 1) <= FLAT_TOLERANCE for ratio in flat.values()),
             "by_workers": flat, "other_load_cores": load}
     return overall
+
+
+def headline(summary: dict) -> dict:
+    """The one JSON line `make bench` ends with: each figure at its worst over the
+    configurations (as the budget takes it), each configuration's in brief, and the budgets."""
+    results = summary["results"]
+
+    def worst(values):
+        known = [v for v in values if v is not None]
+        return max(known) if known else None
+
+    return {
+        "benchmark": "signin", "started": summary["started"], "git": summary["git"],
+        "broker_cpu_ms_per_step": {s: worst(r["broker_cpu_ms_per_step"][s] for r in results)
+                                   for s in STEPS},
+        "broker_cpu_ms_per_signin": worst(r["broker_cpu_ms_per_signin"] for r in results),
+        "redis_round_trips_per_signin": worst(r["redis_round_trips_per_signin"] for r in results),
+        "redis_commands_per_signin": worst(r["redis_commands_per_signin"] for r in results),
+        "redis_bytes_per_pending_flow": worst(r["redis_bytes_per_pending_flow"] for r in results),
+        "redis_bytes_per_session": worst(r["redis_bytes_per_session"] for r in results),
+        "scaling_2_over_1_workers": {k.removeprefix("scaling_2_over_1_workers_"): v
+                                     for k, v in summary.items()
+                                     if k.startswith("scaling_2_over_1_workers_")
+                                     and not k.endswith("_each_round")},
+        "other_processes_cores_busy": worst(r["other_processes_cores_busy"] for r in results),
+        "configurations": [{
+            "workers": r["workers"], "clients": r["clients"],
+            "signins_per_second": r["signins_per_second"],
+            "broker_cpu_ms_per_signin": r["broker_cpu_ms_per_signin"],
+            "broker_cpu_ms_per_step": r["broker_cpu_ms_per_step"]} for r in results],
+        "budget": {name: {"measured": entry["measured"], "budget": entry["budget"],
+                          "met": entry["met"]} for name, entry in summary["budget"].items()},
+        "budgets_met": all(entry["met"] for entry in summary["budget"].values()),
+    }
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -821,17 +857,18 @@ def print_result(result: dict) -> None:
 def print_summary(results: list[dict], summary: dict) -> None:
     print("\nMedian round of each configuration (sign-ins/s of every round in brackets; other "
           "load: cores used by other processes during that round's phases):")
-    print("\n| workers | clients | sign-ins/s | broker CPU ms/sign-in | authorize | ACS | token "
-          "| userinfo | driver CPU ms | Redis cmds | round trips | p50 / p99 total ms "
+    print("\n| workers | clients | sign-ins/s | broker CPU ms/sign-in | authorize | ACS | continue "
+          "| token | userinfo | driver CPU ms | Redis cmds | round trips | p50 / p99 total ms "
           "| other load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         step = r["broker_cpu_ms_per_step"]
         total = r["latency_ms"]["total"]
         each = ", ".join(str(x["signins_per_second"]) for x in r.get("rounds", []))
         print(f"| {r['workers']} | {r['clients']} | {r['signins_per_second']} [{each}] "
               f"| {r['broker_cpu_ms_per_signin']} | {step['authorize']} | {step['acs']} "
-              f"| {step['token']} | {step['userinfo']} | {r['driver_cpu_ms_per_signin']} "
+              f"| {step['continue']} | {step['token']} | {step['userinfo']} "
+              f"| {r['driver_cpu_ms_per_signin']} "
               f"| {r['redis_commands_per_signin']} | {r['redis_round_trips_per_signin']} "
               f"| {total['p50']} / {total['p99']} | {r['other_processes_cores_busy']} |")
     for name, ratios in summary.items():
@@ -841,7 +878,7 @@ def print_summary(results: list[dict], summary: dict) -> None:
     print("  sign-ins per second per core the broker used: " + ", ".join(
         f"{r['workers']}w/{r['clients']}c {r['signins_per_second'] / r['broker_cores_busy']:.0f}"
         for r in results if r.get("broker_cores_busy")))
-    print("\nBudget (issue #8; each figure at its worst over the configurations):")
+    print("\nBudget (issue 27; each figure at its worst over the configurations):")
     for name, entry in summary["budget"].items():
         print(f"  {name:<34} {str(entry['measured']):>8}  budget {entry['budget']:<40} "
               f"{'met' if entry['met'] else 'NOT MET'}"
@@ -929,11 +966,11 @@ def main(argv: list[str] | None = None) -> int:
                 paired((workers, high), (workers, low), "broker_cpu_ms_per_signin",
                        f"cpu_ratio_clients_{high}_over_{low}_workers_{workers}")
     summary["budget"] = overall_budget(results, summary)
+    summary["headline"] = headline(summary)
     print_summary(results, summary)
-    line = json.dumps(summary)
     with open(args.output, "a") as handle:
-        handle.write(line + "\n")
-    print(line)
+        handle.write(json.dumps(summary) + "\n")
+    print(json.dumps(summary["headline"]))
     return 0
 
 

@@ -5,7 +5,10 @@ what the application itself costs per step by calling its WSGI entry point direc
 prepared requests, on one thread, so a change to the broker's own code shows without gunicorn's
 and the kernel's share and without the noise of concurrency. `--profile STEP` prints the
 functions that step spends its CPU in (cProfile on the process clock, so waiting on Redis does
-not count). Needs a Redis server (`--redis-url`, default the local one; keys under a private
+not count). Beside the CPU it counts, per step, the Redis round trips the broker's own client
+makes (`broker_redis_round_trips_total`, one per command or pipeline: deterministic, whatever
+else the machine does) and the bytes a pending flow and a broker session take in Redis (MEMORY
+USAGE). Needs a Redis server (`--redis-url`, default the local one; keys under a private
 prefix, removed afterwards).
 """
 
@@ -37,6 +40,7 @@ from broker.config import load_config
 from broker.devtools.demo import stub_hub_config
 from broker.devtools.keys import ensure_demo_keys
 from broker.devtools.stub_hub.app import create_stub_hub
+from broker.observability import REDIS_ROUND_TRIPS
 
 STEPS = ("authorize", "acs", "continue", "token", "userinfo")
 
@@ -98,20 +102,36 @@ class Steps:
             "redirect_uri": CALLBACK, "state": "s", "nonce": "n", "code_challenge": challenge,
             "code_challenge_method": "S256"}))
 
-    def run(self, count: int, profile: str | None) -> dict[str, float]:
+    def bytes_of(self, kind: str) -> int | None:
+        """The median MEMORY USAGE of up to 50 keys of one kind (this run's prefix only)."""
+        keys = list(self.redis.scan_iter(f"{self.prefix}{kind}:*", count=1000))[:50]
+        sizes = sorted(self.redis.memory_usage(k) or 0 for k in keys)
+        return sizes[len(sizes) // 2] if sizes else None
+
+    def run(self, count: int, profile: str | None, calls: bool = False) -> dict[str, float]:
         verifiers = [secrets.token_urlsafe(48) for _ in range(count)]
         challenges = [base64.urlsafe_b64encode(sha256(v.encode()).digest()).rstrip(b"=").decode()
                       for v in verifiers]
         profiler = cProfile.Profile(time.process_time)
         cpu: dict[str, float] = {}
+        self.trips: dict[str, float] = {}
+        self.calls: dict[str, float] = {}
 
-        def measured(step: str, calls):
+        def measured(step: str, requests):
+            trips = REDIS_ROUND_TRIPS._value.get()
+            counter = cProfile.Profile() if calls else None
             started = time.process_time()
             if profile == step:
                 profiler.enable()
-            results = [call() for call in calls]
+            elif counter:
+                counter.enable()
+            results = [request() for request in requests]
             profiler.disable()
+            if counter:
+                counter.disable()
+                self.calls[step] = pstats.Stats(counter).total_calls / count
             cpu[step] = (time.process_time() - started) * 1000 / count
+            self.trips[step] = (REDIS_ROUND_TRIPS._value.get() - trips) / count
             return results
 
         pages = measured("authorize", [lambda c=c: self.authorize(c) for c in challenges])
@@ -124,6 +144,7 @@ class Steps:
             request = base64.b64decode(
                 re.search(r'name="SAMLRequest" value="([^"]+)"', text).group(1)).decode()
             request_ids.append(re.search(r'ID="([^"]+)"', request).group(1))
+        self.flow_bytes = self.bytes_of("flow")
         answers = build_hub_responses((self.hub.signer, self.hub.idp,
                                        self.config.saml.encryption[0].cert_pem,
                                        self.config.acs_url, request_ids))
@@ -143,6 +164,7 @@ class Steps:
         for status, headers, _ in redirects:
             assert status.startswith("302"), status
             codes.append(parse_qs(urlparse(headers["Location"]).query)["code"][0])
+        self.session_bytes = self.bytes_of("session")
         basic = "Basic " + base64.b64encode(f"bench-0:{SECRET}".encode()).decode()
         token_bodies = [urlencode({"grant_type": "authorization_code", "code": code,
                                    "code_verifier": verifier, "redirect_uri": CALLBACK}).encode()
@@ -165,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signins", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="the median round is reported")
     parser.add_argument("--profile", choices=STEPS)
+    parser.add_argument("--calls", action="store_true",
+                        help="also count Python function calls per step (cProfile: slower, but "
+                             "the same on a busy machine as on a quiet one)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
     steps = Steps(args.redis_url)
@@ -172,12 +197,22 @@ def main(argv: list[str] | None = None) -> int:
         steps.run(20, None)  # warm: metadata, keys, templates, compiled schemas
         rounds = [steps.run(args.signins, args.profile if r == 0 else None)
                   for r in range(args.rounds)]
+        trips = steps.trips
+        if args.calls:
+            steps.run(args.signins, None, calls=True)
     finally:
         steps.close()
     rounds.sort(key=lambda r: sum(r.values()))
     median = rounds[(len(rounds) - 1) // 2]
     print("CPU ms per step, in-process (median round): " + ", ".join(
         f"{step} {median[step]:.2f}" for step in STEPS) + f"; total {sum(median.values()):.2f}")
+    print("Redis round trips per step, the broker's own client: " + ", ".join(
+        f"{step} {trips[step]:.2f}" for step in STEPS) + f"; total {sum(trips.values()):.2f}")
+    if args.calls:
+        print("Python function calls per step: " + ", ".join(
+            f"{step} {steps.calls[step]:.0f}" for step in STEPS)
+            + f"; total {sum(steps.calls.values()):.0f}")
+    print(f"Redis bytes: {steps.flow_bytes} per pending flow, {steps.session_bytes} per session")
     return 0
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from broker.config import BrokerConfig
-from broker.hub.metadata import HubMetadataSource
+from broker.hub.metadata_source import HubMetadataSource
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.matching.pipeline import MatchingPipeline
 from broker.observability import install_request_tracking
@@ -56,6 +56,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.onelogin import views as onelogin_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import BrandBook
+    from broker.web.cookies import COUNCIL, FLASK_SESSION, LANGUAGE, cookies_of
     from broker.web.design import init_design
     from broker.web.pages import register_error_pages
     from broker.web.security import install_security
@@ -63,7 +64,7 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
     app = Flask(__name__, template_folder="web/templates")
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-                      SESSION_COOKIE_NAME="broker_flask", SESSION_COOKIE_HTTPONLY=True)
+                      SESSION_COOKIE_HTTPONLY=True)
     if redis_client is None:
         redis_client = connect(config.redis, allow_embedded=not config.production)
     state = BrokerState(redis_client, config.redis.key_prefix, data_sealer(config))
@@ -86,10 +87,11 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
+    app.config["SESSION_COOKIE_NAME"] = cookies_of(app).name(FLASK_SESSION)
     brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
-                       remembered_council_cookie="broker_council")
+                       remembered_council_cookie=COUNCIL)
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),
-                language_cookie="broker_lang", ui_locales_endpoints=("signin.authorize",),
+                language_cookie=LANGUAGE, ui_locales_endpoints=("signin.authorize",),
                 home_url=None, brands=brands)
 
     install_request_tracking(app)

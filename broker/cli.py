@@ -20,7 +20,7 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_sp_metadata(args) -> int:
-    from broker.hub.metadata import sp_metadata
+    from broker.hub.sp_metadata import sp_metadata
 
     config = _config(args)
     if config.saml is None:

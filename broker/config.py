@@ -107,6 +107,8 @@ class HubConfig:
     # How long a process uses its own copy of the shared metadata before reading Redis again.
     local_copy_seconds: int = 10
     entity_id: str | None = None
+    # The furthest ahead a metadata validUntil may be (Verify published 14 days).
+    metadata_max_validity_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,10 @@ class CouncilConfig:
                                       url=self.service_url)
 
 
-AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+# Client authentication at /token and /par (OIDC Core 9); a client uses the one it is registered
+# with. Discovery lists them all.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,8 @@ class ClientConfig:
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
     allowed_claims: tuple[str, ...] | None = None
+    # `default_level` is a floor that `acr_values` can raise but not lower, unless this is set.
+    acr_values_may_lower_level: bool = False
 
 
 @dataclass(frozen=True)
@@ -825,6 +832,9 @@ class _Reader:
             raise self.fail("hub.trust_anchor", "replaced by hub.truststores (metadata, hub, idp: "
                             "CA certificate bundles); see docs/operations.md")
         truststores = self.get(raw, "truststores", "hub.", dict)
+        max_validity_days = self.get(raw, "metadata_max_validity_days", "hub.", int, default=14)
+        if not 1 <= max_validity_days <= 366:
+            raise self.fail("hub.metadata_max_validity_days", "must be between 1 and 366 days")
         return HubConfig(
             metadata_url=metadata_url, metadata_file=metadata_file,
             sso_url=self.url(raw, "sso_url", "hub."),
@@ -834,6 +844,7 @@ class _Reader:
             entity_id=self.get(raw, "entity_id", "hub.", default=None),
             refresh_seconds=self.get(raw, "refresh_seconds", "hub.", int, default=3600),
             local_copy_seconds=self.get(raw, "local_copy_seconds", "hub.", int, default=10),
+            metadata_max_validity_days=max_validity_days,
         )
 
     def truststore(self, raw: Mapping[str, Any], key: str) -> str:
@@ -931,8 +942,8 @@ class _Reader:
             secret = self.get(item, "client_secret", prefix, default=None)
             if method == "private_key_jwt" and (jwks is None) == (jwks_uri is None):
                 raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
-            if method == "client_secret_basic" and not secret:
-                raise self.fail(f"{prefix}client_secret", "is required for client_secret_basic")
+            if method in SECRET_AUTH_METHODS and not secret:
+                raise self.fail(f"{prefix}client_secret", f"is required for {method}")
             if secret and self.mode == "production" and placeholder_secret(secret):
                 raise self.fail(f"{prefix}client_secret", "is a placeholder or a value published "
                                 "in the broker's repository; use a random value of your own "
@@ -980,5 +991,7 @@ class _Reader:
                 post_logout_redirect_uris=tuple(logout_uris),
                 backchannel_logout_uri=self.url(item, "backchannel_logout_uri", prefix, default=None),
                 allowed_claims=tuple(allowed_claims) if allowed_claims is not None else None,
+                acr_values_may_lower_level=self.get(item, "acr_values_may_lower_level", prefix,
+                                                    bool, default=False),
             )
         return clients

@@ -35,9 +35,10 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, g, jsonify, make_response, request, url_for
 
 from broker.context import current_broker
-from broker.hub.metadata import MetadataError
+from broker.hub.federation import MetadataError
+from broker.hub.outcomes import HubFailure, ResponseRejected
 from broker.hub.requests import build_authn_request
-from broker.hub.responses import HubFailure, ResponseRejected, read_response
+from broker.hub.responses import read_response
 from broker.identity import Flow, LevelOfAssurance, PendingMatch, VerifiedIdentity, VerifiedSignIn
 from broker.matching.pipeline import (
     Matched,
@@ -66,7 +67,6 @@ from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_auth
 from broker.oidc.claims import signed_in_resident
 from broker.oidc.logout import notify_council_apps
 from broker.oidc.server import StoredAuthorizationRequest
-from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
 from broker.oidc.sessions import BrokerSession
 from broker.onelogin.authorization import LevelNotOffered
 from broker.onelogin.callback import AnswerRejected, ExpectedAnswer, OneLoginFailure, failure_for_error
@@ -79,6 +79,7 @@ from broker.onelogin.logout import (
 from broker.onelogin.provider import OneLoginUnavailable
 from broker.ratelimit import count_client
 from broker.web.brand_pages import use_council_brand
+from broker.web.cookies import BINDING, SESSION, cookies
 from broker.web.design import current_language, language_switch_url
 from broker.web.i18n import ui_locale_from
 from broker.web.page_cache import render_with_holes
@@ -89,7 +90,6 @@ bp = Blueprint("signin", __name__)
 
 MAX_PARAM_LENGTH = 4096
 MAX_PARAMS = 40
-BINDING_COOKIE = "broker_binding"
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VERIFIED_SIGNIN_TTL = 120  # the 303 after the ACS is followed at once, with or without JavaScript
 MAX_STATE_LENGTH = 128  # the flow id, as One Login's `state` or the hub's RelayState
@@ -124,29 +124,30 @@ def _valid_token(token: str) -> bool:
     return TOKEN_PATTERN.fullmatch(token) is not None
 
 
-# The browser binding: a random value in a Lax, HttpOnly cookie; its hash in the Flow.
+# The browser binding: a random value in a Lax, HttpOnly cookie (`__Host-` over https, so no
+# other host can plant one); its hash in the Flow.
 
 def _binding_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _browser_binding() -> str:
-    """This browser's binding value: the one it already holds (so that two tabs' flows both
-    complete), or a new one."""
-    value = request.cookies.get(BINDING_COOKIE, "")
+    """This browser's binding value: the one the broker already gave it (so that two tabs' flows
+    both complete), or a new one. Over https only the `__Host-` cookie is read, which nobody but
+    the broker's own host can have set; a plain-named value planted by a sibling is ignored."""
+    value = cookies().get(BINDING) or ""
     return value if _valid_token(value) else secrets.token_urlsafe(32)
 
 
 def _set_binding_cookie(response: Response, value: str) -> Response:
     """Lax: it comes with the same-site steps (the GET after the ACS, the cycle 3 form), never
     with another site's POST. No max-age: it ends with the browser session."""
-    response.set_cookie(BINDING_COOKIE, value, httponly=True, samesite="Lax", path="/",
-                        secure=current_broker().config.issuer.startswith("https://"))
+    cookies().set(response, BINDING, value)
     return response
 
 
 def _started_in_this_browser(flow: Flow) -> bool:
-    value = request.cookies.get(BINDING_COOKIE, "")
+    value = cookies().get(BINDING) or ""
     return (bool(flow.browser_binding) and _valid_token(value)
             and hmac.compare_digest(_binding_hash(value), flow.browser_binding))
 
@@ -162,16 +163,6 @@ def _other_browser(flow: Flow, step: str):
 
 
 # 1. /authorize
-
-def _minimum_level(acr_values: str | None, default: LevelOfAssurance) -> LevelOfAssurance:
-    requested = []
-    for value in (acr_values or "").split():
-        try:
-            requested.append(LevelOfAssurance.from_uri(value))
-        except ValueError:
-            continue
-    return min(requested, key=lambda level: level.value) if requested else default
-
 
 def _max_age(params: dict[str, str]) -> int | None:
     if not params.get("max_age"):
@@ -204,7 +195,7 @@ def authorize():
     count_client("authorize", client.client_id)  # only now is it this client's request
 
     now = time.time()
-    session = broker.sessions.load(request.cookies.get(SESSION_COOKIE), now)
+    session = broker.sessions.load(cookies().get(SESSION), now)
     oauth_request = StoredAuthorizationRequest(f"{broker.config.issuer}/authorize", params)
     try:
         if client.config.require_pushed_authorization_requests and not request.values.get(
@@ -212,7 +203,7 @@ def authorize():
             raise InvalidRequestError("this client must use pushed authorization requests")
         params = check_authorization_request(params)
         max_age = _max_age(params)
-        minimum = _minimum_level(params.get("acr_values"), client.config.default_level)
+        minimum = client.minimum_level(params.get("acr_values"))
         prompt = params.get("prompt", "").split()
         reusable = (session is not None and "login" not in prompt
                     and session.satisfies(minimum, max_age, now))
@@ -567,7 +558,7 @@ def _session_for(identity: VerifiedIdentity, from_session: bool
     different resident's first ends the browser's session, with back-channel logout to its
     apps, so a shared browser never mixes two people."""
     broker = current_broker()
-    current = broker.sessions.load(request.cookies.get(SESSION_COOKIE))
+    current = broker.sessions.load(cookies().get(SESSION))
     same_resident = current is not None and current.identity.is_same_resident(identity)
     if from_session:
         return (current, False) if same_resident else (None, False)
@@ -584,9 +575,8 @@ def _session_for(identity: VerifiedIdentity, from_session: bool
 
 def set_session_cookie(response, session: BrokerSession, config) -> None:
     """Opaque id only; Lax so that council apps' top-level redirects to /authorize carry it."""
-    response.set_cookie(SESSION_COOKIE, session.id, max_age=config.oidc.session_absolute_seconds,
-                        secure=config.issuer.startswith("https://"), httponly=True,
-                        samesite="Lax", path="/")
+    cookies().set(response, SESSION, session.id,
+                  max_age=config.oidc.session_absolute_seconds)
 
 
 # 7. The code for the council app

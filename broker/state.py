@@ -40,6 +40,9 @@ READABLE_KINDS = frozenset({"seen", "hub-metadata"})
 # key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
 SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
                              "verified-signin"})
+# Values as compact JSON (no space after "," and ":"): every byte is kept in Redis for the
+# value's lifetime. One encoder for the process (`json.dumps` with an option builds one per call).
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _record(cls: type, raw: bytes | None, kind: str):
@@ -185,7 +188,7 @@ class BrokerState:
 
     # Flows: written at /authorize, taken once at the assertion consumer service.
     def save_flow(self, flow: Flow, ttl: int) -> None:
-        self._set(self._key("flow", flow.id), json.dumps(encode(flow)), ttl)
+        self._set(self._key("flow", flow.id), _json(encode(flow)), ttl)
 
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
@@ -193,7 +196,7 @@ class BrokerState:
 
     # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
     def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
-        self._set(self._key("verified-signin", token), json.dumps(encode(signin)), max(ttl, 1))
+        self._set(self._key("verified-signin", token), _json(encode(signin)), max(ttl, 1))
 
     def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
         raw = self._call("getdel", self._key("verified-signin", token))
@@ -201,7 +204,7 @@ class BrokerState:
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("code", code), json.dumps(data), ttl)
+        self._set(self._key("code", code), _json(data), ttl)
 
     def take_code(self, code: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("code", code))
@@ -209,19 +212,30 @@ class BrokerState:
 
     # Access tokens: opaque, looked up at /userinfo.
     def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
-                          code_id: str | None = None, sid: str | None = None) -> None:
+                          code_id: str | None = None, sid: str | None = None) -> bool:
         """The token, which code obtained it (for a replayed code to revoke it) and which broker
-        session it belongs to (for logout to revoke it): one round trip."""
+        session it belongs to (for logout to revoke it), and whether that session has been
+        logged out: one round trip. False, and nothing kept, when it has.
+
+        The session's check comes after the token joins the session's index, and logout marks
+        the session ended before it reads the index (`end_session_grants`): Redis runs commands
+        one at a time, so whichever reaches it first, a logout either sees the token and deletes
+        it or is seen here."""
         pipe = self.redis.pipeline(transaction=False)
         token_key = self._key("token", token)
-        pipe.set(token_key, self._seal(token_key, json.dumps(data)), ex=ttl)
-        if code_id:
-            code_token_key = self._key("code-token", code_id)
+        pipe.set(token_key, self._seal(token_key, _json(data)), ex=ttl)
+        code_token_key = self._key("code-token", code_id) if code_id else None
+        if code_token_key:
             pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
         if sid:  # the token's key name (a hash), never the token itself
             pipe.sadd(self._key("session-tokens", sid), token_key)
             pipe.expire(self._key("session-tokens", sid), ttl)  # every token lives `ttl`
-        self._call_pipeline(pipe)
+            pipe.exists(self._key("ended-session", sid))
+        results = self._call_pipeline(pipe)
+        if sid and results[-1]:
+            self._call("delete", *[k for k in (token_key, code_token_key) if k])
+            return False
+        return True
 
     def get_access_token(self, token: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("token", token))
@@ -243,7 +257,7 @@ class BrokerState:
 
     # Pushed authorization requests (RFC 9126): single use by an atomic take.
     def save_pushed_request(self, request_uri: str, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("par", request_uri), json.dumps(data), ex=ttl)
+        self._call("set", self._key("par", request_uri), _json(data), ex=ttl)
 
     def take_pushed_request(self, request_uri: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("par", request_uri))
@@ -251,7 +265,7 @@ class BrokerState:
 
     # Broker sessions: idle timeout by TTL, absolute lifetime by the stored creation time.
     def save_session(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("session", session_id), json.dumps(data), max(ttl, 1))
+        self._set(self._key("session", session_id), _json(data), max(ttl, 1))
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("session", session_id))
@@ -262,19 +276,15 @@ class BrokerState:
         return json.loads(raw) if raw else None
 
     def end_session_grants(self, sid: str, ttl: int) -> None:
-        """Logout: the session's access tokens are deleted, and its codes not yet redeemed are
-        refused (`session_ended`) for as long as any of them could live."""
+        """Logout: the session's codes not yet redeemed are refused from now on, for as long as
+        any of them could live, and its access tokens are deleted. The mark is set before the
+        token index is read (see `save_access_token`)."""
         key = self._key("session-tokens", sid)
-        tokens = self._call("smembers", key)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._key("ended-session", sid), b"1", ex=max(ttl, 1))
-        for token_key in tokens:
-            pipe.delete(token_key)
-        pipe.delete(key)
-        self._call_pipeline(pipe)
-
-    def session_ended(self, sid: str) -> bool:
-        return bool(self._call("exists", self._key("ended-session", sid)))
+        pipe.smembers(key)
+        _marked, tokens = self._call_pipeline(pipe)
+        self._call("delete", *tokens, key)
 
     # Replay caches: the first to set the id wins, across every broker process.
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
@@ -295,7 +305,7 @@ class BrokerState:
 
     def save_hub_metadata(self, xml: str, fetched_at: float, ttl: int) -> None:
         self._call("set", self._key("hub-metadata", "current"),
-                   json.dumps({"xml": xml, "fetched_at": fetched_at}), ex=max(ttl, 1))
+                   _json({"xml": xml, "fetched_at": fetched_at}), ex=max(ttl, 1))
 
     def claim_hub_metadata_refresh(self, ttl: int) -> bool:
         """True for the one process that may fetch now; the claim lapses after `ttl` seconds."""
@@ -306,7 +316,7 @@ class BrokerState:
         self._call("delete", self._key("hub-metadata", "refresh-claim"))
 
     def save_hub_metadata_status(self, data: dict[str, Any], ttl: int) -> None:
-        self._call("set", self._key("hub-metadata", "status"), json.dumps(data),
+        self._call("set", self._key("hub-metadata", "status"), _json(data),
                    ex=max(ttl, 1))
 
     def get_hub_metadata_status(self) -> dict[str, Any] | None:
@@ -322,7 +332,7 @@ class BrokerState:
     # Pending matches: a verified sign-in waiting on the cycle 3 page (broker.journey).
     # Holds the Matching Dataset, so it lives no longer than a flow and is taken once.
     def save_pending_match(self, token: str, pending: PendingMatch, ttl: int) -> None:
-        self._call("set", self._key("pending-match", token), json.dumps(encode(pending)),
+        self._call("set", self._key("pending-match", token), _json(encode(pending)),
                    ex=max(ttl, 1))
 
     def get_pending_match(self, token: str) -> PendingMatch | None:

@@ -133,9 +133,9 @@ def write_config(directory: Path, keys: Path, ports: Ports, redis_url: str, pref
     for dotted, value in overrides.items():
         node = data
         *parents, last = dotted.split(".")
-        for part in parents:
-            node = node[part]
-        node[last] = value
+        for part in parents:  # a number is a list index: clients.0.default_level
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(last) if isinstance(node, list) else last] = value
     path = directory / "broker.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -22,8 +22,14 @@ def test_non_latin_name_arrives_intact(stack):
 
 
 def test_level_1_resident_is_refused_when_council_requires_level_2(stack):
-    # The demo council app asks for LEVEL_1 via acr_values, so raise it through the client default:
-    # acr_values wins, therefore this resident signs in at LEVEL_1.
+    # The demo council app asks for LEVEL_1 via acr_values, but this client is configured for
+    # LEVEL_2: a request can raise the configured level, never lower it.
+    page = sign_in(stack, "lee")
+    assert 'data-page="level-not-met"' in page.text
+
+
+def test_level_1_resident_signs_in_where_the_council_accepts_level_1(stack_factory):
+    stack = stack_factory(lambda _ports: {"clients.0.default_level": "LEVEL_1"})
     page = sign_in(stack, "lee")
     assert "LEVEL_1" in page.text
 

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import redis
@@ -210,3 +210,12 @@ def test_two_brokers_on_one_host_do_not_share_a_gunicorn_control_socket():
     from broker.serve import gunicorn_options
 
     assert gunicorn_options("127.0.0.1:1", 1)["control_socket_disable"] is True
+
+
+@pytest.mark.parametrize("created", [1_765_000_000.0, 1_765_000_000.9995, 1_765_000_000.9999996,
+                                     1_765_000_000.0000004, 1_765_000_059.999])
+def test_a_log_lines_time_is_utc_to_the_millisecond(created):
+    record = logging.LogRecord("broker", logging.INFO, __file__, 1, "x", (), None)
+    record.created = created
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["time"] == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")

@@ -28,8 +28,12 @@ def test_docker_compose_parses_and_every_broker_command_exists():
         if command[0] == "broker":
             assert command[1] in cli_commands(), f"{name}: no `broker {command[1]}` command"
             build_parser().parse_args(command[1:])  # the arguments exist too (exits if not)
-        if service.get("build"):
-            assert (ROOT / service["build"] / "Dockerfile").exists()
+        build = service.get("build")
+        if isinstance(build, dict):
+            dockerfile = (ROOT / build["context"] / "Dockerfile").read_text()
+            assert f" AS {build['target']}\n" in dockerfile, f"{name}: no stage {build['target']}"
+        elif build:
+            assert (ROOT / build / "Dockerfile").exists()
 
 
 def test_ci_runs_make_test_and_nothing_else():

@@ -132,7 +132,7 @@ def _write_pair(directory: Path, name: str, key_pem: str, cert_pem: str) -> None
 
 
 def _federation_files(directory: Path) -> list[Path]:
-    files = [directory / f"{ROOT_CA}.crt"]
+    files = [directory / f"{ROOT_CA}.crt", directory / f"{ROOT_CA}.key"]
     for ca_name, (truststore, leaves) in CHAINS.items():
         files += [directory / truststore, directory / f"{ca_name}.key",
                   directory / f"{ca_name}.crt"]
@@ -166,7 +166,9 @@ def ensure_demo_keys(directory: Path) -> Path:
             _write_pair(directory, name, *self_signed_pair(f"demo {name}"))
     if not all(path.exists() for path in _federation_files(directory)):
         root = ca_pair("Demo federation root CA")
-        (directory / f"{ROOT_CA}.crt").write_text(_pem_cert(root.cert))
+        # Kept so that tests can issue what the federation never would: a certificate straight
+        # from the root, which no truststore may accept as a signer.
+        _write_pair(directory, ROOT_CA, _pem_key(root.key), _pem_cert(root.cert))
         for ca_name, (truststore, leaves) in CHAINS.items():
             intermediate = ca_pair(f"Demo {ca_name.removeprefix('demo-')}", root)
             # Kept so that tests and demo operators can issue the next certificate (a rotation).

@@ -11,11 +11,12 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape, quoteattr
 
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
 from broker.config import SamlConfig
-from broker.hub.metadata import HubMetadata, _attr
+from broker.hub.federation import HubMetadata
 from broker.hub.saml_signing import sign_after_issuer
 from broker.identity import LevelOfAssurance
 
@@ -44,8 +45,8 @@ def build_authn_request(saml: SamlConfig, hub: HubMetadata, minimum_level: Level
     xml = (
         f'<saml2p:AuthnRequest xmlns:saml2p="{C.NS_SAMLP}" xmlns:saml2="{C.NS_SAML}" '
         f'ID="{request_id}" Version="2.0" IssueInstant="{instant}" '
-        f'Destination="{_attr(hub.sso_url)}"{force}>'
-        f"<saml2:Issuer>{_attr(saml.entity_id)}</saml2:Issuer>"
+        f"Destination={quoteattr(hub.sso_url)}{force}>"
+        f"<saml2:Issuer>{escape(saml.entity_id)}</saml2:Issuer>"
         '<saml2p:RequestedAuthnContext Comparison="minimum">'
         f"<saml2:AuthnContextClassRef>{minimum_level.uri}</saml2:AuthnContextClassRef>"
         "</saml2p:RequestedAuthnContext>"

@@ -9,36 +9,40 @@ Conditions, the hub's Recipient, the hub's InResponseTo, which, as verify-servic
 party that signs the Response, so the checks here are our own, layered as verify-service-
 provider layers its validators, on xmlsec's primitives (signature verification of a given
 element, decryption) and the SAML protocol schema.
+
+This module reads the envelope (signature, Issuer, Destination, InResponseTo, IssueInstant, the
+status) and puts the steps together; broker/hub/assertions.py decrypts and checks the two
+assertions, broker/hub/matching_dataset.py translates the Matching Dataset.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import logging
 import time
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
 from broker.config import BrokerConfig
-from broker.hub.metadata import HubMetadata
-from broker.hub.saml_keys import decryption_key
-from broker.hub.saml_schema import verify_protocol_schema
-from broker.hub.saml_xml import UnacceptableXml, parse_xml
-from broker.hub.xml_signatures import SignatureRefused, verify_enveloped
-from broker.identity import (
-    Address,
-    Flow,
-    LevelOfAssurance,
-    MatchingDataset,
-    MatchingValue,
-    VerifiedIdentity,
+from broker.hub.assertions import (
+    authn_instant,
+    check_conditions,
+    check_subject,
+    decrypted_assertions,
+    level_of_assurance,
+    name_id,
+    verified_idp_assertions,
 )
+from broker.hub.federation import HubMetadata
+from broker.hub.matching_dataset import matching_dataset
+from broker.hub.outcomes import FailureReason, HubFailure, ResponseRejected
+from broker.hub.saml_schema import verify_protocol_schema
+from broker.hub.saml_values import NS, SAML, SAMLP, exact, saml_instant, verify_signature
+from broker.hub.saml_xml import UnacceptableXml, parse_xml
+from broker.identity import Flow, VerifiedIdentity
 from broker.pairwise import hash_pid
 from broker.state import BrokerState
 
@@ -48,63 +52,7 @@ MAX_RESPONSE_BYTES = 256 * 1024
 # How old a Response or assertion may be when it arrives (verify-service-provider's
 # InstantValidator allows five minutes), on top of the configured clock skew.
 MAX_MESSAGE_AGE_SECONDS = 300
-IDA_NS = "http://www.cabinetoffice.gov.uk/resource-library/ida/attributes"
-NS = {"saml": C.NS_SAML, "samlp": C.NS_SAMLP, "ida": IDA_NS, "ds": C.NS_DS}
 STATUS_PREFIX = "urn:oasis:names:tc:SAML:2.0:status:"
-LEVEL_X_URI = "urn:uk:gov:cabinet-office:tc:saml:authn-context:levelX"
-SAML = f"{{{C.NS_SAML}}}"
-SAMLP = f"{{{C.NS_SAMLP}}}"
-
-
-class FailureReason(enum.Enum):
-    """Why a sign-in did not produce a verified identity; each has its own resident page."""
-
-    CANCELLED = "cancelled"
-    AUTHN_FAILED = "authn-failed"
-    LOA_PENDING = "loa-pending"
-    LEVEL_NOT_MET = "level-not-met"
-    NO_PASSIVE = "no-passive"
-    HUB_ERROR = "hub-error"
-    REJECTED = "rejected"
-    # levelX: the identity provider reported a fraud event. Never a success, and never "try a
-    # stronger check": the resident gets a neutral page.
-    FRAUD_EVENT = "not-verified"
-
-    @property
-    def oidc_error(self) -> str:
-        return {
-            FailureReason.CANCELLED: "access_denied",
-            FailureReason.AUTHN_FAILED: "access_denied",
-            FailureReason.LOA_PENDING: "access_denied",
-            FailureReason.LEVEL_NOT_MET: "access_denied",
-            FailureReason.NO_PASSIVE: "login_required",
-            FailureReason.HUB_ERROR: "temporarily_unavailable",
-            FailureReason.REJECTED: "access_denied",
-            FailureReason.FRAUD_EVENT: "access_denied",
-        }[self]
-
-
-@dataclass(frozen=True)
-class HubFailure:
-    reason: FailureReason
-    detail: str
-
-    @property
-    def oidc_error(self) -> str:
-        return self.reason.oidc_error
-
-
-class ResponseRejected(Exception):
-    """The message is not a valid answer from the hub to this flow; never becomes a sign-in."""
-
-
-@dataclass(frozen=True)
-class IdpAssertions:
-    """The identity provider's two verified assertions, and who issued them."""
-
-    issuer: str
-    authn: etree._Element
-    matching_dataset: etree._Element
 
 
 def decode_response(saml_response: str) -> bytes:
@@ -135,7 +83,11 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
     _check_envelope(document, flow, config, hub)
     if any(True for _ in document.iter(f"{SAML}Assertion")):
         raise ResponseRejected("the Response holds a plain (unencrypted) Assertion")
-    _verify(document, hub.signing_certs, "Response")
+    at = datetime.fromtimestamp(now, UTC)  # certificates and entities expire: checked at use
+    hub_certs = hub.signing_certs_at(at)
+    if not hub_certs:
+        raise ResponseRejected("no signing certificate of the hub is valid now")
+    verify_signature(document, hub_certs, "Response")
     _check_instant(document.get("IssueInstant"), "Response IssueInstant", now, skew)
 
     status = _status(document)
@@ -143,26 +95,26 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
         _check_not_replayed(state, skew + MAX_MESSAGE_AGE_SECONDS, response=document.get("ID"))
         return _failure_from_status(status)
 
-    assertions = _decrypted_assertions(document, config)
+    assertions = decrypted_assertions(document, config)
     if not verify_protocol_schema().validate(document):
         # The schema's error log can quote attribute values (personal data): not logged.
         raise ResponseRejected("the Response is not valid against the SAML schema")
-    idp = _verified_idp_assertions(assertions, hub)
-    not_on_or_after = max(_check_subject(a, now, skew) for a in assertions)
+    idp = verified_idp_assertions(assertions, hub, at)
+    not_on_or_after = max(check_subject(a, now, skew) for a in assertions)
     for assertion in assertions:
         _check_instant(assertion.get("IssueInstant"), "Assertion IssueInstant", now, skew)
-        _check_conditions(assertion, config, hub, now, skew)
+        check_conditions(assertion, config, hub, now, skew)
 
-    pid = _name_id(idp.authn)
-    if _name_id(idp.matching_dataset) != pid:
+    pid = name_id(idp.authn)
+    if name_id(idp.matching_dataset) != pid:
         raise ResponseRejected("the two assertions name different subjects")
     # Remembered for as long as any of them could still be accepted.
     ttl = max(int(not_on_or_after - now) + skew, skew + MAX_MESSAGE_AGE_SECONDS)
-    level = _level_of_assurance(idp.authn)
+    level = level_of_assurance(idp.authn)
     if isinstance(level, HubFailure):
         _check_not_replayed(state, ttl, response=document.get("ID"))
         return level
-    authenticated_at = _authn_instant(idp.authn, flow, now, skew)
+    authenticated_at = authn_instant(idp.authn, flow, now, skew)
     _check_not_replayed(state, ttl, response=document.get("ID"),
                         authn_assertion=idp.authn.get("ID"),
                         matching_dataset_assertion=idp.matching_dataset.get("ID"))
@@ -188,22 +140,15 @@ def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
     if document.get("Destination") != config.acs_url:
         raise ResponseRejected("Destination is not our assertion consumer service")
     issuers = document.findall("saml:Issuer", NS)
-    if len(issuers) != 1 or _exact(issuers[0], "Response Issuer") != hub.entity_id:
+    if len(issuers) != 1 or exact(issuers[0], "Response Issuer") != hub.entity_id:
         raise ResponseRejected("Response Issuer is not the hub")
-
-
-def _verify(element: etree._Element, certs: tuple[str, ...], what: str) -> None:
-    try:
-        verify_enveloped(element, certs, what)
-    except SignatureRefused as exc:
-        raise ResponseRejected(str(exc)) from None
 
 
 def _check_instant(value: str | None, what: str, now: float, skew: int) -> None:
     """Issued neither in the future nor longer ago than a message may take to arrive."""
     if not value:
         raise ResponseRejected(f"{what} is missing")
-    instant = _time(value)
+    instant = saml_instant(value)
     if instant > now + skew:
         raise ResponseRejected(f"{what} is in the future")
     if instant < now - skew - MAX_MESSAGE_AGE_SECONDS:
@@ -236,190 +181,6 @@ def _failure_from_status(status: tuple[str, str | None, str | None]) -> HubFailu
     return HubFailure(FailureReason.HUB_ERROR, described)
 
 
-XENC = "http://www.w3.org/2001/04/xmlenc#"
-XENC11 = "http://www.w3.org/2009/xmlenc11#"
-# Content encryption algorithms accepted, with the length of the AES key each takes.
-CONTENT_ALGORITHMS = {XENC + "aes128-cbc": 16, XENC + "aes192-cbc": 24, XENC + "aes256-cbc": 32,
-                      XENC11 + "aes128-gcm": 16, XENC11 + "aes192-gcm": 24,
-                      XENC11 + "aes256-gcm": 32}
-# One per recipient (Verify sends one); each costs an RSA decryption per configured key.
-MAX_ENCRYPTED_KEYS = 4
-KEY_TRANSPORT_ALGORITHMS = {XENC + "rsa-oaep-mgf1p", XENC11 + "rsa-oaep"}
-RESPONSE_CHILDREN = {f"{SAML}Issuer", f"{{{C.NS_DS}}}Signature", f"{SAMLP}Extensions",
-                     f"{SAMLP}Status", f"{SAML}EncryptedAssertion"}
-
-
-def _check_encryption(encrypted_assertion: etree._Element) -> None:
-    """RSA-OAEP key transport and AES content encryption only (the profile's choices), and
-    cipher values inline.
-
-    xmlsec would also decrypt RSA PKCS#1 v1.5 key transport (open to Bleichenbacher-style
-    oracles) and Triple DES, and fetch a CipherReference's URI (a file, a URL); none of them is
-    ever what the hub sends, so none is tried.
-    """
-    if any(True for _ in encrypted_assertion.iter(f"{{{XENC}}}CipherReference")):
-        raise ResponseRejected("an EncryptedAssertion refers to its cipher data elsewhere")
-    for encrypted in encrypted_assertion.iter(f"{{{XENC}}}EncryptedData"):
-        method = encrypted.find(f"{{{XENC}}}EncryptionMethod")
-        if method is None or method.get("Algorithm") not in CONTENT_ALGORITHMS:
-            raise ResponseRejected("assertion uses an unacceptable content encryption algorithm")
-    for key in encrypted_assertion.iter(f"{{{XENC}}}EncryptedKey"):
-        method = key.find(f"{{{XENC}}}EncryptionMethod")
-        if method is None or method.get("Algorithm") not in KEY_TRANSPORT_ALGORITHMS:
-            raise ResponseRejected("assertion uses an unacceptable key transport algorithm")
-
-
-def _decrypted_assertions(document: etree._Element, config: BrokerConfig
-                          ) -> list[etree._Element]:
-    """Exactly two EncryptedAssertions, directly in the Response, decrypted in place; no
-    plain assertion anywhere, and nothing else in the Response that could hide one."""
-    for child in document:
-        if not isinstance(child.tag, str) or child.tag not in RESPONSE_CHILDREN:
-            raise ResponseRejected("the Response holds an unexpected element")
-    encrypted = document.findall("saml:EncryptedAssertion", NS)
-    found = sum(1 for _ in document.iter(f"{SAML}EncryptedAssertion"))
-    if found != 2:
-        raise ResponseRejected(f"expected two encrypted assertions, found {found}")
-    if len(encrypted) != 2:
-        raise ResponseRejected("an EncryptedAssertion is not directly in the Response")
-    assertions = []
-    for element in encrypted:
-        assertion = _decrypt(element, config)
-        if assertion.tag != f"{SAML}Assertion":
-            raise ResponseRejected("an EncryptedAssertion does not hold an Assertion")
-        element.getparent().replace(element, assertion)
-        assertions.append(assertion)
-    return assertions
-
-
-def _decrypt(encrypted_assertion: etree._Element, config: BrokerConfig) -> etree._Element:
-    """The assertion, in place of its EncryptedData, in two steps: the AES key from the
-    EncryptedKey (beside the data, where Verify's libraries put it, or inside its KeyInfo) with
-    our RSA key, each configured key tried so both decrypt during a rotation; then the data
-    with that AES key. Which keys are used is decided here, not by xmlsec's KeyInfo lookup."""
-    _check_encryption(encrypted_assertion)
-    data = encrypted_assertion.findall(f"{{{XENC}}}EncryptedData")
-    if len(data) != 1:
-        raise ResponseRejected("an EncryptedAssertion must hold one EncryptedData")
-    data = data[0]
-    wrapped_keys = (encrypted_assertion.findall(f"{{{XENC}}}EncryptedKey")
-                    + data.findall(f"{{{C.NS_DS}}}KeyInfo/{{{XENC}}}EncryptedKey"))
-    if not wrapped_keys:
-        raise ResponseRejected("an EncryptedAssertion carries no EncryptedKey")
-    if len(wrapped_keys) > MAX_ENCRYPTED_KEYS:
-        raise ResponseRejected("an EncryptedAssertion carries too many EncryptedKeys")
-    key_bytes = CONTENT_ALGORITHMS[data.find(f"{{{XENC}}}EncryptionMethod").get("Algorithm")]
-    for wrapped in wrapped_keys:
-        for pair in config.saml.encryption:
-            context = xmlsec.EncryptionContext()
-            context.key = decryption_key(pair.key_pem)
-            try:
-                content_key = context.decrypt(wrapped)
-            except xmlsec.Error:
-                continue
-            if not isinstance(content_key, bytes) or len(content_key) != key_bytes:
-                raise ResponseRejected("the EncryptedKey does not hold a key for the content "
-                                       "encryption algorithm")
-            context = xmlsec.EncryptionContext()
-            context.key = xmlsec.Key.from_binary_data(xmlsec.constants.KeyDataAes, content_key)
-            try:
-                return context.decrypt(data)
-            except xmlsec.Error:
-                raise ResponseRejected("assertion could not be decrypted") from None
-    raise ResponseRejected("assertion could not be decrypted with our keys")
-
-
-def _verified_idp_assertions(assertions: list[etree._Element], hub: HubMetadata
-                             ) -> IdpAssertions:
-    """Both assertions signed by one identity provider of the federation, with its own key."""
-    issuers = []
-    for assertion in assertions:
-        found = assertion.findall("saml:Issuer", NS)
-        if len(found) != 1:
-            raise ResponseRejected("an Assertion must have exactly one Issuer")
-        issuer = _exact(found[0], "Assertion Issuer")
-        provider = hub.identity_provider(issuer)
-        if provider is None:
-            raise ResponseRejected("Assertion Issuer is not an identity provider of the "
-                                   "federation")
-        _verify(assertion, provider.signing_certs, "Assertion")
-        issuers.append(issuer)
-    if issuers[0] != issuers[1]:
-        raise ResponseRejected("the two assertions have different Issuers")
-    authn = [a for a in assertions if a.find("saml:AuthnStatement", NS) is not None]
-    if len(authn) != 1:
-        raise ResponseRejected("expected one authn assertion and one Matching Dataset assertion")
-    mds = next(a for a in assertions if a is not authn[0])
-    return IdpAssertions(issuers[0], authn[0], mds)
-
-
-def _check_subject(assertion: etree._Element, now: float, skew: int) -> float:
-    """One bearer confirmation, still in date. Recipient and InResponseTo are the hub's: the
-    binding to our flow is the hub-signed Response's InResponseTo (verify-service-provider
-    ADR 0022)."""
-    confirmations = assertion.findall("saml:Subject/saml:SubjectConfirmation", NS)
-    if len(confirmations) != 1 or confirmations[0].get("Method") != C.CM_BEARER:
-        raise ResponseRejected("expected exactly one bearer SubjectConfirmation")
-    data = confirmations[0].findall("saml:SubjectConfirmationData", NS)
-    if len(data) != 1 or not data[0].get("NotOnOrAfter"):
-        raise ResponseRejected("SubjectConfirmationData has no NotOnOrAfter")
-    not_on_or_after = _time(data[0].get("NotOnOrAfter"))
-    if now >= not_on_or_after + skew:
-        raise ResponseRejected("SubjectConfirmationData has expired")
-    if data[0].get("NotBefore") and now < _time(data[0].get("NotBefore")) - skew:
-        raise ResponseRejected("SubjectConfirmationData NotBefore is in the future")
-    return not_on_or_after
-
-
-def _check_conditions(assertion: etree._Element, config: BrokerConfig, hub: HubMetadata,
-                      now: float, skew: int) -> None:
-    """Verify's identity providers send none; any that are there still hold."""
-    conditions = assertion.findall("saml:Conditions", NS)
-    if not conditions:
-        return
-    if len(conditions) != 1:
-        raise ResponseRejected("more than one Conditions")
-    conditions = conditions[0]
-    if conditions.get("NotBefore") and now < _time(conditions.get("NotBefore")) - skew:
-        raise ResponseRejected("Conditions NotBefore is in the future")
-    if conditions.get("NotOnOrAfter") and now >= _time(conditions.get("NotOnOrAfter")) + skew:
-        raise ResponseRejected("Conditions NotOnOrAfter has passed")
-    for restriction in conditions.findall("saml:AudienceRestriction", NS):
-        audiences = {_exact(a, "Audience") for a in restriction.findall("saml:Audience", NS)}
-        if not audiences & {config.saml.entity_id, hub.entity_id}:
-            raise ResponseRejected("Audience is neither the hub nor us")
-
-
-def _name_id(assertion: etree._Element) -> str:
-    name_ids = assertion.findall("saml:Subject/saml:NameID", NS)
-    if len(name_ids) != 1:
-        raise ResponseRejected("expected exactly one NameID")
-    if name_ids[0].get("Format") not in (None, C.NAMEID_PERSISTENT):
-        raise ResponseRejected("NameID is not persistent")
-    pid = _exact(name_ids[0], "NameID")
-    if not pid:
-        raise ResponseRejected("NameID is empty")
-    return pid
-
-
-def _authn_instant(authn: etree._Element, flow: Flow, now: float, skew: int) -> int:
-    """The moment the resident authenticated: the ID token's auth_time. When the council asked
-    for fresh authentication (prompt=login, max_age) it must be fresh enough."""
-    statements = authn.findall("saml:AuthnStatement", NS)
-    if len(statements) != 1 or not statements[0].get("AuthnInstant"):
-        raise ResponseRejected("expected exactly one AuthnStatement with an AuthnInstant")
-    instant = _time(statements[0].get("AuthnInstant"))
-    if instant > now + skew:
-        raise ResponseRejected("AuthnInstant is in the future")
-    params = flow.authorize_params
-    if "login" in (params.get("prompt") or "").split() and instant < flow.created_at - skew:
-        raise ResponseRejected("AuthnInstant is before this sign-in began (prompt=login)")
-    max_age = params.get("max_age")
-    if max_age is not None and str(max_age).isdigit() and now - instant > int(max_age) + skew:
-        raise ResponseRejected("AuthnInstant is older than the council's max_age")
-    return int(min(instant, now))
-
-
 def _check_not_replayed(state: BrokerState, ttl: int, **ids: str | None) -> None:
     """Marks every id seen (one round trip); any seen before rejects the message."""
     for kind, ident in ids.items():
@@ -429,129 +190,3 @@ def _check_not_replayed(state: BrokerState, ttl: int, **ids: str | None) -> None
     for (kind, ident), first in zip(ids.items(), firsts, strict=True):
         if not first:
             raise ResponseRejected(f"{kind} {ident} was already used")
-
-
-def _level_of_assurance(assertion: etree._Element) -> LevelOfAssurance | HubFailure:
-    refs = assertion.findall("saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef",
-                             NS)
-    if len(refs) != 1:
-        raise ResponseRejected("expected exactly one AuthnContextClassRef")
-    uri = _simple_value(refs[0], "AuthnContextClassRef")
-    if uri == LEVEL_X_URI:
-        return HubFailure(FailureReason.FRAUD_EVENT, "the identity provider reported levelX")
-    try:
-        return LevelOfAssurance.from_uri(uri)
-    except ValueError:
-        return HubFailure(FailureReason.LEVEL_NOT_MET, "the hub asserted an unusable level")
-
-
-def _exact(node: etree._Element, what: str) -> str:
-    """An identifier's text, compared exactly: surrounding whitespace (a no-break or an em space
-    after a resident's PID) would otherwise make it someone else's, or be dropped silently."""
-    value = _raw_text(node, what)
-    if value != value.strip():
-        raise ResponseRejected(f"{what} has surrounding whitespace")
-    return value
-
-
-def _time(value: str) -> float:
-    """An xs:dateTime in UTC (SAML core 1.3.3), to seconds since the epoch."""
-    try:
-        if "T" not in value:
-            raise ValueError("a date and a time")
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ResponseRejected(f"not a SAML time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _text(node: etree._Element | None, what: str) -> str:
-    if node is None:
-        raise ResponseRejected(f"{what} is missing")
-    return _simple_value(node, what)
-
-
-def _simple_value(node: etree._Element | None, what: str) -> str:
-    """The text of a leaf element; comments or child nodes inside it are refused outright.
-
-    A comment splits text nodes, and libraries that read only the first one have let an
-    attacker turn `admin@evil<!---->.example` into `admin@evil` (CVE-2017-11427).
-    """
-    return _raw_text(node, what).strip()
-
-
-def _raw_text(node: etree._Element | None, what: str) -> str:
-    if node is None:
-        raise ResponseRejected(f"{what} is missing")
-    if len(node):
-        raise ResponseRejected(f"{what} must contain text only")
-    return node.text or ""
-
-
-def _date(value: str | None, what: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        # The value itself stays out of the message: it may be a date of birth.
-        raise ResponseRejected(f"{what} is not a date") from None
-
-
-def _flags(value: etree._Element) -> dict:
-    verified = value.get(f"{{{IDA_NS}}}Verified", "false").strip().lower() == "true"
-    return {"verified": verified,
-            "valid_from": _date(value.get(f"{{{IDA_NS}}}From"), "From"),
-            "valid_to": _date(value.get(f"{{{IDA_NS}}}To"), "To")}
-
-
-def _simple_values(attribute: etree._Element, name: str) -> tuple[MatchingValue, ...]:
-    return tuple(MatchingValue(value=_simple_value(v, name), **_flags(v))
-                 for v in attribute.findall("saml:AttributeValue", NS))
-
-
-def _addresses(attribute: etree._Element, name: str) -> tuple[Address, ...]:
-    addresses = []
-    for value in attribute.findall("saml:AttributeValue", NS):
-        for child in value:
-            if not isinstance(child.tag, str):
-                raise ResponseRejected(f"{name} must not contain comments")
-
-        def one(tag: str, node: etree._Element = value) -> str | None:
-            found = node.find(f"ida:{tag}", NS)
-            return _simple_value(found, f"{name} {tag}") or None if found is not None else None
-
-        lines = tuple(_simple_value(line, f"{name} Line")
-                      for line in value.findall("ida:Line", NS))[:5]
-        addresses.append(Address(lines=lines, post_code=one("PostCode"),
-                                 international_post_code=one("InternationalPostCode"),
-                                 uprn=one("UPRN"), **_flags(value)))
-    return tuple(addresses)
-
-
-def matching_dataset(assertion: etree._Element) -> MatchingDataset:
-    found: dict[str, etree._Element] = {}
-    for attribute in assertion.findall("saml:AttributeStatement/saml:Attribute", NS):
-        name = attribute.get("Name", "")
-        if name in found:
-            raise ResponseRejected(f"attribute {name} appears twice")
-        found[name] = attribute
-
-    def values(name: str) -> tuple[MatchingValue, ...]:
-        return _simple_values(found[name], name) if name in found else ()
-
-    def addresses(name: str) -> tuple[Address, ...]:
-        return _addresses(found[name], name) if name in found else ()
-
-    genders = values("MDS_gender")
-    return MatchingDataset(
-        first_names=values("MDS_firstname"),
-        middle_names=tuple(v for v in values("MDS_middlename") if v.value),
-        surnames=values("MDS_surname"),
-        dates_of_birth=values("MDS_dateofbirth"),
-        gender=genders[0] if genders else None,
-        current_addresses=addresses("MDS_currentaddress"),
-        previous_addresses=addresses("MDS_previousaddress"),
-    )

@@ -8,7 +8,7 @@ and entity references out of every `iter`, `find` and `findall`, one Python step
 every lookup (benchmarks/README.md, "The ACS back to its size"). Parsing already removes what it
 filters; decrypted assertions, which xmlsec parses itself, may hold comments, and there the
 broker's own rule applies: an element read as a value must hold text only
-(broker.hub.responses).
+(broker.hub.saml_values).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort
 
 from broker.context import current_broker
-from broker.hub.metadata import sp_metadata
+from broker.hub.sp_metadata import sp_metadata
 
 bp = Blueprint("hub", __name__)
 

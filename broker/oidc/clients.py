@@ -7,6 +7,7 @@ import hmac
 from authlib.oauth2.rfc6749 import ClientMixin
 
 from broker.config import ClientConfig
+from broker.identity import LevelOfAssurance
 from broker.oidc.claims import ClaimsEntitlement
 
 
@@ -34,6 +35,29 @@ class RelyingParty(ClientMixin):
     @property
     def claims_entitlement(self) -> ClaimsEntitlement:
         return ClaimsEntitlement(self.config.scopes, self.config.allowed_claims)
+
+    def minimum_level(self, acr_values: str | None) -> LevelOfAssurance:
+        """The level of assurance a resident must reach for this request.
+
+        The client's configured `default_level` is a floor: `acr_values` (OIDC Core 3.1.2.1; of
+        several, the least demanding is the one the client accepts) can raise it, never lower
+        it, because the request passes through the resident's browser, where it can be edited.
+        Only a client configured with `acr_values_may_lower_level` lets its requests ask for
+        less. Values that are not one of our levels are ignored. The ID token's `acr` states
+        the level the resident reached, which is at least this one."""
+        requested = []
+        for value in (acr_values or "").split():
+            try:
+                requested.append(LevelOfAssurance.from_uri(value))
+            except ValueError:
+                continue
+        floor = self.config.default_level
+        if not requested:
+            return floor
+        asked = min(requested, key=lambda level: level.value)
+        if self.config.acr_values_may_lower_level or asked.value >= floor.value:
+            return asked
+        return floor
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         return uri in self.config.post_logout_redirect_uris

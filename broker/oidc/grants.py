@@ -18,6 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 
+from broker.config import AUTH_METHODS
 from broker.oidc.claims import (
     ClaimsEntitlement,
     ClaimsRequestError,
@@ -110,7 +111,7 @@ class ProofKeyForCodeExchange(CodeChallenge):
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
     def generate_authorization_code(self) -> str:
         """288 random bits from the OS in one call (Authlib's default draws 48 characters one
@@ -118,11 +119,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return secrets.token_urlsafe(36)
 
     def validate_authorization_request(self):
+        """Once per grant: the journey gets the grant from `get_consent_grant`, which validates
+        the request, before it issues the code, and Authlib's `create_authorization_response`
+        validates the same request on the same grant again (with every hook: PKCE, OpenID
+        Connect's checks). A refusal is never remembered: it raises each time."""
+        validated = getattr(self, "_validated_redirect_uri", None)
+        if validated is not None:
+            return validated[0]
         redirect_uri = super().validate_authorization_request()
         try:
             parse_claims_request(self.request.payload.data.get("claims"))
         except ClaimsRequestError as exc:
             raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
+        self._validated_redirect_uri = (redirect_uri,)
         return redirect_uri
 
     def save_authorization_code(self, code: str, request) -> None:
@@ -150,9 +159,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if data["client_id"] != client.get_client_id():
             return None
-        sid = data["user"]["resident"].get("sid")
-        if sid and state.session_ended(sid):
-            return None  # issued before its broker session was logged out
+        # A code issued before its broker session was logged out is refused when its token is
+        # stored (`save_token`): the same round trip, and no gap for a logout to fall into.
         return StoredAuthorizationCode(data)
 
     def delete_authorization_code(self, authorization_code) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     MissingAuthorizationError,
     OAuth2Error,
@@ -46,6 +48,29 @@ class StoredAuthorizationRequest(OAuth2Request):
     @property
     def args(self):
         return self._args
+
+
+class ValuesOnce(FlaskOAuth2Payload):
+    """Authlib's Flask payload reads `request.values` (werkzeug's merged query and form, behind a
+    cached property) at every parameter it looks up; the token request looks up a dozen."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self._values = request.values
+
+    @property
+    def data(self):
+        return self._values
+
+
+class RequestOnce(FlaskOAuth2Request):
+    """Authlib's Flask request around the request object itself rather than Flask's
+    context-local proxy (each attribute read through the proxy is a context lookup), with its
+    values read once."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self.payload = ValuesOnce(request)
 
 
 GENERIC_DESCRIPTIONS = {
@@ -85,7 +110,7 @@ class BrokerAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request):
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return RequestOnce(flask_request._get_current_object())
 
     def authenticate_client(self, request, methods, endpoint="token"):
         """Authlib's Basic parser raises ValueError on "Authorization: Basic " with nothing
@@ -170,7 +195,9 @@ class RedisBearerTokenValidator(BearerTokenValidator):
 
 def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
     def save_token(token: dict[str, Any], request) -> None:
-        broker.state.save_access_token(token["access_token"], {
+        """Refused, as a code that is not valid, when the code's broker session was logged out
+        (before the code was redeemed, or while its token was being made)."""
+        stored = broker.state.save_access_token(token["access_token"], {
             "client_id": request.client.get_client_id(),
             "scope": token.get("scope", ""),
             "user": request.user.to_json_dict(),
@@ -178,6 +205,8 @@ def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
             "expires_in": token["expires_in"],
         }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"],
             sid=request.user.resident.sid)
+        if not stored:
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     # 256 random bits from the OS in one call; Authlib's default draws 42 characters one by one.
     app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = lambda *_args, **_kwargs: secrets.token_urlsafe(32)

@@ -1,8 +1,9 @@
 """The broker session: one resident's verified identity, shared by the council apps they use.
 
-Kept in Redis behind an opaque cookie; the cookie holds no identity data. The session has an
-idle timeout (the key's TTL, renewed on use) and an absolute lifetime (its creation time). A
-second council app's sign-in reuses it only where the level of assurance and `max_age` allow.
+Kept in Redis behind an opaque cookie (`broker_session`, named in broker/web/cookies.py); the
+cookie holds no identity data. The session has an idle timeout (the key's TTL, renewed on use)
+and an absolute lifetime (its creation time). A second council app's sign-in reuses it only
+where the level of assurance and `max_age` allow.
 
 A browser holds at most one live session (docs/adr/0013-one-session-per-browser.md): a fresh
 hub sign-in of the same resident renews it (new id, same `sid` and list of apps), a different
@@ -20,7 +21,6 @@ from broker.codec import decode, encode
 from broker.identity import LevelOfAssurance, VerifiedIdentity
 from broker.pairwise import hash_pid
 
-COOKIE_NAME = "broker_session"
 MAX_ID_LENGTH = 100
 
 

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from broker.config import AUTH_METHODS
 from broker.context import current_broker
 from broker.identity import LevelOfAssurance
 from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_authorization_request
@@ -26,13 +27,11 @@ from broker.oidc.logout import (
     read_id_token_hint,
 )
 from broker.oidc.server import StoredAuthorizationRequest, submitted_values, without_raw_input
-from broker.oidc.sessions import COOKIE_NAME as SESSION_COOKIE
+from broker.web.cookies import SESSION, cookies
 from broker.web.pages import render_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oidc", __name__)
-
-AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 
 
 def discovery_document(broker) -> dict:
@@ -51,7 +50,7 @@ def discovery_document(broker) -> dict:
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": broker.signing_keys.algorithms,
         "userinfo_signing_alg_values_supported": [],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SUPPORTED_SCOPES),
@@ -140,12 +139,12 @@ def pushed_authorization_request():
     server = broker.authorization_server
     oauth_request = server.create_oauth2_request(None)
     try:
-        client = server.authenticate_client(oauth_request, AUTH_METHODS, endpoint="par")
+        client = server.authenticate_client(oauth_request, list(AUTH_METHODS), endpoint="par")
     except OAuth2Error as error:
         return _json_error(without_raw_input(error, submitted_values()), 401)
     params = {key: request.form.get(key, "") for key in request.form}
-    params.pop("client_assertion", None)
-    params.pop("client_assertion_type", None)
+    for credential in ("client_secret", "client_assertion", "client_assertion_type"):
+        params.pop(credential, None)
     try:
         if "request_uri" in params:
             raise InvalidRequestError("'request_uri' is not allowed in a pushed request")
@@ -201,7 +200,7 @@ def logout():
     post_logout = params.get("post_logout_redirect_uri")
     if post_logout and (client is None or not client.check_post_logout_redirect_uri(post_logout)):
         return render_page("invalid-request")
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = cookies().get(SESSION)
     if not logout_confirmed(broker, session_id, hint, params, request.method):
         # Without proof the request comes from this browser's own session, ask first.
         params.pop("csrf_token", None)
@@ -218,5 +217,5 @@ def logout():
     else:
         body, status, headers = render_page("signed-out")
         response = current_app.response_class(body, status, headers)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookies().delete(response, SESSION)
     return response

@@ -116,7 +116,8 @@ class OneLoginClient:
         """Raises AnswerRejected (untrustworthy answer) or OneLoginUnavailable (cannot ask)."""
         trust = self.provider.current()
         tokens = self._token_request(trust, code, expected.redirect_uri)
-        id_token = self._id_token(trust, tokens.get("id_token"), expected.nonce)
+        # A refetch for the ID token's key replaces `trust` for the rest of this redemption.
+        id_token, trust = self._id_token(trust, tokens.get("id_token"), expected.nonce)
         userinfo = self._userinfo(trust, tokens.get("access_token"))
         if userinfo.get("sub") != id_token["sub"]:
             raise AnswerRejected("/userinfo is about another user than the ID token")
@@ -179,7 +180,10 @@ class OneLoginClient:
             "client_assertion": client_assertion(self.config, endpoint, self.clock()),
         })
 
-    def _id_token(self, trust: PublishedTrust, value: Any, nonce: str) -> dict[str, Any]:
+    def _id_token(self, trust: PublishedTrust, value: Any, nonce: str
+                  ) -> tuple[dict[str, Any], PublishedTrust]:
+        """The ID token's verified claims, and the documents that verified it (fetched again
+        when the token names a key `trust` lacks: One Login may have rotated)."""
         if not isinstance(value, str):
             raise AnswerRejected("the token response has no ID token")
         algorithms = list(trust.provider.id_token_signing_algs)
@@ -187,10 +191,11 @@ class OneLoginClient:
             try:
                 claims = jwt.decode(value, trust.id_token_keys, algorithms=algorithms).claims
             except (JoseError, ValueError) as first:
-                fresh = self.provider.refetch_for_unknown_key()  # One Login may have rotated
+                fresh = self.provider.refetch_for_unknown_key(trust)
                 if fresh is None:
                     raise first
-                claims = jwt.decode(value, fresh.id_token_keys, algorithms=algorithms).claims
+                trust = fresh
+                claims = jwt.decode(value, trust.id_token_keys, algorithms=algorithms).claims
         except (JoseError, ValueError, TypeError) as exc:
             raise AnswerRejected(f"the ID token's signature does not verify: "
                                  f"{type(exc).__name__}") from None
@@ -214,7 +219,7 @@ class OneLoginClient:
             raise AnswerRejected("the ID token has no sub")
         if not str(claims.get("vot", "")).startswith("Cl.Cm"):
             raise AnswerRejected("the ID token's vot is below medium-level authentication")
-        return claims
+        return claims, trust
 
     def _userinfo(self, trust: PublishedTrust, access_token: Any) -> dict[str, Any]:
         if not isinstance(access_token, str) or not access_token:
@@ -236,7 +241,7 @@ class OneLoginClient:
             try:
                 return validate_core_identity(token, trust.did, **check)
             except DidDocumentError:
-                fresh = self.provider.refetch_for_unknown_key()  # the identity key rotated?
+                fresh = self.provider.refetch_for_unknown_key(trust)  # the identity key rotated?
                 if fresh is None:
                     raise
                 return validate_core_identity(token, fresh.did, **check)

@@ -4,6 +4,8 @@ identity service's DID document that signs core identity JWTs.
 Fetched over HTTPS with `requests` and timeouts, kept in process memory (they are public and
 change rarely; nothing per resident lives here), refreshed every `refresh_seconds`, and at once
 (at most once a minute) when a token names a key we do not have: One Login rotating its keys.
+A redemption that caused (or missed) such a refetch goes on with the fresh documents, so a
+rotation of the ID token and identity keys together costs one fetch, not a refused sign-in.
 A failed refresh keeps the last good copy for up to a day and shows in `status()` (/readyz).
 """
 
@@ -137,9 +139,13 @@ class OneLoginProvider:
     def last_good(self) -> PublishedTrust | None:
         return self._trust
 
-    def refetch_for_unknown_key(self) -> PublishedTrust | None:
-        """A token names a key we do not have: fetch again, at most once a minute."""
+    def refetch_for_unknown_key(self, seen: PublishedTrust) -> PublishedTrust | None:
+        """A token names a key that `seen` (the documents the caller is using) does not have:
+        the documents fetched since, if another caller already fetched them, else a fetch now,
+        at most once a minute. None: nothing newer than `seen` can be had now."""
         with self._lock:
+            if self._trust is not None and self._trust is not seen:
+                return self._trust
             if self.clock() - self._last_forced < UNKNOWN_KEY_REFETCH_SECONDS:
                 return None
             self._last_forced = self.clock()

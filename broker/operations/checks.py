@@ -144,10 +144,11 @@ def check_redirect_uris(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[P
 
 def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]:
     """Fetches and verifies the hub's metadata as the broker will, without sharing the result."""
-    from broker.hub.metadata import HubMetadataSource, MetadataError
+    from broker.hub.federation import MetadataError
+    from broker.hub.metadata_source import HubMetadataSource
 
     key = "hub.metadata_file" if config.hub.metadata_file else "hub.metadata_url"
-    source_log = logging.getLogger("broker.hub.metadata")
+    source_log = logging.getLogger("broker.hub.metadata_source")
     was_disabled, source_log.disabled = source_log.disabled, True  # it would repeat our line
     try:
         metadata = HubMetadataSource(config.hub, state=None).refresh()
@@ -158,7 +159,7 @@ def check_hub_metadata(config: BrokerConfig, now: datetime) -> Iterator[Problem]
         source_log.disabled = was_disabled
     for index, cert in enumerate(metadata.signing_certs):
         try:
-            problem = expiry_problem(der_certificate_info(cert), now)
+            problem = expiry_problem(der_certificate_info(cert.pem), now)
         except ValueError as exc:
             problem = ("error", f"cannot read the certificate: {exc}")
         if problem:

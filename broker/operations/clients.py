@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from broker.config import ClientConfig, load_config
+from broker.config import SECRET_AUTH_METHODS, ClientConfig, load_config
 
 
 def list_clients(config_path: str | None) -> int:
@@ -36,7 +36,7 @@ def show_client(config_path: str | None, client_id: str) -> int:
 
 def describe(client: ClientConfig, council_name: str, council_entity_id: str
              ) -> list[tuple[str, str]]:
-    if client.token_endpoint_auth_method == "client_secret_basic":
+    if client.token_endpoint_auth_method in SECRET_AUTH_METHODS:
         credentials = "client_secret set (not shown)"
     elif client.jwks_uri:
         credentials = f"jwks_uri {client.jwks_uri}"
@@ -55,6 +55,7 @@ def describe(client: ClientConfig, council_name: str, council_entity_id: str
         ("scopes", " ".join(client.scopes)),
         ("claims", " ".join(client.allowed_claims) if client.allowed_claims is not None else "(all)"),
         ("default_level", client.default_level.name),
+        ("acr_values_may_lower_level", "yes" if client.acr_values_may_lower_level else "no"),
         ("id_token_signed_response_alg", client.id_token_signed_response_alg),
         ("require_pushed_authorization_requests",
          "yes" if client.require_pushed_authorization_requests else "no"),

@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, datetime
 
 from broker.config import BrokerConfig, ConfigError, load_config
-from broker.hub.metadata import HubMetadata, HubMetadataSource, MetadataError, parse_hub_metadata
+from broker.hub.federation import HubMetadata, MetadataError, parse_hub_metadata
+from broker.hub.metadata_source import HubMetadataSource
 from broker.operations.certs import der_certificate_info
 from broker.state import BrokerState, StateUnavailable, connect
 
@@ -47,7 +48,7 @@ def describe(metadata: HubMetadata | None, source: HubMetadataSource, state: Bro
         lines += [f"hub entityID:    {metadata.entity_id}",
                   f"SSO endpoint:    {metadata.sso_url} (HTTP-POST)"]
         for index, cert in enumerate(metadata.signing_certs, start=1):
-            info = der_certificate_info(cert)
+            info = der_certificate_info(cert.pem)
             lines.append(f"signing cert {index}:  {info.subject}, {info.describe()}")
         lines.append(f"identity providers: {len(metadata.identity_providers)} "
                      f"({', '.join(idp.entity_id for idp in metadata.identity_providers)})")
@@ -94,7 +95,7 @@ def refresh(config_path: str | None) -> int:
     except Exception as exc:  # noqa: BLE001 - redis.RedisError: say it in one line
         print(f"broker: {config.source}: redis.url: not reachable: {exc}", file=sys.stderr)
         return 2
-    source_log = logging.getLogger("broker.hub.metadata")
+    source_log = logging.getLogger("broker.hub.metadata_source")
     was_disabled, source_log.disabled = source_log.disabled, True  # our line says it once
     try:
         metadata = source.refresh()

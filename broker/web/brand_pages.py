@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Flask, abort, current_app, g, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, url_for
 
 from broker.web.branding import Brand
+from broker.web.cookies import cookies
 
 ONE_YEAR = 365 * 24 * 3600
 REMEMBERED_COUNCIL_MAX_AGE = 24 * 3600
@@ -71,7 +72,7 @@ def remembered_council() -> tuple[str, Brand] | None:
         return None
     council_id = g.get("brand_council")
     if council_id is None and book.remembered_council_cookie:
-        council_id = request.cookies.get(book.remembered_council_cookie)
+        council_id = cookies().get(book.remembered_council_cookie)
     brand = book.councils.get(council_id or "")
     return (council_id, brand) if brand else None
 
@@ -127,9 +128,8 @@ def install_brands(app: Flask, book: BrandBook) -> None:
             """Only the council's id (no identity data). SameSite=None over HTTPS, so that the
             hub's cross-site POST back still brings it to the "expired" page."""
             council_id = g.get("brand_council")
-            if council_id and request.cookies.get(cookie) != council_id:
-                secure = app.config.get("BROKER_SECURE_COOKIES", False)
-                response.set_cookie(cookie, council_id, max_age=REMEMBERED_COUNCIL_MAX_AGE,
-                                    httponly=True, secure=secure,
-                                    samesite="None" if secure else "Lax")
+            jar = cookies()
+            if council_id and jar.get(cookie) != council_id:
+                jar.set(response, cookie, council_id, max_age=REMEMBERED_COUNCIL_MAX_AGE,
+                        samesite="None" if jar.secure else "Lax")
             return response

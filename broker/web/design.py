@@ -18,8 +18,9 @@ from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
-from broker.web.assets import COUNCILS_CSS, assets_blueprint
+from broker.web.assets import COUNCILS_CSS, GOVUK_CSS, assets_blueprint, built_assets
 from broker.web.brand_pages import BrandBook, brand_context, install_brands
+from broker.web.cookies import cookies
 from broker.web.i18n import LANGUAGE_NAMES, SWITCH_PARAMETER, choose_language, other_language
 
 WEB = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
     `service_name` and `organisation` may be lazy strings (translated per request);
     `organisation` is the header's name when there is no `brands`.
     """
-    Babel(app, locale_selector=lambda: choose_language(language_cookie),
+    Babel(app, locale_selector=lambda: choose_language(cookies().name(language_cookie)),
           default_translation_directories=str(TRANSLATIONS))
     app.jinja_loader = ChoiceLoader([
         app.jinja_loader,
@@ -71,10 +72,12 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.add_extension("jinja2.ext.do")
-    app.register_blueprint(assets_blueprint())
+    assets = built_assets()
+    app.register_blueprint(assets_blueprint(assets))
+    app.jinja_env.globals["asset_url"] = assets.url
     if brands is not None:
         install_brands(app, brands)
-    stylesheet = COUNCILS_CSS if brands is not None else "govuk-frontend.min.css"
+    stylesheet = COUNCILS_CSS if brands is not None else GOVUK_CSS
 
     @app.context_processor
     def design_context() -> dict:
@@ -91,7 +94,5 @@ def init_design(app: Flask, *, service_name, organisation, language_cookie: str,
         """Keeps a resident's explicit choice for the pages that follow (not identity data)."""
         chosen = g.get("ui_locale") or request.args.get(SWITCH_PARAMETER)
         if chosen in LANGUAGE_NAMES and request.endpoint != "govuk_assets.asset":
-            response.set_cookie(language_cookie, chosen, max_age=LANGUAGE_COOKIE_MAX_AGE,
-                                httponly=True, samesite="Lax",
-                                secure=app.config.get("BROKER_SECURE_COOKIES", False))
+            cookies().set(response, language_cookie, chosen, max_age=LANGUAGE_COOKIE_MAX_AGE)
         return response

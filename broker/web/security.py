@@ -5,9 +5,10 @@
   the nonce; `'self'` lets GOV.UK Frontend's module import itself.
 - `frame-ancestors 'none'` (no clickjacking of a sign-in), `Referrer-Policy: no-referrer` (URLs
   carry OAuth `state` and flow tokens), HSTS whenever the request came over TLS.
-- Cookies are HttpOnly, Secure when the service is public over HTTPS, and SameSite=Lax. Lax is
-  enough because nothing the hub's cross-site POST needs lives in a cookie: the flow id travels as
-  RelayState and the flow keeps its language. No cookie holds identity data.
+- Cookies are HttpOnly, `__Host-`-prefixed and Secure when the service is public over HTTPS
+  (broker/web/cookies.py), and SameSite=Lax. Lax is enough because nothing the hub's cross-site
+  POST needs lives in a cookie: the flow id travels as RelayState and the flow keeps its language.
+  No cookie holds identity data.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, g, request
+
+from broker.web.cookies import install_cookies
 
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -30,7 +33,7 @@ def install_security(app: Flask, *, secure_cookies: bool, form_action: str = "'s
     """`form_action` names where this app's forms (and the redirects after them) may go."""
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SECURE=secure_cookies,
                       SESSION_COOKIE_SAMESITE="Lax")
-    app.config["BROKER_SECURE_COOKIES"] = secure_cookies
+    install_cookies(app, secure=secure_cookies)
 
     @app.before_request
     def csp_nonce() -> None:

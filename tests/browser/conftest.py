@@ -78,6 +78,14 @@ class Resident:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{language}-{name}.png"), full_page=True)
         if self.javascript:
+            # The components' script (a bundle of a few, broker/web/scripts) started every
+            # component on the page that has one.
+            unstarted = self.page.evaluate(
+                "() => document.querySelector('script[src*=\"/assets/govuk-components-\"]') ?"
+                " Array.from(document.querySelectorAll('[data-module]')).filter(e =>"
+                " !e.hasAttribute(`data-${e.dataset.module}-init`)).map(e => e.dataset.module)"
+                " : []")
+            assert not unstarted, f"{name}: components not started: {unstarted}"
             self._check(self.page, name, language)
             return
         # axe needs JavaScript: check the same HTML in a window that has it, with the page's

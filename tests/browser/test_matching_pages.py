@@ -39,6 +39,7 @@ def stack(tmp_path_factory, keys_dir, redis_url) -> Iterator[Stack]:
                             "email": "help@test-borough.example.gov.uk"},
             },
             "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True},
+            "clients.0.default_level": "LEVEL_1",  # as config/demo.yaml: Lee (LEVEL_1) may sign in
         }
 
     stack, servers = start_stack(directory, keys_dir, redis_url, redis.Redis.from_url(redis_url),

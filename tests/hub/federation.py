@@ -59,3 +59,28 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def root_issuer(keys_dir: Path):
+    """The federation's root CA, to issue what the federation never would: a certificate
+    straight from the root."""
+    return load_issuer(keys_dir, "demo-root-ca")
+
+
+def ca_as_signer(keys_dir: Path, ca_name: str, entity_id: str) -> saml.HubSigner:
+    """An intermediate CA's own key and certificate, used as if they were a signing pair."""
+    return saml.HubSigner(entity_id, (keys_dir / f"{ca_name}.key").read_text(),
+                          (keys_dir / f"{ca_name}.crt").read_text())
+
+
+def resigned(keys_dir: Path, xml: str, edit) -> str:
+    """The federation's metadata changed by `edit(root element)` and signed again with the
+    metadata signing key: what the federation itself published."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode())
+    for signature in root.findall("{http://www.w3.org/2000/09/xmldsig#}Signature"):
+        root.remove(signature)
+    edit(root)
+    return saml.sign(etree.tostring(root), (keys_dir / "federation-metadata-signing.key").read_text(),
+                     (keys_dir / "federation-metadata-signing.crt").read_text())

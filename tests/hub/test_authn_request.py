@@ -55,10 +55,17 @@ def test_request_asks_for_the_clients_default_level_as_a_minimum(stack):
     assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_2.uri]
 
 
-def test_request_asks_for_the_level_from_acr_values(stack):
+def test_request_asks_for_a_higher_level_from_acr_values(stack):
+    context = _request(stack, acr_values=LevelOfAssurance.LEVEL_3.uri).find(
+        "samlp:RequestedAuthnContext", NS)
+    assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_3.uri]
+
+
+def test_request_never_asks_for_less_than_the_clients_level(stack):
+    """acr_values can raise the client's configured level, never lower it (issue 24.8)."""
     context = _request(stack, acr_values=LevelOfAssurance.LEVEL_1.uri).find(
         "samlp:RequestedAuthnContext", NS)
-    assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_1.uri]
+    assert [ref.text for ref in context] == [LevelOfAssurance.LEVEL_2.uri]
 
 
 def test_request_forces_authentication_when_the_council_asks_with_prompt_login(stack):

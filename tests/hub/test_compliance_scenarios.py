@@ -36,8 +36,10 @@ def test_success_at_level_2(stack):
     assert "code" in query(answer.headers["Location"])
 
 
-def test_success_at_level_1(stack):
-    answer = play(stack, "lee", acr_values="urn:uk:gov:cabinet-office:tc:saml:authn-context:level1")
+def test_success_at_level_1(stack_factory):
+    level_1_council = stack_factory(lambda _ports: {"clients.0.default_level": "LEVEL_1"})
+    answer = play(level_1_council, "lee",
+                  acr_values="urn:uk:gov:cabinet-office:tc:saml:authn-context:level1")
     assert "code" in query(answer.headers["Location"])
 
 
@@ -64,7 +66,7 @@ def test_assertions_signed_by_the_hub_instead_of_the_identity_provider_are_refus
 
 
 def test_the_stub_hubs_metadata_is_the_federations_shape(stack):
-    from broker.hub.metadata import parse_hub_metadata
+    from broker.hub.federation import parse_hub_metadata
 
     xml = requests.get(f"{stack.hub_url}/saml/metadata", timeout=10).content
     metadata = parse_hub_metadata(xml, stack.config.hub)

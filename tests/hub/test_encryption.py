@@ -13,7 +13,8 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
-from broker.hub import responses
+from broker.hub import assertions
+from broker.hub.outcomes import ResponseRejected
 from tests import hub_messages
 from tests.hub.conftest import assert_rejected, assert_signed_in
 from tests.hub_messages import Forgery, forge
@@ -66,7 +67,7 @@ def _encrypted_assertion(stack, **options) -> etree._Element:
 
 
 def test_an_assertion_encrypted_to_us_decrypts(stack):
-    decrypted = responses._decrypt(_encrypted_assertion(stack), stack.config)
+    decrypted = assertions.decrypt(_encrypted_assertion(stack), stack.config)
     assert decrypted.tag == f"{{{C.NS_SAML}}}Assertion"
 
 
@@ -76,39 +77,39 @@ def test_an_encrypted_key_for_another_recipient_before_ours_is_passed_over(stack
     value = other.find(f"{{{XENC}}}CipherData/{{{XENC}}}CipherValue")
     value.text = base64.b64encode(b"\x01" * 256).decode()
     element.find(f"{{{XENC}}}EncryptedData").addnext(other)
-    assert responses._decrypt(element, stack.config).tag == f"{{{C.NS_SAML}}}Assertion"
+    assert assertions.decrypt(element, stack.config).tag == f"{{{C.NS_SAML}}}Assertion"
 
 
 def test_an_encrypted_assertion_without_an_encrypted_key_is_rejected(stack):
     element = _encrypted_assertion(stack)
     element.remove(element.find(f"{{{XENC}}}EncryptedKey"))
-    with pytest.raises(responses.ResponseRejected, match="no EncryptedKey"):
-        responses._decrypt(element, stack.config)
+    with pytest.raises(ResponseRejected, match="no EncryptedKey"):
+        assertions.decrypt(element, stack.config)
 
 
 def test_a_key_of_the_wrong_length_for_the_content_algorithm_is_rejected(stack):
     element = _encrypted_assertion(stack, content_alg=xmlsec.Transform.AES256)
     method = element.find(f"{{{XENC}}}EncryptedData/{{{XENC}}}EncryptionMethod")
     method.set("Algorithm", XENC + "aes128-cbc")  # a 32-byte key offered to AES-128
-    with pytest.raises(responses.ResponseRejected, match="does not hold a key"):
-        responses._decrypt(element, stack.config)
+    with pytest.raises(ResponseRejected, match="does not hold a key"):
+        assertions.decrypt(element, stack.config)
 
 
 def test_an_assertion_for_a_key_we_do_not_hold_is_rejected(stack):
     _, other_cert = self_signed_pair("someone-else")
     xml = saml.encrypt_assertion(
         hub_messages.assertion_spec(stack, "_request").xml().split("?>", 1)[-1], other_cert)
-    with pytest.raises(responses.ResponseRejected, match="with our keys"):
-        responses._decrypt(etree.fromstring(xml.encode()), stack.config)
+    with pytest.raises(ResponseRejected, match="with our keys"):
+        assertions.decrypt(etree.fromstring(xml.encode()), stack.config)
 
 
 def test_more_encrypted_keys_than_recipients_plausibly_need_are_rejected(stack):
     element = _encrypted_assertion(stack)
     ours = element.find(f"{{{XENC}}}EncryptedKey")
-    for _ in range(responses.MAX_ENCRYPTED_KEYS):
+    for _ in range(assertions.MAX_ENCRYPTED_KEYS):
         ours.addprevious(copy.deepcopy(ours))
-    with pytest.raises(responses.ResponseRejected, match="too many EncryptedKeys"):
-        responses._decrypt(element, stack.config)
+    with pytest.raises(ResponseRejected, match="too many EncryptedKeys"):
+        assertions.decrypt(element, stack.config)
 
 
 def test_cipher_data_referred_to_by_uri_is_never_fetched(stack, tmp_path):
@@ -118,5 +119,5 @@ def test_cipher_data_referred_to_by_uri_is_never_fetched(stack, tmp_path):
         cipher_data.remove(child)
     etree.SubElement(cipher_data, f"{{{XENC}}}CipherReference",
                      URI=(tmp_path / "cipher").as_uri())
-    with pytest.raises(responses.ResponseRejected, match="cipher data elsewhere"):
-        responses._decrypt(element, stack.config)
+    with pytest.raises(ResponseRejected, match="cipher data elsewhere"):
+        assertions.decrypt(element, stack.config)

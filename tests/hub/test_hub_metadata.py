@@ -16,7 +16,8 @@ import responses
 from broker.config import HubConfig
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
-from broker.hub.metadata import HubMetadataSource, MetadataError, parse_hub_metadata
+from broker.hub.federation import MetadataError, parse_hub_metadata
+from broker.hub.metadata_source import HubMetadataSource
 from tests.hub.federation import HUB_ENTITY_ID, HUB_SSO_URL, METADATA_URL, Clock, issue
 from tests.hub.federation import hub_config as federation_hub_config
 from tests.hub.federation import metadata_xml as federation_metadata
@@ -196,7 +197,7 @@ def test_failed_refresh_keeps_serving_the_last_good_copy(keys, hub_config, share
     first.current()
     responses.replace(responses.GET, METADATA_URL, status=503)
     clock.now += hub_config.refresh_seconds + 1
-    with caplog.at_level(logging.ERROR, logger="broker.hub.metadata"):
+    with caplog.at_level(logging.ERROR, logger="broker.hub.metadata_source"):
         metadata = process(hub_config, shared_state, clock).current()
     assert metadata.entity_id == HUB_ENTITY_ID
     assert "hub metadata refresh from" in caplog.text and "failed" in caplog.text

@@ -15,7 +15,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from broker.app import create_app
 from broker.devtools.keys import self_signed_pair
-from broker.hub.metadata import sp_metadata
+from broker.hub.sp_metadata import sp_metadata
 from broker.web.pages import PAGES
 from tests.hub.conftest import post_at, start_flow_at
 from tests.hub_messages import Forgery, forge

@@ -61,9 +61,10 @@ def test_level_below_the_clients_default_minimum_is_refused(stack, send):
     _assert_failure_page(stack, outcome, "level-not-met", "access_denied")
 
 
-def test_level_meeting_a_lower_requested_minimum_signs_in(stack, send):
-    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id, identity="lee"),
-                          acr_values=LevelOfAssurance.LEVEL_1.uri))
+def test_acr_values_below_the_clients_level_do_not_let_a_lower_level_in(stack, send):
+    outcome = send(lambda a: forge(stack, a.authn_request_id, identity="lee"),
+                   acr_values=LevelOfAssurance.LEVEL_1.uri)
+    _assert_failure_page(stack, outcome, "level-not-met", "access_denied")
 
 
 def test_level_above_the_minimum_signs_in(stack, send):

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from broker.hub.responses import ResponseRejected, matching_dataset
+from broker.hub.matching_dataset import matching_dataset
+from broker.hub.outcomes import ResponseRejected
 from broker.identity import MatchingDataset, MatchingValue
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"

@@ -17,7 +17,9 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
 from broker.devtools.keys import self_signed_pair
 from broker.devtools.stub_hub import saml
-from broker.hub.metadata import MD, HubMetadataSource, MetadataError, parse_hub_metadata, strip_pem
+from broker.hub.federation import MD, MetadataError, parse_hub_metadata
+from broker.hub.metadata_source import HubMetadataSource
+from broker.hub.sp_metadata import strip_pem
 from tests.hub.federation import HUB_ENTITY_ID, METADATA_URL, Clock, hub_config, metadata_xml
 
 NS = {"md": MD, "ds": C.NS_DS}

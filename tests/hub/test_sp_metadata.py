@@ -8,7 +8,8 @@ from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from broker.devtools.keys import self_signed_pair
-from broker.hub.metadata import MD, sp_metadata, strip_pem
+from broker.hub.federation import MD
+from broker.hub.sp_metadata import sp_metadata, strip_pem
 
 NS = {"md": MD, "ds": C.NS_DS}
 

@@ -25,7 +25,8 @@ def demo_stack(stack_factory, tmp_path):
                     "cycle3": CYCLE3, "contact": CONTACT,
                     "account_creation": {"url": f"{council}/matching/create-account"}},
                 "database": {"url": f"sqlite:///{tmp_path / 'demo-links.sqlite3'}",
-                             "auto_upgrade": True}}
+                             "auto_upgrade": True},
+                "clients.0.default_level": "LEVEL_1"}  # as config/demo.yaml: Lee may sign in
 
     return stack_factory(changes)
 

@@ -41,7 +41,8 @@ def verify_stack(stack_factory, tmp_path, sample_service):
                     "cycle3": CYCLE3, "contact": CONTACT,
                     "account_creation": {"url": f"{sample_service.url}{CREATION_PATH}"}},
                 "database": {"url": f"sqlite:///{tmp_path / 'links.sqlite3'}",
-                             "auto_upgrade": True}}
+                             "auto_upgrade": True},
+                "clients.0.default_level": "LEVEL_1"}  # Lee (LEVEL_1) may sign in
 
     return stack_factory(changes)
 

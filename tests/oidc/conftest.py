@@ -1,4 +1,4 @@
-"""A stack with several council apps: two councils, both client authentication methods,
+"""A stack with several council apps: two councils, every client authentication method,
 ES256 and RS256, a PAR-only client, logout URIs, and a published-but-not-signing key."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ SAME_COUNCIL_CLIENT = "council-app-2"
 JWT_CLIENT = "jwt-client"
 RS256_CLIENT = "rs256-client"
 PAR_CLIENT = "par-client"
+POST_CLIENT = "post-client"
 REMOTE_JWKS_CLIENT = "remote-jwks-client"
 REMOTE_JWKS_URI = "https://jwt-council.example.gov.uk/jwks.json"
 SECRET = "another-secret"
@@ -67,6 +68,7 @@ def oidc_stack(stack_factory, keys_dir, oidc_keys):
                              jwks_uri=REMOTE_JWKS_URI),
                 client_entry(RS256_CLIENT, ports, id_token_signed_response_alg="RS256"),
                 client_entry(PAR_CLIENT, ports, require_pushed_authorization_requests=True),
+                client_entry(POST_CLIENT, ports, token_endpoint_auth_method="client_secret_post"),
                 client_entry("claims-limited", ports, claims=["given_name"]),
             ],
         }

@@ -11,7 +11,6 @@ from tests.conftest import COUNCIL_CLIENT_ID
 from tests.oidc.conftest import OTHER_COUNCIL_CLIENT, SAME_COUNCIL_CLIENT, SECRET
 from tests.oidc_client import authorize, query, redeem, sign_in, validate_id_token
 
-LEVEL_1 = "urn:uk:gov:cabinet-office:tc:saml:authn-context:level1"
 LEVEL_3 = "urn:uk:gov:cabinet-office:tc:saml:authn-context:level3"
 
 
@@ -69,10 +68,10 @@ def test_a_plain_request_does_not_force_authentication(oidc_stack):
     assert "ForceAuthn" not in authn_request_xml(authorize(oidc_stack))
 
 
-def test_acr_values_set_the_minimum_level_sent_to_the_hub(oidc_stack):
-    attempt = authorize(oidc_stack, acr_values=LEVEL_1)
+def test_acr_values_raise_the_minimum_level_sent_to_the_hub(oidc_stack):
+    attempt = authorize(oidc_stack, acr_values=LEVEL_3)
     xml = authn_request_xml(attempt)
-    assert 'Comparison="minimum"' in xml and LEVEL_1 in xml
+    assert 'Comparison="minimum"' in xml and LEVEL_3 in xml
 
 
 def test_without_acr_values_the_clients_default_level_is_requested(oidc_stack):

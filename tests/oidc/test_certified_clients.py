@@ -1,9 +1,10 @@
 """Certified relying parties, unmodified, against the running stack: Node's openid-client 6 and
 Python's oic (pyoidc) 1.7 each complete an authorization code + PKCE sign-in with
-client_secret_basic and with private_key_jwt, with their default settings (the only setting a
-test gives is the client authentication method, and for openid-client the stack's plain http on
-127.0.0.1). Both are installed from their registries by `make` (package-lock.json, pyproject's
-dev extras); a test skips, saying so, only when one is not installed."""
+client_secret_basic, client_secret_post and private_key_jwt, with their default settings (the
+only setting a test gives is the client authentication method, or for openid-client only a
+secret string, and for openid-client the stack's plain http on 127.0.0.1). Both are installed
+from their registries by `make` (package-lock.json, pyproject's dev extras); a test skips, saying
+so, only when one is not installed."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NODE_CLIENT = ROOT / "node_modules" / "openid-client" / "package.json"
 NODE_RP = Path(__file__).parent / "certified" / "openid_client_rp.mjs"
 BASIC_CLIENT, JWT_CLIENT, RP_SECRET = "certified-basic", "certified-jwt", "certified-rp-secret"
+POST_CLIENT = "certified-post"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,9 @@ def certified_stack(stack_factory, oidc_keys, keys_dir, rp_key):
             "clients": [
                 client_entry(BASIC_CLIENT, ports, client_secret=RP_SECRET, scopes=[
                     "openid", "profile"], id_token_signed_response_alg="RS256"),
+                client_entry(POST_CLIENT, ports, client_secret=RP_SECRET, scopes=[
+                    "openid", "profile"], id_token_signed_response_alg="RS256",
+                             token_endpoint_auth_method="client_secret_post"),
                 client_entry(JWT_CLIENT, ports, client_secret=None, scopes=["openid", "profile"],
                              token_endpoint_auth_method="private_key_jwt",
                              id_token_signed_response_alg="RS256",
@@ -106,6 +111,14 @@ def test_openid_client_signs_in_with_client_secret_basic(certified_stack):
     assert result["userinfo"]["given_name"] == "Jane"
 
 
+def test_openid_client_given_only_a_secret_string_signs_in_with_client_secret_post(
+        certified_stack):
+    result = node_sign_in(certified_stack, POST_CLIENT, RP_SECRET_ONLY="1",
+                          RP_CLIENT_SECRET=RP_SECRET)
+    assert result["userinfo"]["sub"] == result["claims"]["sub"]
+    assert result["userinfo"]["given_name"] == "Jane"
+
+
 def test_openid_client_signs_in_with_private_key_jwt(certified_stack, rp_key):
     result = node_sign_in(certified_stack, JWT_CLIENT,
                           RP_PRIVATE_JWK=json.dumps(rp_key.as_dict(private=True)))
@@ -130,7 +143,7 @@ def pyoidc_sign_in(stack, client_id: str, method: str, rp_key: RSAKey | None = N
     registration = {"client_id": client_id, "redirect_uris": [redirect_uri],
                     "token_endpoint_auth_method": method,
                     "id_token_signed_response_alg": "RS256"}
-    if method == "client_secret_basic":
+    if method in ("client_secret_basic", "client_secret_post"):
         registration["client_secret"] = RP_SECRET
     rp.store_registration_info(RegistrationResponse(**registration))
     if rp_key is not None:
@@ -158,6 +171,12 @@ def pyoidc_sign_in(stack, client_id: str, method: str, rp_key: RSAKey | None = N
 def test_pyoidc_signs_in_with_client_secret_basic(certified_stack):
     result = pyoidc_sign_in(certified_stack, BASIC_CLIENT, "client_secret_basic")
     assert result["claims"]["iss"] == certified_stack.broker_url
+    assert result["userinfo"]["sub"] == result["claims"]["sub"]
+    assert result["userinfo"]["given_name"] == "Jane"
+
+
+def test_pyoidc_signs_in_with_client_secret_post(certified_stack):
+    result = pyoidc_sign_in(certified_stack, POST_CLIENT, "client_secret_post")
     assert result["userinfo"]["sub"] == result["claims"]["sub"]
     assert result["userinfo"]["given_name"] == "Jane"
 

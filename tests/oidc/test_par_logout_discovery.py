@@ -149,7 +149,7 @@ def test_discovery_describes_every_endpoint_and_capability(oidc_stack):
     assert document["subject_types_supported"] == ["pairwise"]
     assert set(document["id_token_signing_alg_values_supported"]) == {"ES256", "RS256"}
     assert set(document["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "private_key_jwt"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt"}
     assert document["claims_parameter_supported"] is True
     assert document["backchannel_logout_supported"] is True
     assert document["acr_values_supported"][1].endswith(":level2")

@@ -25,8 +25,9 @@ def test_resident_signs_in_through_one_login_and_council_app_shows_verified_name
     assert "LEVEL_2" in page.text
 
 
-def test_p1_identity_signs_in_at_level_1(one_login_stack):
-    page = sign_in(one_login_stack, "lee")
+def test_p1_identity_signs_in_at_level_1(one_login_stack_factory):
+    stack = one_login_stack_factory(lambda _ports: {"clients.0.default_level": "LEVEL_1"})
+    page = sign_in(stack, "lee")
     assert "Lee One" in page.text
     assert "LEVEL_1" in page.text
 
@@ -81,6 +82,12 @@ def test_one_login_is_asked_for_identity_at_the_councils_level(one_login_stack):
         "https://vocab.account.gov.uk/v1/coreIdentityJWT", "https://vocab.account.gov.uk/v1/address"}
     assert asked["redirect_uri"] == f"{one_login_stack.broker_url}/onelogin/callback"
     assert asked["state"] and asked["nonce"] and asked["state"] != asked["nonce"]
+
+
+def test_an_edited_request_for_level_1_still_asks_one_login_for_p2(one_login_stack):
+    """The client is configured for LEVEL_2: acr_values can raise that, never lower it."""
+    attempt = authorize(one_login_stack, acr_values=LevelOfAssurance.LEVEL_1.uri)
+    assert json.loads(query(attempt.response.headers["Location"])["vtr"]) == ["Cl.Cm.P2"]
 
 
 def test_p1_identity_is_refused_when_the_council_needs_level_2(one_login_stack):

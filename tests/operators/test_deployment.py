@@ -148,7 +148,8 @@ def test_the_image_is_multi_stage_non_root_health_checked_and_carries_the_fronte
     assert re.search(r"^HEALTHCHECK .*127\.0\.0\.1:8000/healthz", dockerfile, re.M)
     assert "BROKER_GOVUK_FRONTEND=/app/govuk-frontend" in dockerfile
     assert "pybabel compile -d broker/web/translations" in dockerfile
-    assert "broker/web/styles/councils.scss broker/web/static/councils.min.css" in dockerfile
+    assert "RUN node scripts/build-assets.mjs broker/web/static" in dockerfile
+    assert "COPY --from=assets /src/broker/web/static ./broker/web/static" in dockerfile
     assert (ROOT / "package-lock.json").exists() and (ROOT / "babel.cfg").exists()
 
 
@@ -178,3 +179,24 @@ def test_the_brokers_trust_exactly_the_one_proxy_in_front_of_them(stack_environ)
 def test_the_demo_app_may_return_to_its_home_page_after_signing_out(stack_environ):
     client = load_config(STACK_CONFIG, stack_environ).clients["demo-council-app"]
     assert client.post_logout_redirect_uris == ("https://council.localhost:8443/",)
+
+
+def test_nginx_serves_the_fingerprinted_assets_precompressed_from_its_own_disk():
+    """The edge stage puts the build where nginx's root is; its location takes exactly the
+    fingerprinted files (not the build's manifest.json, nor GOV.UK's one the stub hub links)."""
+    from broker.web.assets import built_assets
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert SERVICES["nginx"]["build"] == {"context": ".", "target": "edge"}
+    assert re.search(r"^FROM nginx:\S+ AS edge$", dockerfile, re.M)
+    assert "COPY --from=assets /src/broker/web/static /usr/share/nginx/broker/assets" in dockerfile
+    block = re.search(r'location ~ "([^"]+)" \{(.*?)\}', NGINX, re.S)
+    pattern, body = re.compile(block.group(1)), block.group(2)
+    assert "root        /usr/share/nginx/broker;" in body
+    assert "gzip_static on;" in body and "gzip_vary   on;" in body
+    assert 'add_header  Cache-Control "public, max-age=31536000, immutable";' in body
+    assert "try_files   $uri @broker;" in body and "location @broker {" in NGINX
+    assets = built_assets()
+    assert all(pattern.match(assets.url(name)) for name in assets.files)
+    assert not pattern.match("/assets/manifest.json")
+    assert not pattern.match("/assets/councils.min.css")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from broker.config import load_config
-from broker.hub.metadata import sp_metadata
+from broker.hub.sp_metadata import sp_metadata
 from broker.oidc.keys import SigningKeys
 from broker.operations.certs import key_matches_certificate
 from broker.operations.keys import KeyManager, new_jwk

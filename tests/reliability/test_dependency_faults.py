@@ -15,7 +15,7 @@ import pytest
 import requests
 import responses
 
-from broker.hub.metadata import HubMetadataSource
+from broker.hub.metadata_source import HubMetadataSource
 from broker.state import BrokerState
 from tests import hub_messages
 from tests.conftest import COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET

@@ -19,7 +19,8 @@ import xmlsec
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 
-from broker.hub.metadata import MD, strip_pem
+from broker.hub.federation import MD
+from broker.hub.sp_metadata import strip_pem
 from broker.identity import Address, LevelOfAssurance, MatchingDataset, MatchingValue
 
 IDA_NS = "http://www.cabinetoffice.gov.uk/resource-library/ida/attributes"

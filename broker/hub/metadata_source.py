@@ -1,179 +1,26 @@
-"""Trust in the federation (its signed metadata, by certificate chain) and our own SP metadata.
-
-GOV.UK Verify's federation metadata is one signed md:EntitiesDescriptor: the hub (an
-SPSSODescriptor only, its SSO URL being configuration) and one entity per identity provider. It
-is only believed when its one root signature verifies with a certificate that chains to the
-metadata truststore and its `validUntil` has not passed; the hub's and the identity providers'
-certificates must chain to their own truststores. A failed refresh keeps the last good copy.
+"""The hub's metadata at hand: fetched, verified (broker/hub/federation.py) and shared by every
+broker process through Redis, refreshed on one schedule, the last good copy kept on failure.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import requests
-from lxml import etree
-from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
-from broker.config import BrokerConfig, HubConfig
-from broker.hub.saml_xml import UnacceptableXml, parse_xml
-from broker.hub.trust import FederationTrust, Truststore, UntrustedCertificate
-from broker.hub.xml_signatures import (
-    SignatureRefused,
-    enveloped_signature,
-    presented_certificate,
-    verify_enveloped,
-)
+from broker.config import HubConfig
+from broker.hub.federation import MAX_METADATA_BYTES, HubMetadata, MetadataError, parse_hub_metadata
 from broker.state import BrokerState, StateUnavailable
 
 log = logging.getLogger(__name__)
 
 METADATA_TIMEOUT = (3, 10)
-MAX_METADATA_BYTES = 1_000_000
-MD = "urn:oasis:names:tc:SAML:2.0:metadata"
-NS = {"md": MD, "ds": C.NS_DS}
-
-
-class MetadataError(Exception):
-    """The hub's metadata could not be trusted or read; the message says why."""
-
-
-@dataclass(frozen=True)
-class IdentityProvider:
-    """An identity provider of the federation: the assertions it signs verify with these."""
-
-    entity_id: str
-    signing_certs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class HubMetadata:
-    """What the broker believes about the federation, every value from the signed document
-    (the SSO URL excepted: it is configuration)."""
-
-    entity_id: str
-    sso_url: str
-    signing_certs: tuple[str, ...]
-    valid_until: datetime | None
-    fetched_at: float
-    identity_providers: tuple[IdentityProvider, ...] = ()
-
-    @property
-    def expired(self) -> bool:
-        return self.valid_until is not None and self.valid_until <= datetime.now(UTC)
-
-    def identity_provider(self, entity_id: str) -> IdentityProvider | None:
-        return next((idp for idp in self.identity_providers if idp.entity_id == entity_id), None)
-
-
-def strip_pem(pem: str) -> str:
-    return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
-
-
-@functools.lru_cache(maxsize=4)
-def federation_trust(metadata_pem: str, hub_pem: str, idp_pem: str) -> FederationTrust:
-    return FederationTrust(Truststore.from_pem("metadata", metadata_pem),
-                           Truststore.from_pem("hub", hub_pem),
-                           Truststore.from_pem("idp", idp_pem))
-
-
-def trust_of(config: HubConfig) -> FederationTrust:
-    return federation_trust(config.metadata_truststore_pem, config.hub_truststore_pem,
-                            config.idp_truststore_pem)
-
-
-def parse_hub_metadata(xml: bytes, config: HubConfig, now: datetime | None = None
-                       ) -> HubMetadata:
-    """Verifies the federation metadata's one root signature by a certificate that chains to
-    the metadata truststore, then reads the hub and the identity providers from that element."""
-    now = now or datetime.now(UTC)
-    if len(xml) > MAX_METADATA_BYTES:
-        raise MetadataError("metadata is larger than 1 MB")
-    try:
-        root = parse_xml(xml)
-    except UnacceptableXml as exc:
-        raise MetadataError(f"metadata is not acceptable XML: {exc}") from None
-    if root.tag != f"{{{MD}}}EntitiesDescriptor":
-        raise MetadataError("metadata root must be an md:EntitiesDescriptor")
-    trust = trust_of(config)
-    try:
-        signature = enveloped_signature(root, "metadata", allow_empty_uri=True)
-        presented = presented_certificate(signature, "metadata")
-        if presented is None:
-            raise SignatureRefused("the metadata signature presents no certificate")
-        signer_pem = trust.metadata.verify(presented, now)
-        verify_enveloped(root, (signer_pem,), "metadata", allow_empty_uri=True)
-    except (SignatureRefused, UntrustedCertificate) as exc:
-        raise MetadataError(str(exc)) from None
-    # From here on every value is read from `root`, the element the signature covers.
-    if not root.get("validUntil"):
-        # Without it, a copy captured once would stay believable for ever, even after the
-        # federation has rotated away from a compromised key.
-        raise MetadataError("metadata has no validUntil")
-    try:
-        valid_until = datetime.fromtimestamp(
-            OneLogin_Saml2_Utils.parse_SAML_to_time(root.get("validUntil")), UTC)
-    except ValueError:
-        raise MetadataError("metadata validUntil is not a SAML time") from None
-    if valid_until <= now:
-        raise MetadataError(f"metadata validUntil {root.get('validUntil')} has passed")
-    entities = root.findall("md:EntityDescriptor", NS)
-    hub = _hub_entity(entities, config.entity_id)
-    hub_certs = _trusted_signing_certs(hub.find("md:SPSSODescriptor", NS), trust.hub, now,
-                                       hub.get("entityID"))
-    if not hub_certs:
-        raise MetadataError("metadata has no signing certificate for the hub that chains to "
-                            "the hub truststore (hub.truststores.hub)")
-    providers = []
-    for entity in entities:
-        descriptor = entity.find("md:IDPSSODescriptor", NS)
-        if descriptor is None:
-            continue
-        certs = _trusted_signing_certs(descriptor, trust.idp, now, entity.get("entityID"))
-        if certs:
-            providers.append(IdentityProvider(entity.get("entityID"), certs))
-    return HubMetadata(entity_id=hub.get("entityID"), sso_url=config.sso_url,
-                       signing_certs=hub_certs, valid_until=valid_until, fetched_at=time.time(),
-                       identity_providers=tuple(providers))
-
-
-def _hub_entity(entities: list[etree._Element], entity_id: str | None) -> etree._Element:
-    if entity_id is not None:
-        found = [e for e in entities if e.get("entityID") == entity_id]
-        if len(found) != 1 or found[0].find("md:SPSSODescriptor", NS) is None:
-            raise MetadataError(f"metadata has no hub entity {entity_id} with an SPSSODescriptor")
-        return found[0]
-    found = [e for e in entities if e.find("md:SPSSODescriptor", NS) is not None
-             and e.find("md:IDPSSODescriptor", NS) is None]
-    if len(found) != 1:
-        raise MetadataError(f"metadata has {len(found)} entities with an SPSSODescriptor only; "
-                            "set hub.entity_id to say which is the hub")
-    return found[0]
-
-
-def _trusted_signing_certs(descriptor: etree._Element, truststore: Truststore, now: datetime,
-                           entity_id: str | None) -> tuple[str, ...]:
-    """The descriptor's signing certificates that chain to `truststore`; the others are left
-    out (and logged), as OpenSAML's chain-validating metadata filter leaves them out."""
-    trusted = []
-    for key_descriptor in descriptor.findall("md:KeyDescriptor", NS):
-        if key_descriptor.get("use") not in (None, "signing"):
-            continue
-        for cert in key_descriptor.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS):
-            if not cert.text:
-                continue
-            try:
-                trusted.append(truststore.verify(cert.text, now))
-            except UntrustedCertificate as exc:
-                log.warning("hub metadata: a signing certificate of %s is left out: %s",
-                            entity_id, exc)
-    return tuple(trusted)
+# However short a cacheDuration, refreshes are no closer than verify-saml-libs' minRefreshDelay.
+MIN_REFRESH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -275,7 +122,7 @@ class HubMetadataSource:
             self._record_failure(reason, now)
             raise MetadataError(reason) from None
         if self.state is not None:
-            ttl = (int(metadata.valid_until.timestamp() - now) if metadata.valid_until
+            ttl = (max(int(metadata.valid_until.timestamp() - now), 1) if metadata.valid_until
                    else self.config.refresh_seconds * 24)
             self.state.save_hub_metadata(xml, now, ttl)
             self.state.save_hub_metadata_status({"last_error": None, "last_error_at": None},
@@ -335,8 +182,9 @@ class HubMetadataSource:
         if shared is None:
             raise MetadataError("no trusted hub metadata is available yet")
         metadata = self._verified(shared["xml"], shared["fetched_at"])
-        if metadata.valid_until is not None and metadata.valid_until <= self._now_utc():
-            raise MetadataError("the last good hub metadata has passed its validUntil")
+        if metadata.expired_at(self._now_utc()):
+            raise MetadataError("the last good hub metadata has passed its validUntil (or its "
+                                "hub or metadata signing certificates have expired)")
         return metadata
 
     def _own_copy(self) -> dict | None:
@@ -357,8 +205,23 @@ class HubMetadataSource:
         return shared
 
     def _stale(self, shared: dict | None) -> bool:
-        return (shared is None or self.clock() - shared["fetched_at"] >= self.config.refresh_seconds
-                or not self._believable(shared))
+        if shared is None:
+            return True
+        try:
+            metadata = self._verified(shared["xml"], shared["fetched_at"])
+        except MetadataError:
+            return True
+        return self.clock() - shared["fetched_at"] >= self.refresh_seconds(metadata)
+
+    def refresh_seconds(self, metadata: HubMetadata) -> float:
+        """`hub.refresh_seconds`, or the metadata's shortest cacheDuration if that is shorter
+        (but not below MIN_REFRESH_SECONDS): the longest time a copy is used before it is
+        fetched again."""
+        interval = float(self.config.refresh_seconds)
+        if metadata.cache_duration is not None:
+            cache = max(metadata.cache_duration.total_seconds(), MIN_REFRESH_SECONDS)
+            interval = min(interval, cache)
+        return interval
 
     def _release_claim(self) -> None:
         if self.state is not None:
@@ -401,44 +264,6 @@ class HubMetadataSource:
             metadata = self._verified(shared["xml"], shared["fetched_at"])
         except MetadataError as exc:
             return MetadataStatus(False, shared["fetched_at"], None, str(exc), self.clock())
-        usable = metadata.valid_until is None or metadata.valid_until > self._now_utc()
+        usable = not metadata.expired_at(self._now_utc())
         return MetadataStatus(usable, metadata.fetched_at, metadata.valid_until, error,
                               error_at)
-
-
-def sp_metadata(config: BrokerConfig, valid_for: timedelta = timedelta(days=7)) -> str:
-    """Our signed SP metadata: the signing key (and the next one, during a rotation), one or two
-    encryption keys, the HTTP-POST assertion consumer service."""
-    valid_until = (datetime.now(UTC) + valid_for).strftime("%Y-%m-%dT%H:%M:%SZ")
-    saml = config.saml
-
-    def key_descriptor(use: str, cert_pem: str) -> str:
-        return (f'<md:KeyDescriptor use="{use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
-                f"{strip_pem(cert_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
-                "</md:KeyDescriptor>")
-
-    signing = [saml.signing.cert_pem]
-    if saml.signing_next_cert_pem:
-        signing.append(saml.signing_next_cert_pem)
-    keys = "".join(key_descriptor("signing", cert) for cert in signing) + "".join(
-        key_descriptor("encryption", pair.cert_pem) for pair in saml.encryption)
-    xml = (
-        f'<md:EntityDescriptor xmlns:md="{MD}" xmlns:ds="{C.NS_DS}" '
-        f'entityID="{_attr(saml.entity_id)}" validUntil="{valid_until}" ID="_sp-metadata">'
-        f'<md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" '
-        f'protocolSupportEnumeration="{C.NS_SAMLP}">{keys}'
-        f"<md:NameIDFormat>{C.NAMEID_PERSISTENT}</md:NameIDFormat>"
-        f'<md:AssertionConsumerService Binding="{C.BINDING_HTTP_POST}" '
-        f'Location="{_attr(config.acs_url)}" index="0" isDefault="true"/>'
-        "</md:SPSSODescriptor></md:EntityDescriptor>"
-    )
-    signed = OneLogin_Saml2_Utils.add_sign(xml, saml.signing.key_pem, saml.signing.cert_pem,
-                                           sign_algorithm=C.RSA_SHA256,
-                                           digest_algorithm=C.SHA256)
-    return signed.decode() if isinstance(signed, bytes) else signed
-
-
-def _attr(value: str) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    return quoteattr(value)[1:-1]
