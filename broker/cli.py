@@ -22,7 +22,11 @@ def cmd_check_config(args) -> int:
 def cmd_sp_metadata(args) -> int:
     from broker.hub.sp_metadata import sp_metadata
 
-    print(sp_metadata(_config(args)))
+    config = _config(args)
+    if config.saml is None:
+        raise ConfigError(config.source, "saml", "no `saml:` section: with One Login alone the "
+                          "broker is no SAML service provider")
+    print(sp_metadata(config))
     return 0
 
 

@@ -42,6 +42,33 @@ PUBLISHED_SECRET_KEYS = frozenset({
 })
 
 
+# What a placeholder client secret looks like (config/example.yaml's `change-me` among them):
+# production refuses them, since a council app's secret is what lets it redeem a resident's code.
+# The compose stack's demo client keeps its published secret: the demo council app, built into
+# the stack, has it too.
+PUBLISHED_CLIENT_SECRETS = frozenset({"change-me", "conformance-basic-secret"})
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "changethis", "placeholder", "yoursecret")
+_PLACEHOLDERS = frozenset({"secret", "clientsecret", "password", "todo", "example", "test",
+                           "none", "null", "default"})
+
+
+def placeholder_secret(secret: str) -> bool:
+    letters = re.sub(r"[^a-z0-9]", "", secret.lower())
+    return (secret in PUBLISHED_CLIENT_SECRETS or letters in _PLACEHOLDERS
+            or any(word in letters for word in _PLACEHOLDER_WORDS) or set(letters) == {"x"})
+
+
+def loose_permissions(path: Path) -> str | None:
+    """Why a private key file is open to other users, or None. As PostgreSQL asks of its key: no
+    more than 0600, or 0640 when root owns the file (the broker reading it through its group)."""
+    status = path.stat()
+    mode = status.st_mode & 0o777
+    if not mode & 0o077 or (status.st_uid == 0 and not mode & 0o037):
+        return None
+    return (f"{path} is open to other users (mode {mode:04o}): make it 0600, owned by the "
+            "broker's user (or 0640, owned by root and the broker's group)")
+
+
 @dataclass(frozen=True)
 class KeyPair:
     key_pem: str
@@ -355,8 +382,9 @@ class BrokerConfig:
     issuer: str
     secret_key: str
     redis: RedisConfig
-    saml: SamlConfig
-    hub: HubConfig
+    # None only when One Login is the upstream and the file has no `saml:` / `hub:` section.
+    saml: SamlConfig | None
+    hub: HubConfig | None
     oidc: OidcConfig
     councils: dict[str, CouncilConfig]
     clients: dict[str, ClientConfig] = field(default_factory=dict)
@@ -406,6 +434,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
             raw = yaml.safe_load(handle) or {}
     except FileNotFoundError:
         raise ConfigError(source, "(file)", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "(file)", f"cannot read: {unreadable(exc)}") from None
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from None
     if not isinstance(raw, dict):
@@ -423,6 +453,16 @@ def load_config(path: str | os.PathLike[str] | None = None,
         raise read.explain(exc) from None
     read.refuse_unknown()
     return plain(config)
+
+
+def unreadable(exc: Exception) -> str:
+    """Why a file could not be read, in one line (no traceback, no errno prefix)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() if exc.strerror != "Permission denied" else \
+            "permission denied (is it readable by the user the broker runs as?)"
+    return str(exc)
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> ConfigError:
@@ -522,9 +562,26 @@ class _Reader:
             raise self.fail(f"{prefix}{key}", f"file not found: {path}")
         return path
 
+    def read(self, path: Path, dotted: str) -> str:
+        """The file's text; a file the broker's user may not read (a key written 0600 by
+        whoever ran `broker keys generate`) is a configuration error like any other."""
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(dotted, f"cannot read {path}: {unreadable(exc)}") from None
+
+    def private(self, path: Path, dotted: str) -> None:
+        """In production a private key file may be read by the broker's user alone."""
+        if self.mode == "production":
+            problem = loose_permissions(path)
+            if problem:
+                raise self.fail(dotted, problem)
+
     def pem(self, raw: Mapping[str, Any], key: str, prefix: str, marker: str) -> str:
         path = self.path(raw, key, prefix)
-        text = path.read_text(encoding="utf-8")
+        if marker == "PRIVATE KEY":
+            self.private(path, f"{prefix}{key}")
+        text = self.read(path, f"{prefix}{key}")
         if f"{marker}-----" not in text:
             raise self.fail(f"{prefix}{key}", f"{path} does not hold a PEM {marker.lower()}")
         return text
@@ -537,6 +594,7 @@ class _Reader:
         mode = self.get(raw, "mode", "", default="development")
         if mode not in ("development", "production"):
             raise self.fail("mode", f"must be development or production, got {mode!r}")
+        self.mode = mode
         issuer = self.url(raw, "issuer", "")
         secret_key = self.get(raw, "secret_key", "")
         if mode == "production" and len(secret_key) < 32:
@@ -574,11 +632,16 @@ class _Reader:
         councils = self.councils(self.get(raw, "councils", "", dict))
         oidc = self.oidc(self.get(raw, "oidc", "", dict))
         self.signing_keys = oidc.signing_keys
+        upstream = self.upstream(raw)
+        # Verify's sections: required when the hub is anyone's upstream, optional otherwise.
+        verify = "verify" in {upstream["upstream"], *(c.upstream for c in councils.values())}
         return BrokerConfig(
             source=self.source, mode=mode, issuer=issuer, secret_key=secret_key,
             redis=redis_config,
-            saml=self.saml(self.get(raw, "saml", "", dict)),
-            hub=self.hub(self.get(raw, "hub", "", dict)),
+            saml=self.saml(self.get(raw, "saml", "", dict))
+            if verify or raw.get("saml") is not None else None,
+            hub=self.hub(self.get(raw, "hub", "", dict))
+            if verify or raw.get("hub") is not None else None,
             oidc=oidc,
             councils=councils,
             clients=self.clients(self.get(raw, "clients", "", list), councils),
@@ -590,7 +653,7 @@ class _Reader:
                 raw.get("branding"), "branding.", key="deployment",
                 default_name=neutral_brand().name, default_url=None, base=self.base,
                 fail=self.fail)),
-            **self.upstream(raw),
+            **upstream,
         )
 
     def upstream(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -613,8 +676,9 @@ class _Reader:
         import json
 
         path = self.path(item, key, prefix)
+        self.private(path, f"{prefix}{key}")
         try:
-            jwk = json.loads(path.read_text(encoding="utf-8"))
+            jwk = json.loads(self.read(path, f"{prefix}{key}"))
         except ValueError as exc:
             raise self.fail(f"{prefix}{key}", f"{path} is not a JSON JWK: {exc}") from None
         if not isinstance(jwk, dict) or "d" not in jwk or jwk.get("kty") not in kinds:
@@ -755,8 +819,9 @@ class _Reader:
                     if item.get("key") is not None:
                         raise self.fail(f"{prefix}key", "give either `file` or `key`, not both")
                     path = self.path(item, "file", prefix)
+                    self.private(path, f"{prefix}file")
                     try:
-                        jwk = json.loads(path.read_text(encoding="utf-8"))
+                        jwk = json.loads(self.read(path, f"{prefix}file"))
                     except ValueError as exc:
                         raise self.fail(f"{prefix}file", f"{path} is not a JSON JWK: {exc}") from None
                     if not isinstance(jwk, dict):
@@ -1071,6 +1136,10 @@ class _Reader:
                 raise self.fail(f"{prefix}jwks", "private_key_jwt needs exactly one of jwks and jwks_uri")
             if method in SECRET_AUTH_METHODS and not secret:
                 raise self.fail(f"{prefix}client_secret", f"is required for {method}")
+            if secret and self.mode == "production" and placeholder_secret(secret):
+                raise self.fail(f"{prefix}client_secret", "is a placeholder or a value published "
+                                "in the broker's repository; use a random value of your own "
+                                "(openssl rand -base64 32), shared only with the council app")
             alg = self.get(item, "id_token_signed_response_alg", prefix, default="ES256")
             if alg not in ("ES256", "RS256"):
                 raise self.fail(f"{prefix}id_token_signed_response_alg", "must be ES256 or RS256")

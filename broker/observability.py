@@ -143,14 +143,20 @@ class PresentStateCollector:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
+        state_up = self.broker.state.ping()
+        store = GaugeMetricFamily("broker_state_store_up",
+                                  "1 when the state store (Redis) answers this process")
+        store.add_metric([], 1.0 if state_up else 0.0)
+        yield store
         for upstream in self.broker.upstreams:
             yield from upstream.present_metrics()
         expiry = GaugeMetricFamily("broker_certificate_expiry_days",
                                    "Days until each configured certificate expires", labels=["certificate"])
-        saml = self.broker.config.saml
-        expiry.add_metric(["saml-signing"], certificate_days_left(saml.signing.cert_pem))
-        for index, pair in enumerate(saml.encryption):
-            expiry.add_metric([f"saml-encryption-{index}"], certificate_days_left(pair.cert_pem))
-        expiry.add_metric(["hub-trust-anchor"],
-                          certificate_days_left(self.broker.config.hub.metadata_truststore_pem))
+        saml, hub = self.broker.config.saml, self.broker.config.hub
+        if saml is not None:
+            expiry.add_metric(["saml-signing"], certificate_days_left(saml.signing.cert_pem))
+            for index, pair in enumerate(saml.encryption):
+                expiry.add_metric([f"saml-encryption-{index}"], certificate_days_left(pair.cert_pem))
+        if hub is not None:
+            expiry.add_metric(["hub-trust-anchor"], certificate_days_left(hub.metadata_truststore_pem))
         yield expiry

@@ -34,9 +34,10 @@ def readiness(broker) -> dict:
             checks["database"] = {"ok": False, "error": type(exc).__name__}
     for upstream in broker.upstreams:
         checks.update(upstream.readiness())
-    checks["keys"] = {"ok": bool(broker.signing_keys.algorithms and broker.config.saml.encryption),
+    saml = broker.config.saml  # None beside One Login without a `saml:` section
+    checks["keys"] = {"ok": bool(broker.signing_keys.algorithms and (saml is None or saml.encryption)),
                       "oidc_signing_algorithms": broker.signing_keys.algorithms,
-                      "saml_encryption_keys": len(broker.config.saml.encryption)}
+                      "saml_encryption_keys": len(saml.encryption) if saml else 0}
     return {"ready": all(check["ok"] for check in checks.values()), "checks": checks}
 
 

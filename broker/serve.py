@@ -56,15 +56,17 @@ class BrokerServer(BaseApplication):
 
     def reload(self):
         """SIGHUP: the new workers get the re-read file if it passes every start-up check;
-        otherwise they keep the configuration in use, and the log says why."""
+        otherwise they keep the configuration in use, and one log line says why. Nothing that
+        goes wrong here may reach gunicorn's main loop: an exception there stops the master."""
         if self.reread is not None:
             try:
                 self.config_object = self.reread()
-            except StartupRefused as exc:
-                for line in exc.lines:
-                    log.error("reload refused: %s", line, extra={"event": "config.reload-refused"})
-                log.error("reload refused: the workers keep the configuration they were started "
-                          "with", extra={"event": "config.reload-refused"})
+            except Exception as exc:  # noqa: BLE001 - the master must outlive any bad file
+                problems = exc.lines if isinstance(exc, StartupRefused) else [
+                    f"{self.config_object.source}: (file): {type(exc).__name__}: {exc}"]
+                log.error("reload refused, the workers keep the configuration they were started "
+                          "with: %s", "; ".join(problems),
+                          extra={"event": "config.reload-refused", "problems": problems})
             else:
                 log.info("reload: configuration %s re-read and checked",
                          self.config_object.source, extra={"event": "config.reloaded"})
@@ -151,10 +153,12 @@ class StartupRefused(Exception):
 def checked_config(path: str | None) -> BrokerConfig:
     """Loads the file and runs check-config's offline checks on it; warnings are logged."""
     from broker.config import ConfigError
-    from broker.operations.checks import startup_problems
+    from broker.operations.checks import ConfigProblems, startup_problems
 
     try:
         config, source, problems = startup_problems(path)
+    except ConfigProblems as exc:
+        raise StartupRefused(exc.lines()) from None
     except ConfigError as exc:
         raise StartupRefused([str(exc)]) from None
     errors = [p.line(source) for p in problems if p.severity == "error"]
@@ -163,6 +167,27 @@ def checked_config(path: str | None) -> BrokerConfig:
     for problem in problems:
         log.warning("%s", problem.line(source), extra={"event": "config.warning"})
     return config
+
+
+def upgrade_link_store(config: BrokerConfig) -> None:
+    """With `database.auto_upgrade`, the migrations run once here, before any worker starts, so
+    that the workers find the schema current instead of all creating it at once. A database
+    that is not reachable yet does not stop the start: each worker tries again (one at a time,
+    broker.matching.database.upgrade), and /readyz reports the database."""
+    if not config.database.auto_upgrade or not any(
+            council.matching for council in config.councils.values()):
+        return
+    from broker.matching.database import make_engine, upgrade
+
+    engine = make_engine(config.database.url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error: the workers try again
+        log.warning("link store migrations not run before the workers start: %s",
+                    (str(exc).strip().splitlines() or [type(exc).__name__])[0],
+                    extra={"event": "database.upgrade-deferred"})
+    finally:
+        engine.dispose()  # no connection is inherited by the forked workers
 
 
 def serve(path: str | None, bind: str, workers: int) -> int:
@@ -179,6 +204,7 @@ def serve(path: str | None, bind: str, workers: int) -> int:
             for line in exc.lines:
                 log.error("start refused: %s", line, extra={"event": "config.refused"})
             return 2
+        upgrade_link_store(config)
         options = gunicorn_options(bind, workers)
         options["child_exit"] = child_exit
         BrokerServer(config, options, reread=lambda: checked_config(config.source)).run()

@@ -252,8 +252,12 @@ class HubMetadataSource:
                 recorded = self.state.get_hub_metadata_status() or {}
                 error, error_at = recorded.get("last_error"), recorded.get("last_error_at")
         except StateUnavailable as exc:
-            return MetadataStatus(False, None, None, f"shared store unavailable: {exc}",
-                                  self.clock())
+            # A Redis outage says nothing of the metadata: report the copy this process holds
+            # (what its sign-ins would use); the state store's health is a metric of its own.
+            shared, error, error_at = self._own_copy(), f"shared store unavailable: {exc}", \
+                self.clock()
+            if shared is None:
+                return MetadataStatus(False, None, None, error, error_at)
         if shared is None:
             return MetadataStatus(False, None, None, error, error_at)
         try:

@@ -49,6 +49,7 @@ class HubUpstream(Upstream):
 
     def __init__(self, config: BrokerConfig, state: BrokerState | None):
         self.config = config
+        self.state = state
         self.metadata = HubMetadataSource(config.hub, state)
 
     @property
@@ -94,7 +95,11 @@ class HubUpstream(Upstream):
         usable = GaugeMetricFamily(
             "broker_hub_metadata_usable",
             "1 when verified hub metadata within its validUntil is available")
-        usable.add_metric([], 1.0 if status.usable else 0.0)
+        # Unknown (NaN, which no `== 0` alert matches) while the state store is down and this
+        # process holds no copy of its own: the outage is broker_state_store_up's to report.
+        unknown = (not status.usable and status.fetched_at is None
+                   and self.state is not None and not self.state.ping())
+        usable.add_metric([], float("nan") if unknown else 1.0 if status.usable else 0.0)
         return (age, usable)
 
     def configuration_problems(self, *, offline: bool, now: datetime) -> Iterator[ConfigProblem]:

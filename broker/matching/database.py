@@ -7,6 +7,8 @@ always the migrations, so that development, tests and production run the same DD
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -44,19 +46,38 @@ def make_engine(url: str) -> Engine:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Runs the Alembic migrations up to `revision` on this engine (`broker db upgrade`)."""
+    """Runs the Alembic migrations up to `revision` on this engine (`broker db upgrade`).
+
+    Several processes (gunicorn workers with auto_upgrade, two deploys) may upgrade at once: one
+    at a time, and the later ones find the schema already at `revision`. PostgreSQL serialises
+    them with an advisory lock; SQLite with a lock on a file beside the database, since two
+    first upgrades would each create alembic_version and one would fail."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            # Several processes (gunicorn workers with auto_upgrade, two deploys) may upgrade at
-            # once: one at a time, and the later ones find the schema already at `revision`.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242020601)")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migration-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -75,9 +75,17 @@ ERRORS = {
 }
 
 
-def failure_for_error(error: str) -> UpstreamFailure:
-    return UpstreamFailure(ERRORS.get(error, FailureKind.UNAVAILABLE),
-                           f"One Login answered {error[:40]!r}")
+def failure_for_error(error: str, description: str | None = None) -> UpstreamFailure:
+    """One Login's `error_description` says what it refused (an unregistered `vtr`, a scope),
+    never who the resident is: it goes to the log, shortened and printable."""
+    detail = f"One Login answered {error[:40]!r}"
+    if description:
+        detail += f" ({loggable(description)})"
+    return UpstreamFailure(ERRORS.get(error, FailureKind.UNAVAILABLE), detail)
+
+
+def loggable(text: str, limit: int = 200) -> str:
+    return repr("".join(c for c in str(text)[:limit] if c.isprintable()))
 
 
 @dataclass(frozen=True)
@@ -175,8 +183,10 @@ class OneLoginClient:
             body = None
         if response.status_code != 200 or not isinstance(body, dict):
             error = body.get("error") if isinstance(body, dict) else None
+            description = body.get("error_description") if isinstance(body, dict) else None
             raise AnswerRejected(f"One Login's {what} refused: {response.status_code} "
-                                 f"{str(error)[:40] if error else ''}".rstrip())
+                                 f"{str(error)[:40] if error else ''}".rstrip()
+                                 + (f" ({loggable(description)})" if description else ""))
         return body
 
     def _token_request(self, trust: PublishedTrust, code: str, redirect_uri: str) -> dict[str, Any]:

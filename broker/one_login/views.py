@@ -53,8 +53,9 @@ def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
         if flow.openid is None:  # the registry's name matched, the request did not
             return render_page("session-expired")
         if request.args.get("error"):
-            return journey.answered(upstream, flow, failure_for_error(request.args["error"]),
-                                    same_site=True)
+            failure = failure_for_error(request.args["error"],
+                                        request.args.get("error_description"))
+            return journey.answered(upstream, flow, failure, same_site=True)
         code = request.args.get("code", "")
         if not code or len(code) > MAX_CODE_LENGTH:
             result = UpstreamFailure(FailureKind.REJECTED, "the callback has no usable code")

@@ -1,14 +1,17 @@
 """`broker check-config`: everything the broker will need, checked before it is needed.
 
 The schema is checked by broker.config.load_config (which stops at its first problem, since later
-keys depend on earlier ones). Everything after that is checked in full, so an operator sees every
-remaining problem at once: keys that do not fit their certificates, certificates that have expired
-or soon will, redirect URIs that are not https, hub metadata that does not verify, and the Redis
-and database the broker will use. Each problem is one line: `file: key: problem`.
+keys depend on earlier ones); beside that first problem, every file the configuration names that
+is missing or unreadable is reported in the same run. Everything after that is checked in full,
+so an operator sees every remaining problem at once: keys that do not fit their certificates,
+certificates that have expired or soon will, redirect URIs that are not https, hub metadata that
+does not verify, and the Redis and database the broker will use.
+Each problem is one line: `file: key: problem`.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +22,14 @@ from urllib.parse import urlparse
 
 import yaml
 
-from broker.config import BrokerConfig, ConfigError, _interpolate, load_config
+from broker.config import (
+    BrokerConfig,
+    ConfigError,
+    _interpolate,
+    load_config,
+    loose_permissions,
+    unreadable,
+)
 from broker.operations.certs import (
     certificate_info,
     expiry_problem,
@@ -42,6 +52,17 @@ class Problem:
 
 def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
                                 now: datetime) -> Iterator[Problem]:
+    if config.saml is not None:
+        yield from check_saml_keys(config, raw, now)
+    if config.hub is not None:
+        for name, pem in (("metadata", config.hub.metadata_truststore_pem),
+                          ("hub", config.hub.hub_truststore_pem),
+                          ("idp", config.hub.idp_truststore_pem)):
+            yield from _certificate(f"hub.truststores.{name}", pem, now)
+    yield from check_oidc_keys(config, raw)
+
+
+def check_saml_keys(config: BrokerConfig, raw: dict[str, Any], now: datetime) -> Iterator[Problem]:
     saml = config.saml
     pairs = [("saml.signing", saml.signing.key_pem, saml.signing.cert_pem)]
     pairs += [(f"saml.encryption[{i}]", p.key_pem, p.cert_pem) for i, p in enumerate(saml.encryption)]
@@ -58,15 +79,23 @@ def check_keys_and_certificates(config: BrokerConfig, raw: dict[str, Any],
         next_key = (raw.get("saml") or {}).get("signing_next") or {}
         if next_key.get("key"):
             path = Path(config.source).resolve().parent / next_key["key"]
-            if not path.is_file():
-                yield Problem("saml.signing_next.key", f"file not found: {path}")
-            elif not key_matches_certificate(path.read_text(), saml.signing_next_cert_pem):
-                yield Problem("saml.signing_next.key",
-                              "private key does not match the certificate in saml.signing_next.cert")
-    for name, pem in (("metadata", config.hub.metadata_truststore_pem),
-                      ("hub", config.hub.hub_truststore_pem), ("idp", config.hub.idp_truststore_pem)):
-        yield from _certificate(f"hub.truststores.{name}", pem, now)
-    yield from check_oidc_keys(config, raw)
+            yield from _next_signing_key(path, saml.signing_next_cert_pem, config.production)
+
+
+def _next_signing_key(path: Path, cert_pem: str, production: bool) -> Iterator[Problem]:
+    if not path.is_file():
+        yield Problem("saml.signing_next.key", f"file not found: {path}")
+        return
+    if production and loose_permissions(path):
+        yield Problem("saml.signing_next.key", loose_permissions(path))
+    try:
+        key_pem = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield Problem("saml.signing_next.key", f"cannot read {path}: {unreadable(exc)}")
+        return
+    if not key_matches_certificate(key_pem, cert_pem):
+        yield Problem("saml.signing_next.key",
+                      "private key does not match the certificate in saml.signing_next.cert")
 
 
 def check_oidc_keys(config: BrokerConfig, raw: dict[str, Any]) -> Iterator[Problem]:
@@ -174,11 +203,73 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+# Every key whose value names a file the loader reads (dotted, with [N] for list items).
+FILE_KEYS = re.compile(r"""(
+    saml\.(signing|signing_next|encryption\[\d+\])\.(key|cert)
+  | hub\.metadata_file | hub\.truststores\.(metadata|hub|idp)
+  | oidc\.signing_key | (oidc|one_login)\.signing_keys\[\d+\]\.file
+  | data_keys\[\d+\]\.file
+  | (councils\.[^.]+\.)?branding\.logo
+)""", re.VERBOSE)
+
+
+class ConfigProblems(ConfigError):
+    """The file cannot be loaded: the loader's first problem, and every file named in it that is
+    missing or unreadable (the loader stops at its first problem; an operator fixing files one
+    run at a time would need one run per file)."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        first = problems[0]
+        super().__init__(source, first.key, first.text)
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        return [problem.line(self.source) for problem in self.problems]
+
+
+def file_problems(path: str | None, environ: dict[str, str]) -> list[Problem]:
+    """Each file the configuration names that does not exist or cannot be read, all at once."""
+    path = path or environ.get("BROKER_CONFIG")
+    try:
+        raw = read_raw(str(path), environ)
+    except Exception:  # noqa: BLE001 - the loader reports an unreadable or broken file itself
+        return []
+    base = Path(path).resolve().parent
+    problems = []
+    for key, value in _leaves(raw):
+        if not isinstance(value, str) or not value or not FILE_KEYS.fullmatch(key):
+            continue
+        file = base / value
+        if not file.is_file():
+            problems.append(Problem(key, f"file not found: {file}"))
+            continue
+        try:
+            with open(file, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            problems.append(Problem(key, f"cannot read {file}: {unreadable(exc)}"))
+    return problems
+
+
+def _leaves(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            yield from _leaves(value, f"{key}.{name}" if key else str(name))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaves(value, f"{key}[{index}]")
+    else:
+        yield key, node
+
+
 def run_checks(path: str | None, environ: dict[str, str] | None = None, offline: bool = False,
                now: datetime | None = None) -> tuple[str, list[Problem]]:
-    """(source, problems); a schema problem is the only problem, since nothing after it is known."""
+    """(source, problems); when the file cannot be loaded, the problems are the loader's first
+    and every missing or unreadable file, since nothing after them is known."""
     try:
         _config, source, problems = loaded_and_checked(path, environ, offline, now)
+    except ConfigProblems as exc:
+        return exc.source, exc.problems
     except ConfigError as exc:
         return exc.source, [Problem(exc.key, exc.problem)]
     return source, problems
@@ -198,7 +289,13 @@ def loaded_and_checked(path: str | None, environ: dict[str, str] | None = None,
     import os
 
     environ = dict(os.environ) if environ is None else environ
-    config = load_config(path, environ)
+    try:
+        config = load_config(path, environ)
+    except ConfigError as exc:
+        files = file_problems(path, environ)
+        first = Problem(exc.key, exc.problem)
+        raise ConfigProblems(exc.source, [*files, first] if all(
+            problem.key != exc.key for problem in files) else files) from None
     raw = read_raw(config.source, environ)
     now = now or datetime.now(UTC)
     checks: list[Callable[[], Iterator[Problem]]] = [

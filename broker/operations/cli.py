@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from broker.operations.keys import DEFAULT_CERT_DAYS, KINDS
+from broker.operations.keys import DEFAULT_CERT_DAYS, KINDS, ONE_LOGIN_KIND
 
 CONFIG_HELP = "YAML file (default: $BROKER_CONFIG)"
 
@@ -36,10 +36,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "generate": "write a new key beside the current one and publish it without using it",
         "rotate": "start using the other published key (the current one stays published)",
         "retire": "stop publishing the key that is not in use (its files are kept)",
+        "public": "print the public part of each published One Login client key, as a JWK and as "
+                  "PEM, to register with One Login",
     }
     for name, text in texts.items():
         sub = key_commands.add_parser(name, help=text, description=text)
-        if name != "list":
+        if name == "public":
+            sub.add_argument("kind", choices=[ONE_LOGIN_KIND], help="which key: " + ONE_LOGIN_KIND)
+        elif name != "list":
             sub.add_argument("kind", choices=KINDS, help="which key: " + ", ".join(KINDS))
         sub.add_argument("config", nargs="?", help=CONFIG_HELP)
         sub.add_argument("--operator", help="who is acting, for the audit event (default: login name)")

@@ -62,10 +62,20 @@ class PublishedKey:
     identifier: str  # certificate SHA-256 fingerprint (first 16 hex) or JWK kid
     expires: datetime | None
 
-    def row(self, now: datetime) -> str:
+    def cells(self, now: datetime) -> tuple[str, ...]:
         expiry = (f"{self.expires:%Y-%m-%d} ({(self.expires - now).days} days)" if self.expires
                   else "no expiry (JWK)" if self.kind.startswith("oidc") else "no expiry")
-        return f"{self.kind:<16}{self.role:<34}{self.identifier:<46}{expiry:<26}{self.config_key}"
+        return self.kind, self.role, self.identifier, expiry, self.config_key
+
+
+LIST_HEADINGS = ("KIND", "ROLE", "ID", "EXPIRES", "CONFIG KEY")
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns as wide as their longest cell, two spaces apart: no value runs into the next."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
 
 
 class KeyFiles:
@@ -174,14 +184,15 @@ class KeyManager:
 
     def list(self) -> list[PublishedKey]:
         raw = _interpolate(_plain(load_document(self.path)), self.environ)
-        saml, oidc = raw["saml"], raw["oidc"]
+        saml, oidc = raw.get("saml") or {}, raw["oidc"]  # no saml: One Login alone
         rows = []
-        signing_role = "signs; published"
-        rows.append(self._cert_row("saml-signing", "saml.signing", saml["signing"], signing_role))
+        if saml:
+            rows.append(self._cert_row("saml-signing", "saml.signing", saml["signing"],
+                                       "signs; published"))
         if saml.get("signing_next"):
             rows.append(self._cert_row("saml-signing", "saml.signing_next", saml["signing_next"],
                                        "published, does not sign"))
-        for i, pair in enumerate(saml["encryption"]):
+        for i, pair in enumerate(saml.get("encryption") or []):
             role = "decrypts; published first" if i == 0 else "decrypts; published second"
             rows.append(self._cert_row("saml-encryption", f"saml.encryption[{i}]", pair, role))
         signers: set[str] = set()
@@ -219,7 +230,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 self._generate_data_key(doc, created, messages)
             elif kind == "saml-signing":
@@ -270,7 +281,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 items = doc.get("data_keys") or []
                 current = [item for item in items if _encrypts(item)]
@@ -322,7 +333,7 @@ class KeyManager:
         messages: list[str] = []
 
         def change(doc: CommentedMap) -> None:
-            saml = doc["saml"]
+            saml = _saml_section(doc, kind)
             if kind == "data":
                 items = doc.get("data_keys") or []
                 others = [item for item in items if not _encrypts(item)]
@@ -444,6 +455,14 @@ def _plain(node: Any) -> Any:
     if isinstance(node, list):
         return [_plain(v) for v in node]
     return node
+
+
+def _saml_section(doc: CommentedMap, kind: str) -> CommentedMap | None:
+    saml = doc.get("saml")
+    if saml is None and kind.startswith("saml-"):
+        raise KeyCommandError("saml", "no `saml:` section: SAML keys are only used with Verify's "
+                              "hub as the upstream")
+    return saml
 
 
 def _kid(jwk: dict[str, Any]) -> str:
@@ -577,13 +596,13 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
             return 2
         print("\n".join(messages))
         return 0
+    if action == "public":
+        return print_public_keys(config_path)
     try:
         manager = KeyManager(config_path, operator=operator, days=days)
         if action == "list":
             now = datetime.now(UTC)
-            print(f"{'KIND':<16}{'ROLE':<34}{'ID':<46}{'EXPIRES':<26}CONFIG KEY")
-            for row in manager.list():
-                print(row.row(now))
+            print("\n".join(table([LIST_HEADINGS, *(key.cells(now) for key in manager.list())])))
             return 0
         from broker.operations.audit_trail import AuditTrailUnavailable
 
@@ -605,9 +624,38 @@ def run(action: str, kind: str | None, config_path: str | None, operator: str | 
     return 0
 
 
+def print_public_keys(config_path: str | None) -> int:
+    """What One Login's registration asks for: each published client key as the JWK that
+    <issuer>/onelogin/jwks.json serves, and as a PEM public key, the one that signs first."""
+    from joserfc.jwk import RSAKey
+
+    from broker.config import ConfigError, load_config
+    from broker.one_login.client_auth import public_jwks
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"broker: {exc}", file=sys.stderr)
+        return 2
+    if config.one_login is None:
+        print(f"broker: {config.source}: one_login.signing_keys: no One Login section: configure "
+              "one_login first (docs/operations.md, One Login)", file=sys.stderr)
+        return 2
+    published = zip(config.one_login.signing_keys, public_jwks(config.one_login)["keys"],
+                    strict=True)
+    for item, jwk in sorted(published, key=lambda pair: not pair[0].signs):
+        role = "signs client assertions" if item.signs else "published, does not sign"
+        print(f"# one-login-client kid {jwk['kid']} ({role})")
+        print(json.dumps(jwk, indent=2))
+        print(RSAKey.import_key(jwk).as_pem(private=False).decode().strip())
+    return 0
+
+
 def _ensure_audit_output() -> None:
     """A command run by hand still leaves its audit events on standard error, as JSON lines when
-    the broker's log formatter is available."""
+    the broker's log formatter is available; Alembic's notes on opening the audit trail are not
+    for the operator (`broker db upgrade` still shows its own)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if logging.getLogger().handlers:
         return
     try:

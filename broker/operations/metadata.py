@@ -11,11 +11,18 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from broker.config import BrokerConfig, load_config
+from broker.config import BrokerConfig, ConfigError, load_config
 from broker.hub.federation import HubMetadata, MetadataError, parse_hub_metadata
 from broker.hub.metadata_source import HubMetadataSource
 from broker.operations.certs import der_certificate_info
 from broker.state import BrokerState, StateUnavailable, connect
+
+
+def _require_hub(config: BrokerConfig) -> BrokerConfig:
+    if config.hub is None:
+        raise ConfigError(config.source, "hub", "no `hub:` section: the hub's metadata is only "
+                          "used with Verify's hub as the upstream")
+    return config
 
 
 def _source(config: BrokerConfig) -> tuple[HubMetadataSource, BrokerState]:
@@ -60,7 +67,7 @@ def describe(metadata: HubMetadata | None, source: HubMetadataSource, state: Bro
 
 
 def status(config_path: str | None) -> int:
-    config = load_config(config_path)
+    config = _require_hub(load_config(config_path))
     try:
         source, state = _source(config)
         shared = state.get_hub_metadata()
@@ -81,7 +88,7 @@ def status(config_path: str | None) -> int:
 
 
 def refresh(config_path: str | None) -> int:
-    config = load_config(config_path)
+    config = _require_hub(load_config(config_path))
     key = "hub.metadata_file" if config.hub.metadata_file else "hub.metadata_url"
     try:
         source, state = _source(config)

@@ -35,7 +35,7 @@ def load_document(path: Path) -> Any:
 
 def edit_document(path: Path, change: Callable[[Any], None],
                   environ: dict[str, str] | None = None,
-                  keep_comments_in: tuple[str, ...] = ("saml", "oidc")) -> None:
+                  keep_comments_in: tuple[str, ...] = ("saml", "oidc", "one_login")) -> None:
     """Applies `change` to the document, checks the result loads, then replaces the file.
 
     Raises ConfigError (naming the original file) when the changed configuration would not load;

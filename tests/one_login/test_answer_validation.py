@@ -310,3 +310,12 @@ def test_an_id_token_whose_payload_is_not_an_object_is_refused(fake, config):
 def test_a_return_code_claim_of_the_wrong_shape_is_still_a_failure_page(fake, config):
     answer = redeem(fake, config, userinfo={"sub": SUB, RETURN_CODE: 7})
     assert isinstance(answer, UpstreamFailure) and answer.kind is FailureKind.NOT_PROVEN
+
+
+def test_a_token_refusal_names_one_logins_error_description(fake, config):
+    fake.mock.add(responses.POST, f"{ISSUER}token", status=400, json={
+        "error": "invalid_client", "error_description": "Invalid signature in private_key_jwt"})
+    with pytest.raises(AnswerRejected) as refused:
+        OneLoginClient(config, OneLoginProvider(config)).redeem("code-1", EXPECTED)
+    assert str(refused.value) == ("One Login's token endpoint refused: 400 invalid_client "
+                                  "('Invalid signature in private_key_jwt')")

@@ -90,3 +90,44 @@ def test_a_client_key_made_for_another_algorithm_is_refused(tmp_path, keys_dir):
                         signing_keys=[{"file": str(tmp_path / "rs256.jwk.json")}])
     with pytest.raises(ConfigError, match=r"signing_keys\[0\].file: the JWK is for RS256"):
         load(tmp_path, keys_dir, upstream={"kind": "one_login"}, one_login=section)
+
+
+def test_hub_and_saml_are_not_needed_when_one_login_is_the_only_upstream(tmp_path, keys_dir,
+                                                                        redis_url):
+    import subprocess
+    import sys
+
+    from broker.app import create_app
+
+    path = write_config(tmp_path, keys_dir, PORTS, redis_url, "t-no-saml:", saml=None, hub=None,
+                        upstream={"kind": "one_login"}, one_login=one_login(keys_dir))
+    assert "saml:" in path.read_text()  # `saml: null`: as absent as a missing section
+    config = load_config(path, environ={})
+    assert (config.saml, config.hub) == (None, None)
+
+    client = create_app(config).test_client()
+    assert client.get("/saml/metadata").status_code == 404
+    ready = client.get("/readyz").get_json()["checks"]
+    assert ready["keys"]["ok"] is True and "hub_metadata" not in ready
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "broker_state_store_up 1.0" in metrics and "saml-signing" not in metrics
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "broker.cli", *args, str(path)],
+                              capture_output=True, text=True, timeout=60)
+
+    assert cli("check-config", "--offline").returncode == 0
+    listed = cli("keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "one-login-client" in listed.stdout and "saml" not in listed.stdout
+    for args, key in ((("sp-metadata",), "saml"), (("metadata", "status"), "hub"),
+                      (("keys", "generate", "saml-signing"), "saml")):
+        refused = cli(*args)
+        assert refused.returncode == 2
+        [line] = refused.stderr.splitlines()
+        assert f": {key}: no `{key}:` section" in line
+
+
+def test_verify_as_the_upstream_still_needs_saml(tmp_path, keys_dir):
+    with pytest.raises(ConfigError, match="saml: is required"):
+        load(tmp_path, keys_dir, saml=None)

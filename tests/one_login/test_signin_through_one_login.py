@@ -4,6 +4,7 @@ broker → council app, as a browser without JavaScript does it."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import requests
@@ -259,3 +260,20 @@ def test_a_councils_hashing_entity_id_gives_the_same_subject_through_one_login_a
     assert again.response.status_code == 302, again.response.text  # from the broker session
     from_session = userinfo(stack, again, query(again.response.headers["Location"]))["sub"]
     assert first == from_session
+
+
+def test_one_logins_error_description_is_logged_with_its_error(one_login_stack, caplog):
+    from urllib.parse import urlencode, urlsplit
+
+    session = requests.Session()
+    attempt = authorize(one_login_stack, session=session)
+    callback = urlsplit(answer_at_one_login(one_login_stack, session, attempt, "access-denied"))
+    refused = callback._replace(query=urlencode({
+        "error": "invalid_request", "error_description": "Request vtr not valid\nforged line",
+        "state": query(callback.geturl())["state"]})).geturl()
+    with caplog.at_level(logging.INFO, logger="broker"):
+        shown = session.get(refused, allow_redirects=False, timeout=10)
+    assert 'data-page="hub-error"' in shown.text
+    [line] = [r.getMessage() for r in caplog.records if "sign-in failed at One Login" in
+              r.getMessage()]
+    assert "'invalid_request' ('Request vtr not validforged line')" in line

@@ -215,3 +215,27 @@ def test_a_hub_metadata_host_that_does_not_resolve_is_named_in_plain_words(opera
     [text] = [p.text for p in problems if p.key == "hub.metadata_url"]
     assert text == "hub metadata not usable: the host name hub.invalid does not resolve"
     assert "Pool" not in text and "SAML Response" not in text
+
+
+def test_every_missing_or_unreadable_file_is_reported_in_one_run(operator_config, keys, tmp_path):
+    path = operator_config(**{
+        "saml.signing": {"key": str(keys / "gone-signing.key"),
+                         "cert": str(keys / "broker-saml-signing.crt")},
+        "saml.encryption": [{"key": str(keys / "broker-saml-encryption.key"),
+                             "cert": str(keys / "gone-encryption.crt")}],
+        "hub.truststores.idp": str(keys / "gone-idp.pem"),
+        "oidc.signing_key": str(keys / "gone.jwk.json"),
+        "data_keys": [{"file": str(tmp_path / "no-such-folder" / "data.jwk.json")}],
+        "secret_key": None})
+    result = run_cli("check-config", "--offline", str(path))
+    assert result.returncode == 2
+    lines = problem_lines(result)
+    named = [line.split(": ")[1] for line in lines]
+    assert sorted(named[:5]) == ["data_keys[0].file", "hub.truststores.idp", "oidc.signing_key",
+                                 "saml.encryption[0].cert", "saml.signing.key"]
+    assert named[5:] == ["secret_key"]  # and the loader's first problem
+    assert all(": file not found: " in line for line in lines[:5])
+    assert "Traceback" not in result.stderr
+    served = run_cli("serve", "--port", "1", str(path))  # refused before it listens
+    assert served.returncode == 2
+    assert len([line for line in served.stderr.splitlines() if "start refused" in line]) == 6

@@ -40,6 +40,29 @@ def manager(path: Path) -> KeyManager:
     return KeyManager(path, operator="test-operator", environ={})
 
 
+def test_list_columns_never_run_into_each_other(operator_config, keys):
+    path = operator_config(**{"one_login": {
+        "discovery_url": "https://oidc.integration.account.gov.uk/.well-known/openid-configuration",
+        "client_id": "broker", "identity_issuer": "https://identity.integration.account.gov.uk/",
+        "did_url": "https://identity.integration.account.gov.uk/.well-known/did.json",
+        "signing_keys": [{"file": str(keys / "broker-onelogin-client.jwk.json")}]}})
+    result = run_cli("keys", "list", str(path))
+    assert result.returncode == 0, result.stderr
+    rows = [re.split(r"\s{2,}", line) for line in result.stdout.splitlines()]
+    assert rows[0] == ["KIND", "ROLE", "ID", "EXPIRES", "CONFIG KEY"]
+    assert all(len(row) == 5 for row in rows), result.stdout
+    assert ["one-login-client", "one_login.signing_keys[0]"] in [[row[0], row[4]] for row in rows]
+
+
+def test_key_commands_print_no_alembic_lines(operator_config):
+    path = operator_config()
+    assert run_cli("db", "upgrade", str(path)).returncode == 0
+    for args in (("list",), ("generate", "oidc-es256")):
+        result = run_cli("keys", *args, str(path))
+        assert result.returncode == 0, result.stderr
+        assert "alembic" not in result.stdout + result.stderr
+
+
 def test_list_shows_what_signs_what_decrypts_and_when_each_certificate_expires(operator_config):
     result = run_cli("keys", "list", str(operator_config()))
     assert result.returncode == 0, result.stderr
@@ -226,7 +249,8 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
     published = "secret_key: change-me-to-a-long-random-value-from-your-secret-store"
     assert published in example  # production refuses it: an operator sets their own
     (tmp_path / "broker.yaml").write_text(example.replace(
-        published, f"secret_key: {secrets.token_urlsafe(32)}"))
+        published, f"secret_key: {secrets.token_urlsafe(32)}").replace(
+        "client_secret: change-me", f"client_secret: {secrets.token_urlsafe(32)}"))
     shutil.copytree(ROOT / "config" / "brand", tmp_path / "brand")  # the example council's logo
     key_dir = tmp_path / "keys"
     for name, source in (("saml-signing", "broker-saml-signing"),
@@ -241,11 +265,12 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
     shutil.copy(keys / "broker-oidc-signing.jwk.json", key_dir / "oidc-signing-es256.jwk.json")
     shutil.copy(keys / "broker-data-key.jwk.json", key_dir / "data-key.jwk.json")
     (key_dir / "oidc-signing-rs256.jwk.json").write_text(json.dumps(new_jwk("oidc-rs256")))
+    (key_dir / "oidc-signing-rs256.jwk.json").chmod(0o600)  # production refuses a 0644 key
     shutil.copy(keys / "broker-onelogin-client.jwk.json", key_dir / "one-login-client.jwk.json")
     path = tmp_path / "broker.yaml"
     original = path.read_text()
     comments = [line.strip() for line in original.splitlines() if line.strip().startswith("#")]
-    for kind in ("saml-signing", "saml-encryption", "oidc-es256", "data"):
+    for kind in ("saml-signing", "saml-encryption", "oidc-es256", "data", "one-login-client"):
         for step in ("generate", "rotate", "retire"):
             getattr(manager(path), step)(kind)
     edited = path.read_text()
@@ -253,8 +278,8 @@ def test_a_whole_rotation_of_the_example_file_changes_only_the_key_file_lines(tm
         assert comment in edited
     changed = [(before, after) for before, after in zip(original.splitlines(), edited.splitlines(),
                                                         strict=True) if before != after]
-    assert [before.split(":")[0].strip() for before, _ in changed] == ["- file", "key", "cert",
-                                                                       "- key", "cert", "- file"]
+    assert [before.split(":")[0].strip() for before, _ in changed] == [
+        "- file", "key", "cert", "- key", "cert", "- file", "- file"]
 
 
 def test_a_change_that_would_not_load_leaves_the_file_and_no_new_key_files(operator_config, keys,
@@ -412,3 +437,35 @@ def test_without_a_link_store_a_key_command_says_its_event_is_only_on_the_log(op
     assert result.returncode == 0, result.stderr
     assert "database.url: warning: no audit trail there" in result.stderr
     assert not (path.parent / "links.sqlite3").exists()
+
+
+def test_public_prints_the_one_login_client_key_as_jwk_and_pem_to_register(operator_config, keys):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from joserfc.jwk import RSAKey
+
+    private = json.loads((keys / "broker-onelogin-client.jwk.json").read_text())
+    path = operator_config(**{"one_login": {
+        "discovery_url": "https://oidc.integration.account.gov.uk/.well-known/openid-configuration",
+        "client_id": "broker", "identity_issuer": "https://identity.integration.account.gov.uk/",
+        "did_url": "https://identity.integration.account.gov.uk/.well-known/did.json",
+        "signing_keys": [{"file": str(keys / "broker-onelogin-client.jwk.json")}]}})
+    result = run_cli("keys", "public", "one-login-client", str(path))
+    assert result.returncode == 0, result.stderr
+    heading, rest = result.stdout.split("\n", 1)
+    jwk_text, pem = rest.split("-----BEGIN PUBLIC KEY-----")
+    jwk = json.loads(jwk_text)
+    expected = RSAKey.import_key(private)
+    assert heading == f"# one-login-client kid {expected.thumbprint()} (signs client assertions)"
+    assert "d" not in jwk and "p" not in jwk
+    assert (jwk["n"], jwk["e"], jwk["use"], jwk["alg"]) == (private["n"], private["e"], "sig",
+                                                            "RS256")
+    public = load_pem_public_key(f"-----BEGIN PUBLIC KEY-----{pem}".encode())
+    assert public.public_numbers() == expected.public_key.public_numbers()
+    assert "PRIVATE" not in result.stdout
+
+
+def test_public_without_a_one_login_section_says_so_in_one_line(operator_config):
+    result = run_cli("keys", "public", "one-login-client", str(operator_config()))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("no One Login section: configure one_login first "
+                                          "(docs/operations.md, One Login)")

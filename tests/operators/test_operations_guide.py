@@ -184,3 +184,18 @@ def test_the_guide_names_the_log_event_a_refused_reload_writes():
     """tests/reliability/test_serve_as_documented.py sends SIGHUP with a bad file and finds it."""
     configuring = section("Configuring")
     assert "SIGHUP" in configuring and "`config.reload-refused`" in configuring
+
+
+def test_the_readmes_prerequisites_name_everything_make_demo_runs():
+    readme = (ROOT / "README.md").read_text()
+    prerequisites = readme.split("## Quick start", 1)[1].split("```", 1)[0]
+    makefile = (ROOT / "Makefile").read_text()
+    for tool, needed_by in (("Python", "python"), ("make", ""), ("Node.js", "npm"),
+                            ("npm", "npm ")):
+        assert needed_by in makefile
+        assert tool in prerequisites, f"README's quick start does not say {tool} is needed"
+
+
+def test_the_guide_says_sighup_does_not_read_the_environment_again():
+    reload = GUIDE.split("**Reload (SIGHUP).**", 1)[1].split("\n\n", 1)[0]
+    assert "takes effect only at a restart" in reload

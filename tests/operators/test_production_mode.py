@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
-from broker.config import load_config
+from broker.config import load_config, placeholder_secret
 from broker.devtools.demo import stub_hub_config
 from broker.devtools.stub_hub.app import ProductionRefused, create_stub_hub
-from tests.operators.conftest import run_cli
+from tests.operators.conftest import ROOT, run_cli
 
 HTTPS = {"issuer": "https://signin.example.gov.uk",
          "saml.entity_id": "https://signin.example.gov.uk/saml/metadata"}
@@ -88,3 +89,54 @@ def test_broker_stub_hub_help_names_what_it_needs():
     text = run_cli("stub-hub", "--help").stdout
     for option in ("--config", "--keys", "--port", "--url", "--host"):
         assert option in text
+
+
+@pytest.mark.parametrize("secret", ["change-me", "CHANGE_ME", "changeme-please", "secret",
+                                    "xxxxxxxx", "conformance-basic-secret", "<replace-me>"])
+def test_production_refuses_a_placeholder_client_secret(operator_config, secret):
+    path = operator_config(mode="production", **HTTPS, **{"clients": [{
+        "client_id": "app", "council": "test-borough", "client_secret": secret,
+        "redirect_uris": ["https://app.example.gov.uk/cb"]}]})
+    checked, served = check_and_serve(path)
+    assert checked == served
+    [line] = served
+    assert line.startswith(f"{path}: clients[0].client_secret: is a placeholder")
+    assert f"{secret!r}" not in line and f" {secret} " not in line, "a secret is never echoed"
+
+
+def test_the_example_files_client_secret_is_refused_in_production():
+    raw = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    secrets = [client["client_secret"] for client in raw["clients"] if "client_secret" in client]
+    assert secrets == ["change-me"]
+    assert all(placeholder_secret(secret) for secret in secrets)
+
+
+def test_development_accepts_the_example_placeholder(operator_config):
+    path = operator_config(**{"clients": [{
+        "client_id": "app", "council": "test-borough", "client_secret": "change-me",
+        "redirect_uris": ["https://app.example.gov.uk/cb"]}]})
+    assert load_config(path, environ={}).clients["app"].client_secret == "change-me"
+
+
+@pytest.mark.parametrize("name, key", [
+    ("broker-saml-signing.key", "saml.signing.key"),
+    ("broker-saml-encryption.key", "saml.encryption[0].key"),
+    ("broker-oidc-signing-rsa.jwk.json", "oidc.signing_keys[1].file"),
+    ("broker-data-key.jwk.json", "data_keys[0].file")])
+def test_production_refuses_a_private_key_file_others_can_read(operator_config, keys, name, key):
+    path = operator_config(mode="production", **HTTPS)
+    (keys / name).chmod(0o644)
+    checked, served = check_and_serve(path)
+    assert checked == served == [
+        f"{path}: {key}: {keys / name} is open to other users (mode 0644): make it 0600, owned by "
+        "the broker's user (or 0640, owned by root and the broker's group)"]
+
+
+def test_production_accepts_a_key_the_brokers_group_reads_when_root_owns_it(operator_config, keys):
+    path = operator_config(mode="production", **HTTPS)
+    (keys / "broker-saml-signing.key").chmod(0o640)
+    owned_by_root = (keys / "broker-saml-signing.key").stat().st_uid == 0
+    assert (run_cli("check-config", "--offline", str(path)).returncode == 0) == owned_by_root
+    (keys / "broker-saml-signing.key").chmod(0o644)
+    assert load_config(operator_config(**HTTPS), environ={}).mode == "development", \
+        "development does not judge permissions"

@@ -178,3 +178,26 @@ def test_the_broker_answers_health_checks_while_redis_is_frozen(outage_stack):
     health = requests.get(f"{stack.broker_url}/healthz", timeout=10)
     redis_server.resume()
     assert health.status_code == 200 and time.monotonic() - started < 5
+
+
+def scrape(stack, name: str) -> float:
+    text = requests.get(f"{stack.broker_url}/metrics", timeout=10,
+                        headers={"Connection": "close"}).text  # either worker may answer
+    [line] = [line for line in text.splitlines() if line.startswith(f"{name} ")]
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_a_redis_outage_is_the_state_store_metric_not_the_hub_metadata_one(outage_stack):
+    redis_server, stack = outage_stack
+    complete_sign_in(stack)
+    for _ in range(10):  # every worker verifies its own copy of the metadata
+        assert scrape(stack, "broker_state_store_up") == 1
+        assert scrape(stack, "broker_hub_metadata_usable") == 1
+    redis_server.stop()
+    during = [(scrape(stack, "broker_state_store_up"), scrape(stack, "broker_hub_metadata_usable"))
+              for _ in range(10)]
+    assert {up for up, _ in during} == {0}
+    assert 0 not in {usable for _, usable in during}, "the hub metadata alert must not fire"
+    assert 1 in {usable for _, usable in during}
+    redis_server.start()
+    wait_until(lambda: scrape(stack, "broker_state_store_up") == 1, 20, "the store to be back")
