@@ -8,7 +8,9 @@
                           for every upstream; a cross-site answer (the hub's POST) is kept, then
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
     5. matching           cycle 0/1 by the pipeline; cycle 3's question and its routes are
-                          matching's own (`broker.matching.views`), which hands the outcome back
+                          matching's own (`broker.matching.views`), which hands the outcome back;
+                          its questions are reached by a 303 to their own reusable address, so
+                          that a reload never repeats the single-use step of 3 or 4
     6. session            one per browser: reused, renewed, or the old one logged out first
     7. code               302 to the council app's redirect_uri
     8. upstream logout    an upstream's back-channel logout ends the resident's broker sessions
@@ -46,7 +48,7 @@ from broker.matching.pipeline import (
     Outcome,
     Unavailable,
 )
-from broker.matching.views import ask_consent, contact_text, cycle3_page, record_outcome
+from broker.matching.views import ask_consent, ask_cycle3, contact_text, record_outcome
 from broker.observability import (
     SIGNINS_COMPLETED,
     SIGNINS_FAILED,
@@ -373,7 +375,7 @@ def continue_signin():
 
 def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
     broker = current_broker()
-    client, council = _context(flow)
+    _client, council = _context(flow)
     match_id = secrets.token_urlsafe(16)
     outcome = broker.matching.start(council, identity, match_id)
     if "none" in flow.authorize_params.get("prompt", "").split():
@@ -382,11 +384,7 @@ def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
             return silent
     if isinstance(outcome, NeedsCycle3):
         record_outcome(council.id, outcome)
-        token = secrets.token_urlsafe(32)
-        broker.state.save_pending_match(
-            token, PendingMatch(flow, identity, council.id, match_id, from_session),
-            ttl=broker.config.oidc.flow_ttl_seconds)
-        return cycle3_page(council, client.config.name, flow.ui_locale, token)
+        return ask_cycle3(flow, identity, council, match_id, from_session)
     return _after_matching(flow, identity, outcome, from_session)
 
 

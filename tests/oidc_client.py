@@ -75,8 +75,9 @@ def authorize(stack, session: requests.Session | None = None, **overrides) -> Au
 def post_to_acs(stack, saml_response_b64: str, relay_state: str,
                 session: requests.Session | None = None) -> requests.Response:
     """The hub's answer posted from `session` (by default the browser that started the flow),
-    and the broker's 303 to its same-site continuation followed there: returns the broker's
-    last answer (a 302 to the council app, or a page). `response.browser` is the browser."""
+    and the broker's 303 to its same-site continuation followed there (and on to the extra
+    question's page): returns the broker's last answer (a 302 to the council app, a page, or the
+    303 to the account question). `response.browser` is the browser."""
     browser = session or _browser_of_flow.get(relay_state) or requests.Session()
     response = browser.post(f"{stack.broker_url}/saml/acs",
                             data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
@@ -84,6 +85,9 @@ def post_to_acs(stack, saml_response_b64: str, relay_state: str,
     if response.status_code == 303:
         response = browser.get(urljoin(response.url, response.headers["Location"]),
                                allow_redirects=False, timeout=10)
+    if response.status_code == 303 and "/matching/cycle3?" in response.headers["Location"]:
+        response = browser.get(urljoin(response.url, response.headers["Location"]),
+                               allow_redirects=False, timeout=10)  # the extra question's page
     response.browser = browser
     return response
 
