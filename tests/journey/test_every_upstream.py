@@ -80,17 +80,27 @@ def test_the_pages_follow_the_residents_welsh(upstream):
 NO_MATCH, MATCH = {"result": "no-match"}, {"result": "match", "localAccountId": "TB-000123"}
 
 
+def matching_upstream(request, matching_service, database_url, cycle3: bool, *answers):
+    plug_in = request.param
+    build = request.getfixturevalue(plug_in.factory_fixture)
+    stack = build(lambda ports: {
+        "councils.test-borough.matching": matching_config(cycle3=cycle3),
+        "database": {"url": database_url, "auto_upgrade": True}})
+    match_answer(matching_service, *answers)
+    return plug_in, stack
+
+
 @pytest.fixture
 def cycle3_upstream(request, matching_service, database_url):
     """Each plug-in's broker with a council that asks the extra question, and the service's
     answers: no match at first, a match with the answer."""
-    plug_in = request.param
-    build = request.getfixturevalue(plug_in.factory_fixture)
-    stack = build(lambda ports: {
-        "councils.test-borough.matching": matching_config(cycle3=True),
-        "database": {"url": database_url, "auto_upgrade": True}})
-    match_answer(matching_service, NO_MATCH, MATCH)
-    return plug_in, stack
+    return matching_upstream(request, matching_service, database_url, True, NO_MATCH, MATCH)
+
+
+@pytest.fixture
+def no_record_upstream(request, matching_service, database_url):
+    """Each plug-in's broker with a council that finds no record of the resident."""
+    return matching_upstream(request, matching_service, database_url, False, NO_MATCH)
 
 
 def cycle3_question(plug_in, stack, browser: requests.Session) -> requests.Response:
@@ -143,3 +153,41 @@ def test_after_a_language_switch_a_reload_keeps_the_welsh_and_the_sign_in(cycle3
         assert "What is your council tax reference?" not in page.text
     signed_in = submit(browser, again, "cycle3", answer="40012345")
     assert signed_in_subject(signed_in)
+
+
+# The pages that end a sign-in after the single-use step: a resident may leave them open too (to
+# phone the council, say), so a reload shows the same page and the same way back.
+
+def way_back(page: requests.Response) -> str:
+    return link(page, "continue")
+
+
+def test_reloading_a_failure_page_shows_it_again_with_its_way_back(upstream):
+    plug_in, stack = upstream
+    browser = requests.Session()
+    page = plug_in.sign_in(stack, plug_in.failures["cancelled"], browser=browser)
+    again = browser.get(page.url, timeout=10)
+    assert again.status_code == page.status_code and 'data-page="cancelled"' in again.text
+    assert way_back(again) == way_back(page) and "error=access_denied" in way_back(again)
+
+
+@pytest.mark.parametrize("no_record_upstream", UPSTREAMS, indirect=True,
+                         ids=lambda upstream: upstream.name)
+def test_reloading_the_no_record_page_shows_it_again_with_the_councils_contacts(
+        no_record_upstream):
+    plug_in, stack = no_record_upstream
+    browser = requests.Session()
+    page = plug_in.sign_in(stack, browser=browser)
+    assert 'data-page="no-record"' in page.text
+    again = browser.get(page.url, timeout=10)
+    assert 'data-page="no-record"' in again.text and "0300 555 0100" in again.text
+    assert way_back(again) == way_back(page)
+
+
+def test_a_welsh_failure_page_reloads_in_welsh(upstream):
+    plug_in, stack = upstream
+    browser = requests.Session()
+    browser.cookies.set("council_lang", "cy")
+    page = plug_in.sign_in(stack, plug_in.failures["cancelled"], browser=browser)
+    again = browser.get(page.url, timeout=10)
+    assert '<html lang="cy"' in again.text and 'data-page="cancelled"' in again.text
