@@ -94,6 +94,16 @@ def post_to_acs(stack, saml_response_b64: str, relay_state: str,
     return response
 
 
+def shown_page(browser: requests.Session, response: requests.Response) -> requests.Response:
+    """The page that ends a sign-in, at its own address: the broker's 303 after a single-use
+    step (an answer, a callback, a form) followed, as a browser does (ADR 22). Anything else
+    (a 302 to the council app, a page) as it came."""
+    if response.status_code == 303 and "/page/" in response.headers.get("Location", ""):
+        return browser.get(urljoin(response.url, response.headers["Location"]),
+                           allow_redirects=False, timeout=10)
+    return response
+
+
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
