@@ -1,9 +1,9 @@
 """Cycle 3, with one owner: the council's extra question, its page, its routes (the answer, the
 language switch, back) and what a valid answer is; and the count of the pipeline's outcomes.
 
-The journey (`broker.journey`) puts a sign-in on the question (`cycle3_page`, the pending match
-in Redis) and takes it back through `Cycle3Journey`: the browser check, the outcome of matching
-again, or the resident stopping. No endpoint is named across packages.
+The journey (`broker.journey`) puts a sign-in on the question (`ask_cycle3`: the pending match
+in Redis, and a 303 to the question's own reusable address, ADR 22) and takes it back through
+`Cycle3Journey`: the browser check, the outcome of matching again, or the resident stopping. No endpoint is named across packages.
 
 The account-creation question is matching's too: the journey hands over a `NeedsConsent`
 outcome (`ask_consent`) and the resident's answer goes back as an outcome the same way.
