@@ -3,7 +3,8 @@ language switch, back) and what a valid answer is; and the count of the pipeline
 
 The journey (`broker.journey`) puts a sign-in on the question (`ask_cycle3`: the pending match
 in Redis, and a 303 to the question's own reusable address, ADR 22) and takes it back through
-`Cycle3Journey`: the browser check, the outcome of matching again, or the resident stopping. No endpoint is named across packages.
+`Cycle3Journey`: the browser check, the outcome of matching again, or the resident stopping.
+No endpoint is named across packages.
 
 The account-creation question is matching's too: the journey hands over a `NeedsConsent`
 outcome (`ask_consent`) and the resident's answer goes back as an outcome the same way.
