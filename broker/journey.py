@@ -8,7 +8,9 @@
                           for every upstream; a cross-site answer (the hub's POST) is kept, then
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
     5. matching           cycle 0/1 by the pipeline; cycle 3's question and its routes are
-                          matching's own (`broker.matching.views`), which hands the outcome back
+                          matching's own (`broker.matching.views`), which hands the outcome back;
+                          its questions are reached by a 303 to their own reusable address, so
+                          that a reload never repeats the single-use step of 3 or 4
     6. session            one per browser: reused, renewed, or the old one logged out first
     7. code               302 to the council app's redirect_uri
     8. upstream logout    an upstream's back-channel logout ends the resident's broker sessions
@@ -46,7 +48,7 @@ from broker.matching.pipeline import (
     Outcome,
     Unavailable,
 )
-from broker.matching.views import ask_consent, contact_text, cycle3_page, record_outcome
+from broker.matching.views import ask_consent, ask_cycle3, contact_text, record_outcome
 from broker.observability import (
     SIGNINS_COMPLETED,
     SIGNINS_FAILED,
@@ -68,10 +70,10 @@ from broker.upstreams.interface import (
     UpstreamFailure,
 )
 from broker.upstreams.neutral_checks import check_answer
-from broker.web.brand_pages import use_council_brand
+from broker.web.brand_pages import current_council_id, use_council_brand
 from broker.web.cookies import BINDING, SESSION, cookies
 from broker.web.i18n import ui_locale_from
-from broker.web.pages import render_page
+from broker.web.pages import page_link, render_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("signin", __name__)
@@ -265,14 +267,24 @@ def _hand_off(upstream: Upstream, flow: Flow, client, force_login: bool):
     return hand_off.response
 
 
+def _ending_page(flow: Flow, name: str, **details):
+    """A page that ends the sign-in, reached by a 303 to its own address (`page_link`: signed,
+    an hour). The step that decided it (an upstream's answer or code, a form) is single-use, so
+    the page shown there would turn into "expired" when a browser reloads it, and the resident
+    would lose the way back and the council's contact details. It grants nothing (the way back
+    is the council app's error response), so it needs no binding to the browser."""
+    return _redirect(page_link(name, flow.ui_locale, council=current_council_id(), **details),
+                     status=303)
+
+
 def _failure_page(flow: Flow, kind: FailureKind):
     """An upstream's refusal or failure: the resident's page, and the way back to the council
-    app with an OAuth error. It grants nothing."""
+    app with an OAuth error."""
     client, council = _context(flow)
     name = FAILURE_PAGES[kind]
     SIGNINS_FAILED.labels(council.id, name).inc()
     audit("signin.failed", council=council.id, client=client.client_id, reason=name)
-    return render_page(name, continue_url=oidc_error_url(
+    return _ending_page(flow, name, continue_url=oidc_error_url(
         flow.authorize_params, kind.oidc_error, FAILURE_DESCRIPTIONS[kind]),
         service_name=client.config.name)
 
@@ -373,7 +385,7 @@ def continue_signin():
 
 def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
     broker = current_broker()
-    client, council = _context(flow)
+    _client, council = _context(flow)
     match_id = secrets.token_urlsafe(16)
     outcome = broker.matching.start(council, identity, match_id)
     if "none" in flow.authorize_params.get("prompt", "").split():
@@ -382,11 +394,7 @@ def _match(flow: Flow, identity: VerifiedIdentity, from_session: bool):
             return silent
     if isinstance(outcome, NeedsCycle3):
         record_outcome(council.id, outcome)
-        token = secrets.token_urlsafe(32)
-        broker.state.save_pending_match(
-            token, PendingMatch(flow, identity, council.id, match_id, from_session),
-            ttl=broker.config.oidc.flow_ttl_seconds)
-        return cycle3_page(council, client.config.name, flow.ui_locale, token)
+        return ask_cycle3(flow, identity, council, match_id, from_session)
     return _after_matching(flow, identity, outcome, from_session)
 
 
@@ -420,15 +428,15 @@ def _after_matching(flow: Flow, identity: VerifiedIdentity, outcome: Outcome,
     if isinstance(outcome, NotFound):
         log.info("sign-in not matched: flow %s council %s", flow.id[:8], council.id)
         assert council.matching is not None
-        return render_page("no-record", service_name=client.config.name,
-                           contact=contact_text(council.matching.contact),
-                           continue_url=oidc_error_url(flow.authorize_params, "access_denied",
-                                                       "no matching local account"))
+        return _ending_page(flow, "no-record", service_name=client.config.name,
+                            contact=contact_text(council.matching.contact),
+                            continue_url=oidc_error_url(flow.authorize_params, "access_denied",
+                                                        "no matching local account"))
     if isinstance(outcome, Unavailable):
-        return render_page("matching-unavailable", service_name=client.config.name,
-                           continue_url=oidc_error_url(
-                               flow.authorize_params, "temporarily_unavailable",
-                               "the council's records cannot be checked now"))
+        return _ending_page(flow, "matching-unavailable", service_name=client.config.name,
+                            continue_url=oidc_error_url(
+                                flow.authorize_params, "temporarily_unavailable",
+                                "the council's records cannot be checked now"))
     raise TypeError(f"unexpected outcome {outcome!r}")
 
 
@@ -449,7 +457,7 @@ class MatchingJourney:
         if page is None:
             return _redirect(url)
         client, _council = _context(flow)
-        return render_page(page, service_name=client.config.name, continue_url=url)
+        return _ending_page(flow, page, service_name=client.config.name, continue_url=url)
 
 
 matching_journey = MatchingJourney()

@@ -75,8 +75,9 @@ def authorize(stack, session: requests.Session | None = None, **overrides) -> Au
 def post_to_acs(stack, saml_response_b64: str, relay_state: str,
                 session: requests.Session | None = None) -> requests.Response:
     """The hub's answer posted from `session` (by default the browser that started the flow),
-    and the broker's 303 to its same-site continuation followed there: returns the broker's
-    last answer (a 302 to the council app, or a page). `response.browser` is the browser."""
+    and the broker's 303 to its same-site continuation followed there (and on to the extra
+    question's page, or the page that ends the sign-in): returns the broker's last answer (a 302
+    to the council app, a page, or the 303 to the account question). `response.browser` is the browser."""
     browser = session or _browser_of_flow.get(relay_state) or requests.Session()
     response = browser.post(f"{stack.broker_url}/saml/acs",
                             data={"SAMLResponse": saml_response_b64, "RelayState": relay_state},
@@ -84,7 +85,22 @@ def post_to_acs(stack, saml_response_b64: str, relay_state: str,
     if response.status_code == 303:
         response = browser.get(urljoin(response.url, response.headers["Location"]),
                                allow_redirects=False, timeout=10)
+    # on to the extra question's page or a page that ends the sign-in (reloadable: issue 26)
+    while response.status_code == 303 and any(
+            path in response.headers["Location"] for path in ("/matching/cycle3?", "/page/")):
+        response = browser.get(urljoin(response.url, response.headers["Location"]),
+                               allow_redirects=False, timeout=10)
     response.browser = browser
+    return response
+
+
+def shown_page(browser: requests.Session, response: requests.Response) -> requests.Response:
+    """The page that ends a sign-in, at its own address: the broker's 303 after a single-use
+    step (an answer, a callback, a form) followed, as a browser does (ADR 22). Anything else
+    (a 302 to the council app, a page) as it came."""
+    if response.status_code == 303 and "/page/" in response.headers.get("Location", ""):
+        return browser.get(urljoin(response.url, response.headers["Location"]),
+                           allow_redirects=False, timeout=10)
     return response
 
 

@@ -1,9 +1,10 @@
 """Cycle 3, with one owner: the council's extra question, its page, its routes (the answer, the
 language switch, back) and what a valid answer is; and the count of the pipeline's outcomes.
 
-The journey (`broker.journey`) puts a sign-in on the question (`cycle3_page`, the pending match
-in Redis) and takes it back through `Cycle3Journey`: the browser check, the outcome of matching
-again, or the resident stopping. No endpoint is named across packages.
+The journey (`broker.journey`) puts a sign-in on the question (`ask_cycle3`: the pending match
+in Redis, and a 303 to the question's own reusable address, ADR 22) and takes it back through
+`Cycle3Journey`: the browser check, the outcome of matching again, or the resident stopping.
+No endpoint is named across packages.
 
 The account-creation question is matching's too: the journey hands over a `NeedsConsent`
 outcome (`ask_consent`) and the resident's answer goes back as an outcome the same way.
@@ -58,7 +59,7 @@ def cycle3_page(council: CouncilConfig, service_name: str, ui_locale: str, token
     cycle3 = council.matching.cycle3
     lang = _language(ui_locale)
     g.ui_locale = lang
-    g.language_switch_url = url_for("matching.cycle3_language", token=token,
+    g.language_switch_url = url_for("matching.cycle3_question", token=token,
                                     lang="en" if lang == "cy" else "cy")
     with force_locale(lang):
         body = render_template(
@@ -76,7 +77,7 @@ def cycle3_leave_page(token: str, ui_locale: str):
     g.ui_locale = lang
     g.language_switch_url = None
     with force_locale(lang):
-        body = render_template("matching/cycle3_leave.html", token=token, lang=lang)
+        body = render_template("matching/cycle3_leave.html", token=token)
     return body, 200, {"Cache-Control": "no-store"}
 
 
@@ -174,25 +175,30 @@ def install(app: Flask, journey: Cycle3Journey) -> None:
         return journey.matched(pending, outcome)
 
     @bp.get("/matching/cycle3")
-    def cycle3_language():
-        """The cycle 3 page again in the language the resident switched to; the sign-in keeps it."""
+    def cycle3_question():
+        """The question's own address, the one a resident may leave open: a reload, Back or a
+        mobile browser waking a background tab shows it again, in this browser only. With
+        `lang` (the language switch) the sign-in keeps the language chosen."""
         broker = current_broker()
-        token, lang = request.args.get("token", ""), request.args.get("lang", "")
+        token = request.args.get("token", "")
         pending = _pending(token)
-        if pending is None or lang not in ("en", "cy"):
+        if pending is None:
             return render_page("session-expired")
-        journey.check_browser(pending.flow, "at the cycle 3 language switch")
-        flow = replace(pending.flow, ui_locale=lang)
-        # Never beyond the longest a waiting sign-in can live: the flow's TTL to reach the
-        # upstream's answer, then the same again on this page.
-        ttl = broker.config.oidc.flow_ttl_seconds
-        remaining = min(ttl, flow.created_at + 2 * ttl - int(time.time()))
+        set_flow(pending.flow.id)
+        lang = supported(request.args.get("lang"))
+        g.ui_locale = lang or _language(pending.flow.ui_locale)
+        journey.check_browser(pending.flow, "at the cycle 3 question")
         council = broker.config.councils.get(pending.council_id)
-        if remaining <= 0 or council is None or council.matching is None \
-                or council.matching.cycle3 is None:
-            return render_page("session-expired")
-        broker.state.save_pending_match(token, replace(pending, flow=flow), ttl=remaining)
-        return cycle3_page(council, _service_name(flow, council), lang, token)
+        if council is None or council.matching is None or council.matching.cycle3 is None:
+            return render_page("session-expired")  # the configuration changed under the resident
+        flow = pending.flow
+        if lang and lang != flow.ui_locale:
+            remaining = _pending_ttl(flow)
+            if remaining <= 0:
+                return render_page("session-expired")
+            flow = replace(flow, ui_locale=lang)
+            broker.state.save_pending_match(token, replace(pending, flow=flow), ttl=remaining)
+        return cycle3_page(council, _service_name(flow, council), flow.ui_locale, token)
 
     @bp.get("/matching/cycle3/back")
     def cycle3_back():
@@ -247,6 +253,19 @@ def install(app: Flask, journey: Cycle3Journey) -> None:
         return journey.matched(pending, outcome)
 
     app.register_blueprint(bp)
+
+
+def ask_cycle3(flow: Flow, identity: VerifiedIdentity, council: CouncilConfig, match_id: str,
+               from_session: bool):
+    """Keeps the sign-in and sends the browser to the question's own page. The step before (the
+    continuation after the hub's answer, an OpenID callback with its code) is single-use: a
+    page shown there would end the sign-in when reloaded."""
+    token = secrets.token_urlsafe(32)
+    current_broker().state.save_pending_match(
+        token, PendingMatch(flow, identity, council.id, match_id, from_session),
+        ttl=current_broker().config.oidc.flow_ttl_seconds)
+    return "", 303, {"Location": url_for("matching.cycle3_question", token=token),
+                     "Cache-Control": "no-store"}
 
 
 # The account-creation question

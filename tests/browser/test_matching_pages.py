@@ -1,6 +1,7 @@
 """The matching pages a resident can meet (cycle 3 question, its error state, the question before
 leaving it, the account question, record not found),
-in a real browser, in English and Welsh, with axe on each. The council app plays its council's
+in a real browser, in English and Welsh, with axe on each; and each of them reloaded, as a mobile
+browser does with a tab left in the background (issue 26). The council app plays its council's
 matching and account-creation services, as in the demo."""
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def to_cycle3(resident, stack, identity: str, language: str):
     window = resident()
     start_sign_in(window, stack, language)
     choose_at_hub(window, identity)
-    window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
+    window.page.wait_for_url(re.compile(r"/matching/cycle3\?token="))  # its own address
     return window
 
 
@@ -134,7 +135,7 @@ def test_the_council_apps_account_page_shows_what_matching_produced(stack, resid
     start_sign_in(window, stack, "en")
     choose_at_hub(window, identity)
     if answer:
-        window.page.wait_for_url(re.compile(r"/signin/continue\?token="))  # ADR 12
+        window.page.wait_for_url(re.compile(r"/matching/cycle3\?token="))
         window.page.locator("#answer").fill(answer)
         window.page.locator("#continue").click()
     if matching == "new":  # the resident agrees to the new account first
@@ -217,3 +218,47 @@ def test_back_on_the_extra_question_then_yes_stops_signing_in(stack, resident):
     assert page.locator("[data-page=matching-cancelled]").count() == 1
     page.locator("#continue").click()
     page.wait_for_url(re.compile(re.escape(stack.council_url) + r"/callback\?error=access_denied"))
+
+
+def reload(window, page_name: str, language: str) -> None:
+    """The browser reloads the page (a tab woken from the background): the same page comes back,
+    in the same language, and nothing of the sign-in is lost."""
+    url = window.page.url
+    window.page.reload()
+    window.page.wait_for_load_state("load")
+    assert window.page.url == url
+    assert window.page.locator(f"[data-page={page_name}]").count() == 1, window.page.title()
+    assert window.page.locator("html").get_attribute("lang") == language
+
+
+def test_reloading_every_page_of_the_journey_with_the_extra_question_carries_on(stack, resident):
+    """Hub, extra question, its language switch, the question before leaving it, the account
+    question: each reloaded, twice, and the sign-in ends at the council app."""
+    window = to_cycle3(resident, stack, "dmitri", "en")
+    page = window.page
+    for _twice in range(2):
+        reload(window, "cycle3", "en")
+    assert window.heading() == QUESTION["en"]
+    window.switch_language()
+    reload(window, "cycle3", "cy")
+    assert window.heading() == QUESTION["cy"]
+    page.locator("#back").click()
+    page.wait_for_load_state("load")
+    reload(window, "cycle3-leave", "cy")
+    assert "Do you want to stop" not in page.content()  # no English on a Welsh page
+    page.locator("#keep-going").click()
+    page.wait_for_load_state("load")
+    reload(window, "cycle3", "cy")
+    assert window.heading() == QUESTION["cy"]
+    page.go_back()  # the leave page, then the question again: both still carry the sign-in
+    page.wait_for_load_state("load")
+    assert page.locator("[data-page=cycle3-leave]").count() == 1
+    page.go_forward()
+    page.wait_for_load_state("load")
+    page.locator("#answer").fill("99999999")
+    page.locator("#continue").click()
+    page.wait_for_url(re.compile(r"/matching/create-account\?token="))
+    reload(window, "consent", "cy")
+    page.locator("#consent-yes").click()
+    page.wait_for_url(f"{stack.council_url}/")
+    assert page.locator("#resident-name").inner_text() == "Дмитрий Иванов"

@@ -112,8 +112,11 @@ def test_a_cycle3_detour_from_a_session_keeps_the_session_and_its_apps(matching_
     sign_in(stack, browser)                                   # cycle 1 match, app one
     stack_links(stack).unlink("test", "test-borough", local_account_id="TB-1")
     attempt = authorize(stack, session=browser, client_id=SAME_COUNCIL_CLIENT)
-    assert 'id="cycle3"' in attempt.response.text             # from the session to cycle 3
-    done = answer_cycle3(browser, attempt.response, "40012345")
+    assert attempt.response.status_code == 303                # from the session to cycle 3
+    question = browser.get(urljoin(attempt.response.url, attempt.response.headers["Location"]),
+                           timeout=10)
+    assert 'id="cycle3"' in question.text
+    done = answer_cycle3(browser, question, "40012345")
     params = query(done.headers["Location"])
     assert len(live_sessions(stack)) == 1
     token = redeem(stack, params["code"], attempt.verifier, attempt.redirect_uri,

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from broker.matching.database import make_engine, upgrade
 from broker.matching.links import LinkStore
 from tests import hub_messages
-from tests.oidc_client import authorize, post_to_acs
+from tests.oidc_client import authorize, post_to_acs, shown_page
 
 MATCHING_URL = "https://matching.test-borough.example/match"
 CREATION_URL = "https://matching.test-borough.example/create-account"
@@ -141,9 +141,9 @@ def answer_consent(stack, page, answer: str) -> requests.Response:
     """The resident's answer ("yes" or "no") on the account-creation page."""
     document = lxml.html.fromstring(page.text)
     fields = {i.get("name"): i.get("value") for i in document.xpath('//form[@id="consent"]//input')}
-    response = page.browser.post(f"{stack.broker_url}/matching/create-account",
-                                 data={**fields, "answer": answer}, allow_redirects=False,
-                                 timeout=10)
+    response = shown_page(page.browser, page.browser.post(
+        f"{stack.broker_url}/matching/create-account", data={**fields, "answer": answer},
+        allow_redirects=False, timeout=10))
     response.browser = page.browser
     return response
 

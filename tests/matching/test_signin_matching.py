@@ -22,7 +22,14 @@ from tests.matching.conftest import (
     match_answer,
     stack_links,
 )
-from tests.oidc_client import authorize, post_to_acs, query, redeem, validate_id_token
+from tests.oidc_client import (
+    authorize,
+    post_to_acs,
+    query,
+    redeem,
+    shown_page,
+    validate_id_token,
+)
 
 MATCH = {"result": "match", "localAccountId": "TB-000123"}
 NO_MATCH = {"result": "no-match"}
@@ -53,8 +60,8 @@ def answer_cycle3(stack, page, answer: str, action: str = "continue") -> request
     fields = cycle3_form(page)
     fields.update(answer=answer, action=action)
     browser = page.browser  # the browser the page is in: the flow is bound to it
-    response = browser.post(f"{stack.broker_url}/matching/cycle3", data=fields,
-                            allow_redirects=False, timeout=10)
+    response = shown_page(browser, browser.post(f"{stack.broker_url}/matching/cycle3",
+                                                data=fields, allow_redirects=False, timeout=10))
     response.browser = browser
     return response
 
@@ -316,9 +323,9 @@ def test_back_on_the_cycle3_page_asks_before_it_cancels_the_sign_in(matching_sta
     assert asked.status_code == 200 and 'data-page="cycle3-leave"' in asked.text
     form = lxml.html.fromstring(asked.text)
     fields = {i.get("name"): i.get("value") for i in form.xpath('//form[@id="cycle3-leave"]//input')}
-    stopped = page.browser.post(f"{stack.broker_url}/matching/cycle3",
-                                data={**fields, "action": "cancel"}, allow_redirects=False,
-                                timeout=10)
+    stopped = shown_page(page.browser, page.browser.post(
+        f"{stack.broker_url}/matching/cycle3", data={**fields, "action": "cancel"},
+        allow_redirects=False, timeout=10))
     assert 'data-page="matching-cancelled"' in stopped.text
     assert return_link(stopped)["error"] == "access_denied"
     assert return_link(stopped)["state"] == attempt.state

@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey
 
 from broker.identity import LevelOfAssurance
 from tests.forms import link
-from tests.oidc_client import authorize, query
+from tests.oidc_client import authorize, query, shown_page
 from tests.one_login.fake import (
     CLIENT_ID,
     DID,
@@ -56,9 +56,9 @@ def answer(stack, fake, core_identity=None, id_token=None, **authorize_params):
     asked = query(attempt.response.headers["Location"])
     fake.answer(fake.mock, id_token(fake, asked["nonce"]) if id_token else fake.id_token(
         asked["nonce"]), fake.userinfo(core_identity(fake) if core_identity else None))
-    return session.get(f"{stack.broker_url}/onelogin/callback",
-                       params={"code": "code-1", "state": asked["state"]},
-                       allow_redirects=False, timeout=10)
+    return shown_page(session, session.get(f"{stack.broker_url}/onelogin/callback",
+                                           params={"code": "code-1", "state": asked["state"]},
+                                           allow_redirects=False, timeout=10))
 
 
 def continue_error(page: requests.Response) -> str:

@@ -12,7 +12,7 @@ import requests
 from broker.identity import LevelOfAssurance
 from tests.council_app import sign_in_through_one_login as sign_in
 from tests.forms import link
-from tests.oidc_client import authorize, query, redeem
+from tests.oidc_client import authorize, query, redeem, shown_page
 from tests.oidc_client import sign_in as verify_sign_in
 from tests.one_login.conftest import answer_at_one_login, sign_in_for_code
 
@@ -94,7 +94,7 @@ def test_p1_identity_is_refused_when_the_council_needs_level_2(one_login_stack):
     session = requests.Session()
     attempt = authorize(one_login_stack, session=session, acr_values=LevelOfAssurance.LEVEL_2.uri)
     callback = answer_at_one_login(one_login_stack, session, attempt, "lee")
-    page = session.get(callback, allow_redirects=False, timeout=10)
+    page = shown_page(session, session.get(callback, allow_redirects=False, timeout=10))
     assert 'data-page="level-not-met"' in page.text
     assert query(link(page, "continue"))["error"] == "access_denied"
 
@@ -152,7 +152,7 @@ def test_one_login_failures_show_the_page_of_their_kind(one_login_stack, choice,
     session = requests.Session()
     attempt = authorize(one_login_stack, session=session)
     callback = answer_at_one_login(one_login_stack, session, attempt, choice)
-    shown = session.get(callback, allow_redirects=False, timeout=10)
+    shown = shown_page(session, session.get(callback, allow_redirects=False, timeout=10))
     assert f'data-page="{page}"' in shown.text
     assert query(link(shown, "continue"))["error"] == error
 
@@ -162,7 +162,7 @@ def test_stopping_at_one_login_is_a_cancel_not_a_failed_identity_check(one_login
     session = requests.Session()
     attempt = authorize(one_login_stack, session=session)
     callback = answer_at_one_login(one_login_stack, session, attempt, "access-denied")
-    shown = session.get(callback, allow_redirects=False, timeout=10)
+    shown = shown_page(session, session.get(callback, allow_redirects=False, timeout=10))
     assert "You cancelled signing in" in shown.text
     assert "could not verify your identity" not in shown.text
 
