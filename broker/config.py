@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from broker.claims_catalogue import RELEASABLE_CLAIMS
 from broker.config_keys import ReadKeys, plain
 from broker.errors import ConfigError
 from broker.identity import LevelOfAssurance
@@ -1152,8 +1153,6 @@ class _Reader:
                 self.url({"uri": uri}, "uri", f"{prefix}post_logout_redirect_uris[{j}].")
             allowed_claims = self.get(item, "claims", prefix, list, default=None)
             if allowed_claims is not None:
-                from broker.oidc.claims import RELEASABLE_CLAIMS
-
                 for name in allowed_claims:
                     if name not in RELEASABLE_CLAIMS:
                         raise self.fail(f"{prefix}claims", f"unknown claim {name!r}; use "
