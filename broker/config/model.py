@@ -17,11 +17,11 @@ from urllib.parse import urlparse
 import yaml
 
 from broker.claims_catalogue import RELEASABLE_CLAIMS
+from broker.config.branding import Brand, Text, neutral_brand, read_brand
 from broker.config_keys import ReadKeys, plain
 from broker.errors import ConfigError
 from broker.identity import LevelOfAssurance
 from broker.sealing import KEY_ID, DataKey, Sealer, decode_secret
-from broker.web.branding import Brand, Text, neutral_brand, read_brand
 
 ENV_OVERRIDES = {
     "BROKER_ISSUER": "issuer",
