@@ -15,11 +15,11 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from broker.claims_catalogue import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.config import AUTH_METHODS
 from broker.context import current_broker
 from broker.identity import LevelOfAssurance
 from broker.oidc.authorization_request import PAR_REQUEST_URI_PREFIX, check_authorization_request
-from broker.oidc.claims import PERSON_CLAIMS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from broker.oidc.logout import (
     logout_confirmed,
     logout_csrf_token,

@@ -25,7 +25,7 @@ import yaml
 from broker.config import (
     BrokerConfig,
     ConfigError,
-    _interpolate,
+    interpolate,
     load_config,
     loose_permissions,
     unreadable,
@@ -312,7 +312,7 @@ def loaded_and_checked(path: str | None, environ: dict[str, str] | None = None,
 
 def read_raw(source: str, environ: dict[str, str]) -> dict[str, Any]:
     with open(source, encoding="utf-8") as handle:
-        return _interpolate(yaml.safe_load(handle) or {}, environ)
+        return interpolate(yaml.safe_load(handle) or {}, environ)
 
 
 def check_config(path: str | None, offline: bool = False) -> int:

@@ -31,7 +31,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from broker.config import ConfigError, _interpolate, load_config
+from broker.config import ConfigError, interpolate, load_config
 from broker.operations.certs import certificate_info
 from broker.operations.yamledit import edit_document, load_document
 
@@ -85,7 +85,7 @@ class KeyFiles:
         self.config_path, self.environ = config_path, environ
 
     def resolve(self, written: str) -> Path:
-        return self.config_path.resolve().parent / _interpolate(str(written), self.environ)
+        return self.config_path.resolve().parent / interpolate(str(written), self.environ)
 
     def beside(self, written: str, suffix: str, stamp: str) -> tuple[str, Path]:
         """A new file name in the same directory as `written`, as YAML text and as a real path."""
@@ -183,7 +183,7 @@ class KeyManager:
     # Listing ---------------------------------------------------------------------------------
 
     def list(self) -> list[PublishedKey]:
-        raw = _interpolate(_plain(load_document(self.path)), self.environ)
+        raw = interpolate(_plain(load_document(self.path)), self.environ)
         saml, oidc = raw.get("saml") or {}, raw["oidc"]  # no saml: One Login alone
         rows = []
         if saml:

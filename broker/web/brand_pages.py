@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Flask, abort, current_app, g, url_for
 from flask_babel import gettext
 
-from broker.web.branding import Brand
+from broker.config.branding import Brand
 from broker.web.cookies import cookies
 
 ONE_YEAR = 365 * 24 * 3600

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from broker.config import CouncilConfig
+from broker.config.councils import read_matching
+from broker.config.reader import Reader
 from broker.devtools.stub_hub.identities import IDENTITIES
 from broker.identity import VerifiedIdentity
 from broker.matching.database import make_engine
@@ -29,22 +31,20 @@ def test_council_with_matching_none_is_not_matched_and_nothing_is_called():
 
 
 def test_link_store_down_is_unavailable_and_the_service_is_not_called(tmp_path):
-    from broker.config import _Reader
-
-    matching = _Reader("test", tmp_path).matching(matching_config(), "councils.test-borough.matching.")
+    matching = read_matching(Reader("test", tmp_path), matching_config(),
+                             "councils.test-borough.matching.")
     unreachable = LinkStore(make_engine("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"))
     pipeline = MatchingPipeline(unreachable, client_factory=never_called)
     assert pipeline.start(council(matching), JANE, "m") == Unavailable("link store")
 
 
 def test_the_councils_dataset_schema_reaches_its_client(tmp_path):
-    from broker.config import _Reader
     from broker.matching.local_matching import DatasetSchema
     from broker.matching.pipeline import default_client
 
-    reader = _Reader("test", tmp_path)
+    reader = Reader("test", tmp_path)
     prefix = "councils.test-borough.matching."
-    assert default_client(reader.matching(matching_config(), prefix)).dataset_schema is (
+    assert default_client(read_matching(reader, matching_config(), prefix)).dataset_schema is (
         DatasetSchema.LEGACY)
-    universal = reader.matching(matching_config(dataset_schema="universal"), prefix)
+    universal = read_matching(reader, matching_config(dataset_schema="universal"), prefix)
     assert default_client(universal).dataset_schema is DatasetSchema.UNIVERSAL

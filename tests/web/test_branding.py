@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from broker.config import ConfigError, load_config
+from broker.config.branding import contrast_ratio, logo_media_type
 from broker.web.assets import built_assets
-from broker.web.branding import contrast_ratio, logo_media_type
 from tests.conftest import COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET, Ports, write_config
 from tests.forms import link, submit
 from tests.oidc_client import authorize

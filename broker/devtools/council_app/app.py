@@ -14,11 +14,11 @@ from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from broker.config.branding import Brand, Text
 from broker.devtools.council_app.matching import RECORDS, register_matching_service
 from broker.devtools.stub_hub.app import refuse_production
 from broker.identity import LevelOfAssurance
 from broker.web.brand_pages import BrandBook
-from broker.web.branding import Brand, Text
 from broker.web.design import current_language, init_design
 from broker.web.security import install_security
 

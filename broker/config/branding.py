@@ -8,7 +8,8 @@ stylesheet (broker/web/styles/councils.scss) with a system font stack.
 
 A brand's colour is the header's background, under white text; a colour that fails WCAG 2.2 AA
 contrast (4.5:1) with white is refused when the configuration is read, so the broker does not
-start with it and `broker check-config` names it. No Flask here: broker.config reads brands.
+start with it and `broker check-config` names it. Part of configuration (no Flask here):
+broker.web.brand_pages serves what it reads.
 """
 
 from __future__ import annotations
