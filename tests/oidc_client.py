@@ -96,7 +96,7 @@ def post_to_acs(stack, saml_response_b64: str, relay_state: str,
 
 def shown_page(browser: requests.Session, response: requests.Response) -> requests.Response:
     """The page that ends a sign-in, at its own address: the broker's 303 after a single-use
-    step (an answer, a callback, a form) followed, as a browser does (ADR 22). Anything else
+    step (an answer, a callback, a form) followed, as a browser does (ADR 23). Anything else
     (a 302 to the council app, a page) as it came."""
     if response.status_code == 303 and "/page/" in response.headers.get("Location", ""):
         return browser.get(urljoin(response.url, response.headers["Location"]),

@@ -2,7 +2,7 @@
 language switch, back) and what a valid answer is; and the count of the pipeline's outcomes.
 
 The journey (`broker.journey`) puts a sign-in on the question (`ask_cycle3`: the pending match
-in Redis, and a 303 to the question's own reusable address, ADR 22) and takes it back through
+in Redis, and a 303 to the question's own reusable address, ADR 23) and takes it back through
 `Cycle3Journey`: the browser check, the outcome of matching again, or the resident stopping.
 No endpoint is named across packages.
 

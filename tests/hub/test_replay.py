@@ -50,7 +50,7 @@ def test_replayed_response_at_another_broker_process_is_rejected(stack, send, br
     broker_log.clear()
     again = other_process.post("/saml/acs", data={"SAMLResponse": message,
                                                   "RelayState": attempt.relay_state},
-                               follow_redirects=True)  # to the page's own address (ADR 22)
+                               follow_redirects=True)  # to the page's own address (ADR 23)
     assert again.status_code == 400
     assert PAGES["rejected"].title in again.get_data(as_text=True)
     assert "response" in broker_log.text and "was already used" in broker_log.text
@@ -70,7 +70,7 @@ def test_same_assertion_in_a_new_response_at_another_broker_process_is_rejected(
     broker_log.clear()
     again = other_process.post("/saml/acs", data={"SAMLResponse": saml.encode(fresh_response),
                                                   "RelayState": attempt.relay_state},
-                               follow_redirects=True)  # to the page's own address (ADR 22)
+                               follow_redirects=True)  # to the page's own address (ADR 23)
     assert again.status_code == 400
     assert PAGES["rejected"].title in again.get_data(as_text=True)
     assert f"assertion {assertion_id} was already used" in broker_log.text
