@@ -12,7 +12,7 @@ from broker.journey import FAILURE_PAGES
 from broker.upstreams.interface import FailureKind
 from tests.council_app import signed_in_subject
 from tests.forms import link, submit
-from tests.matching.conftest import match_answer, matching_config
+from tests.matching.conftest import MATCHING_URL, match_answer, matching_config
 from tests.one_login.conftest import (  # noqa: F401 - fixtures the One Login entry names
     one_login_stack,
     one_login_stack_factory,
@@ -101,6 +101,27 @@ def cycle3_upstream(request, matching_service, database_url):
 def no_record_upstream(request, matching_service, database_url):
     """Each plug-in's broker with a council that finds no record of the resident."""
     return matching_upstream(request, matching_service, database_url, False, NO_MATCH)
+
+
+@pytest.fixture
+def matched_upstream(request, matching_service, database_url):
+    """Each plug-in's broker with a council whose matching service finds the resident (once)."""
+    return matching_upstream(request, matching_service, database_url, False, MATCH)
+
+
+@pytest.mark.parametrize("matched_upstream", UPSTREAMS, indirect=True,
+                         ids=lambda upstream: upstream.name)
+def test_cycle_1_links_the_resident_and_the_next_sign_in_is_cycle_0(matched_upstream,
+                                                                     matching_service):
+    plug_in, stack = matched_upstream
+    first = signed_in_subject(plug_in.sign_in(stack, browser=requests.Session()))
+    calls = [c for c in matching_service.calls if c.request.url == MATCHING_URL]
+    assert len(calls) == 1  # cycle 1: the council's matching service found the resident
+
+    # Another browser (no broker session): the upstream again, then the link store alone.
+    again = signed_in_subject(plug_in.sign_in(stack, browser=requests.Session()))
+    assert again == first
+    assert [c for c in matching_service.calls if c.request.url == MATCHING_URL] == calls
 
 
 def cycle3_question(plug_in, stack, browser: requests.Session) -> requests.Response:
