@@ -272,7 +272,7 @@ def test_one_logins_error_description_is_logged_with_its_error(one_login_stack, 
         "error": "invalid_request", "error_description": "Request vtr not valid\nforged line",
         "state": query(callback.geturl())["state"]})).geturl()
     with caplog.at_level(logging.INFO, logger="broker"):
-        shown = session.get(refused, allow_redirects=False, timeout=10)
+        shown = session.get(refused, timeout=10)  # the 303 to the failure page's own address
     assert 'data-page="hub-error"' in shown.text
     # The journey logs every upstream's failure in one form: "one_login answer unavailable: …".
     [line] = [r.getMessage() for r in caplog.records if "One Login answered" in r.getMessage()]
