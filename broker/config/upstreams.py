@@ -39,6 +39,17 @@ def read_upstream(file: Reader, raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"upstream": kind, "one_login": one_login, "openid_ida": openid_ida}
 
 
+def read_provider_timing(file: Reader, raw: Mapping[str, Any], p: str) -> tuple[int, float]:
+    """The clock skew and HTTP timeout every OpenID-style upstream section has, with one bound."""
+    skew = file.get(raw, "clock_skew_seconds", p, int, default=30)
+    if not 0 <= skew <= 300:
+        raise file.fail(f"{p}clock_skew_seconds", "must be between 0 and 300")
+    timeout = file.get(raw, "timeout_seconds", p, (int, float), default=5)
+    if not 0 < timeout <= 30:
+        raise file.fail(f"{p}timeout_seconds", "must be more than 0 and at most 30")
+    return skew, float(timeout)
+
+
 def read_one_login(file: Reader, raw: Mapping[str, Any]) -> OneLoginConfig:
     p = "one_login."
     items = file.get(raw, "signing_keys", p, list)
@@ -60,12 +71,7 @@ def read_one_login(file: Reader, raw: Mapping[str, Any]) -> OneLoginConfig:
     scopes = tuple(file.get(raw, "scopes", p, list, default=["openid"]))
     if "openid" not in scopes:
         raise file.fail(f"{p}scopes", "must include openid")
-    skew = file.get(raw, "clock_skew_seconds", p, int, default=30)
-    if not 0 <= skew <= 300:
-        raise file.fail(f"{p}clock_skew_seconds", "must be between 0 and 300")
-    timeout = file.get(raw, "timeout_seconds", p, (int, float), default=5)
-    if not 0 < timeout <= 30:
-        raise file.fail(f"{p}timeout_seconds", "must be more than 0 and at most 30")
+    skew, timeout = read_provider_timing(file, raw, p)
     return OneLoginConfig(
         discovery_url=file.url(raw, "discovery_url", p),
         client_id=file.get(raw, "client_id", p),
@@ -138,12 +144,7 @@ def read_openid_ida(file: Reader, raw: Mapping[str, Any]) -> OpenIdIdaConfig:
     for code, kind in errors.items():
         if kind not in FAILURE_KINDS:
             raise file.fail(f"{p}errors.{code}", f"must be one of {', '.join(FAILURE_KINDS)}")
-    skew = file.get(raw, "clock_skew_seconds", p, int, default=30)
-    if not 0 <= skew <= 300:
-        raise file.fail(f"{p}clock_skew_seconds", "must be between 0 and 300")
-    timeout = file.get(raw, "timeout_seconds", p, (int, float), default=5)
-    if not 0 < timeout <= 30:
-        raise file.fail(f"{p}timeout_seconds", "must be more than 0 and at most 30")
+    skew, timeout = read_provider_timing(file, raw, p)
     issuer = file.url(raw, "issuer", p)
     if file.mode == "production" and not issuer.startswith("https://"):
         raise file.fail(f"{p}issuer", "must be https in production")
