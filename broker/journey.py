@@ -308,33 +308,25 @@ class UpstreamJourney:
 
     def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
                  *, same_site: bool):
-        broker = current_broker()
-        now = time.time()
         if isinstance(result, UpstreamAnswer):
             result = replace(result, upstream=upstream.name)
-            checked = check_answer(result, flow, now, upstream.clock_skew_seconds)
-            if checked is None:
-                checked = _replayed(upstream, result.answer_ids, result.remember_for)
-            result = checked or result
-        else:
-            result = _replayed(upstream, result.answer_ids, result.remember_for) or result
+            result = check_answer(result, flow, time.time(), upstream.clock_skew_seconds) or result
         if isinstance(result, UpstreamFailure):
-            UPSTREAM_ANSWERS.labels(upstream.name, result.kind.value).inc()
-            if result.kind in (FailureKind.REJECTED, FailureKind.UNAVAILABLE):
-                log.warning("%s answer %s: flow %s: %s", upstream.name, result.kind.value,
-                            flow.id[:8], result.detail)
-            else:
-                log.info("sign-in failed at %s: flow %s: %s (%s)", upstream.name, flow.id[:8],
-                         result.kind.value, result.detail)
-            return _failure_page(flow, result.kind)
-        UPSTREAM_ANSWERS.labels(upstream.name, "success").inc()
+            return _answer_failed(upstream, flow, _replayed(
+                upstream, result.answer_ids, result.remember_for) or result)
         _client, council = _context(flow)
         identity = result.identity_for(council.pid_hashing_entity_id)
+        # Cross-site, the answer is kept for the browser that started the flow, written in the
+        # replay marks' round trip.
+        token = None if same_site else secrets.token_urlsafe(32)
+        replayed = _replayed(upstream, result.answer_ids, result.remember_for, then_keep=None
+                             if same_site else (token, VerifiedSignIn(flow, identity),
+                                                VERIFIED_SIGNIN_TTL))
+        if replayed is not None:
+            return _answer_failed(upstream, flow, replayed)
+        UPSTREAM_ANSWERS.labels(upstream.name, "success").inc()
         if same_site:
             return _match(flow, identity, from_session=False)
-        token = secrets.token_urlsafe(32)
-        broker.state.save_verified_signin(token, VerifiedSignIn(flow, identity),
-                                          VERIFIED_SIGNIN_TTL)
         return _redirect(url_for("signin.continue_signin", token=token), status=303)
 
     def end_sessions(self, upstream: Upstream, subject: str) -> int:
@@ -352,13 +344,30 @@ class UpstreamJourney:
 upstream_journey = UpstreamJourney()
 
 
-def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int
+def _answer_failed(upstream: Upstream, flow: Flow, failure: UpstreamFailure):
+    UPSTREAM_ANSWERS.labels(upstream.name, failure.kind.value).inc()
+    if failure.kind in (FailureKind.REJECTED, FailureKind.UNAVAILABLE):
+        log.warning("%s answer %s: flow %s: %s", upstream.name, failure.kind.value,
+                    flow.id[:8], failure.detail)
+    else:
+        log.info("sign-in failed at %s: flow %s: %s (%s)", upstream.name, flow.id[:8],
+                 failure.kind.value, failure.detail)
+    return _failure_page(flow, failure.kind)
+
+
+def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int, *,
+              then_keep: tuple[str, VerifiedSignIn, int] | None = None
               ) -> UpstreamFailure | None:
-    """Marks every id of the answer seen (one round trip); a failure when any was seen before."""
+    """Marks every id of the answer seen, and keeps `then_keep` unless one was seen before (one
+    round trip); a failure when any was seen before."""
+    state = current_broker().state
     if not answer_ids:
+        if then_keep is not None:
+            state.save_verified_signin(*then_keep)
         return None
-    firsts = current_broker().state.first_sightings(
-        [(f"answer-{upstream.name}", ident, max(ttl, 1)) for ident in answer_ids])
+    firsts = state.first_sightings(
+        [(f"answer-{upstream.name}", ident, max(ttl, 1)) for ident in answer_ids],
+        then_keep=then_keep)
     repeated = [ident.replace(":", " ") for ident, first in zip(answer_ids, firsts, strict=True)
                 if not first]
     if not repeated:

@@ -290,12 +290,25 @@ class BrokerState:
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
         return self.first_sightings([(kind, ident, ttl)])[0]
 
-    def first_sightings(self, sightings: list[tuple[str, str, int]]) -> list[bool]:
-        """(kind, id, ttl) each marked seen in one round trip; True where this was the first."""
+    def first_sightings(self, sightings: list[tuple[str, str, int]], *,
+                        then_keep: tuple[str, VerifiedSignIn, int] | None = None) -> list[bool]:
+        """(kind, id, ttl) each marked seen in one round trip; True where this was the first.
+
+        `then_keep` (token, verified sign-in, ttl) is written in the same round trip and deleted
+        again unless every id was seen for the first time, so that an answer's replay marks and
+        the sign-in it proves cost one round trip together. Until then nothing can take it: its
+        token is known only to this request."""
         pipeline = self.redis.pipeline(transaction=False)
         for kind, ident, ttl in sightings:
             pipeline.set(self._key(f"seen:{kind}", ident), b"1", nx=True, ex=max(ttl, 1))
-        return [bool(result) for result in self._call_pipeline(pipeline)]
+        if then_keep is not None:
+            token, signin, ttl = then_keep
+            key = self._key("verified-signin", token)
+            pipeline.set(key, self._seal(key, _json(encode(signin))), ex=max(ttl, 1))
+        firsts = [bool(result) for result in self._call_pipeline(pipeline)[:len(sightings)]]
+        if then_keep is not None and not all(firsts):
+            self._call("delete", key)
+        return firsts
 
     # Hub metadata: one verified copy shared by every process (kept until its validUntil), a
     # claim so that one process at a time fetches it, and the outcome of the last refresh.

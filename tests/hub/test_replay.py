@@ -8,9 +8,11 @@ a restored flow would, to prove the replay cache itself refuses the second use.
 from __future__ import annotations
 
 import redis
+import requests
 
 from broker.app import create_app
 from broker.devtools.stub_hub import saml
+from broker.observability import REDIS_ROUND_TRIPS
 from broker.web.pages import PAGES
 from tests.hub.conftest import assert_rejected, assert_signed_in
 from tests.hub_messages import Forgery, forge
@@ -99,3 +101,33 @@ def test_concurrent_sightings_of_one_id_let_exactly_one_through(stack, redis_url
                                 processes))
     assert results.count(True) == 1
 
+
+
+def _verified_signins(stack) -> int:
+    return sum(1 for _ in stack.redis.scan_iter(f"{stack.prefix}verified-signin:*"))
+
+
+def test_the_assertion_consumer_service_takes_two_round_trips(stack, send):
+    """Issue 27: the flow's take, then the replay marks and the verified sign-in in one."""
+    assert_signed_in(send(lambda a: forge(stack, a.authn_request_id)))  # hub metadata read
+    attempt = authorize(stack)
+    message = saml.encode(forge(stack, attempt.authn_request_id))
+    before = REDIS_ROUND_TRIPS._value.get()
+    answer = requests.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10, data={
+        "SAMLResponse": message, "RelayState": attempt.relay_state})
+    assert answer.status_code == 303 and "/signin/continue?token=" in answer.headers["Location"]
+    assert REDIS_ROUND_TRIPS._value.get() - before == 2
+    assert _verified_signins(stack) == 1
+
+
+def test_a_replayed_answer_keeps_no_verified_sign_in(stack, send):
+    """The verified sign-in written beside the replay marks is deleted when a mark was already
+    there: nothing is left for a continuation to take."""
+    attempt = authorize(stack)
+    saved_flow = stack.redis.get(_flow_key(stack, attempt))
+    message = forge(stack, attempt.authn_request_id)
+    assert_signed_in(send(lambda a: message, attempt))
+    stack.redis.set(_flow_key(stack, attempt), saved_flow, ex=60)
+    before = _verified_signins(stack)
+    assert_rejected(send(lambda a: message, attempt), "was already used")
+    assert _verified_signins(stack) == before == 0
