@@ -82,7 +82,8 @@ def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
         settings = upstream.settings
         try:
             claims = read_logout_token(request.form.get("logout_token"), trust,
-                                       settings.client_id, settings.clock_skew_seconds)
+                                       settings.client_id, settings.clock_skew_seconds,
+                                       provider=upstream.client.provider)
         except LogoutTokenRejected as exc:
             log.warning("One Login logout token rejected: %s", exc)
             return jsonify(error="invalid_request", error_description=str(exc)), 400, headers

@@ -144,3 +144,16 @@ def test_a_replayed_logout_token_is_refused(stack):
     token = logout_token(stack)
     assert post(stack, token).status_code == 200
     assert post(stack, token).status_code == 400
+
+
+def test_the_first_logout_after_one_login_rotates_its_signing_key_is_believed(stack):
+    """The broker holds One Login's keys from the sign-in; One Login then signs with a new key:
+    the broker fetches its documents again once, as it does for an ID token (issue 24 item 9),
+    instead of refusing the logout and leaving the resident signed in."""
+    browser = requests.Session()
+    sign_in_for_code(stack, "jane", session=browser)
+    # One Login rotates: the stub (a frozen config its app reads per request) serves the new key
+    object.__setattr__(stack.stub, "id_token_key", ECKey.generate_key("P-256", auto_kid=True))
+    logged_out_at_one_login(stack)
+    again = authorize(stack, session=browser)
+    assert again.response.headers["Location"].startswith(stack.stub.base_url)
