@@ -30,7 +30,7 @@ def verified_id_token(value: Any, provider: OpenIdProvider, trust: PublishedTrus
         try:
             token = jwt.decode(value, trust.id_token_keys, algorithms=algorithms)
         except (JoseError, ValueError) as first:
-            fresh = provider.refetch_for_unknown_key()
+            fresh = provider.refetch_for_unknown_key(trust)
             if fresh is None:
                 raise first
             token = jwt.decode(value, fresh.id_token_keys, algorithms=algorithms)

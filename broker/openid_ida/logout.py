@@ -25,7 +25,7 @@ def upstream_subject(issuer: str, sub: str) -> str:
 def read_logout_token(token: Any, provider: OpenIdProvider, trust: PublishedTrust,
                       client_id: str, leeway: int, now: float | None = None) -> dict[str, Any]:
     def fresh_keys():
-        fresh = provider.refetch_for_unknown_key()
+        fresh = provider.refetch_for_unknown_key(trust)
         return fresh.id_token_keys if fresh is not None else None
 
     return logout_token.read_logout_token(

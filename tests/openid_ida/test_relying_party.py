@@ -160,6 +160,19 @@ def test_a_rotated_provider_key_is_fetched_once(fake, key):
     assert isinstance(answer, UpstreamAnswer)
 
 
+def test_a_sign_in_that_missed_another_ones_refetch_uses_it_instead_of_being_refused(fake, key):
+    """Two sign-ins hold the documents from before the rotation; the first refetches, and the
+    second, within the once-a-minute limit, goes on with that copy rather than failing (as One
+    Login's did already: one shared broker.upstreams.published_documents now)."""
+    upstream = OpenIdIdaUpstream(broker_config(ida_config(key)))
+    before = upstream.provider.current()
+    fake.key = RSAKey.generate_key(2048, auto_kid=True)
+    fresh = upstream.provider.refetch_for_unknown_key(before)
+    assert fresh is not None and fresh is not before
+    assert upstream.provider.refetch_for_unknown_key(before) is fresh
+    assert upstream.provider.refetch_for_unknown_key(fresh) is None  # the limit still holds
+
+
 def test_userinfo_about_another_user_is_rejected(fake, key):
     fake.userinfo_changes = {"sub": "someone-else"}
     answer, _ = sign_in(fake, OpenIdIdaUpstream(broker_config(ida_config(key))))
