@@ -161,15 +161,6 @@ class Flow:
 
 
 @dataclass
-class VerifiedSignIn:
-    """A hub answer verified at the assertion consumer service, waiting for the browser that
-    started the flow to come back with its binding cookie (the hub's POST is cross-site)."""
-
-    flow: Flow
-    identity: VerifiedIdentity
-
-
-@dataclass
 class PendingMatch:
     """A verified sign-in waiting on the resident: the council's cycle 3 question, or whether
     to create an account (broker.matching.views); `from_session` when the

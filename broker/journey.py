@@ -5,7 +5,8 @@
                           ...), or single sign-on from the broker session, straight to 5
     3. the answer         the upstream's endpoint (ACS, redirect URI) hands its answer to
                           `UpstreamJourney.answered`: the protocol-neutral checks run here, once,
-                          for every upstream; a cross-site answer (the hub's POST) is kept, then
+                          for every upstream; a cross-site answer (the hub's POST) goes to
+                          `answered_cross_site`, which takes its flow and keeps it (ADR 25), then
     4. /signin/continue   ... a same-site GET: only the browser that started the flow goes on
     5. matching           cycle 0/1 by the pipeline; cycle 3's question and its routes are
                           matching's own (`broker.matching.views`), which hands the outcome back;
@@ -30,6 +31,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from authlib.common.urls import add_params_to_uri
@@ -37,7 +39,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, Response, abort, g, make_response, request, url_for
 
 from broker.context import current_broker
-from broker.identity import Flow, PendingMatch, VerifiedIdentity, VerifiedSignIn
+from broker.identity import Flow, PendingMatch, VerifiedIdentity
 from broker.matching.pipeline import (
     ConsentDeclined,
     Matched,
@@ -297,9 +299,7 @@ class UpstreamJourney:
     def take_flow(self, upstream: Upstream, flow_id: str, *, same_site: bool) -> Flow:
         flow = current_broker().state.take_flow(flow_id)
         if flow is None or flow.upstream != upstream.name:  # none, used, or another upstream's
-            log.info("%s answer: unknown or used flow", upstream.name)
-            SIGNINS_FAILED.labels("unknown", "session-expired").inc()
-            abort(make_response(render_page("session-expired")))
+            abort(_unknown_flow(upstream))
         set_flow(flow.id)
         g.ui_locale = flow.ui_locale  # a cross-site POST brings no language: the flow does
         if same_site and not _started_in_this_browser(flow):
@@ -308,25 +308,55 @@ class UpstreamJourney:
 
     def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
                  *, same_site: bool):
+        if not same_site:
+            raise ValueError("a cross-site answer goes to answered_cross_site")
         if isinstance(result, UpstreamAnswer):
             result = replace(result, upstream=upstream.name)
-            result = check_answer(result, flow, time.time(), upstream.clock_skew_seconds) or result
+            checked = check_answer(result, flow, time.time(), upstream.clock_skew_seconds)
+            result = checked or _replayed(upstream, result.answer_ids,
+                                          result.remember_for) or result
+        else:
+            result = _replayed(upstream, result.answer_ids, result.remember_for) or result
         if isinstance(result, UpstreamFailure):
-            return _answer_failed(upstream, flow, _replayed(
-                upstream, result.answer_ids, result.remember_for) or result)
-        _client, council = _context(flow)
-        identity = result.identity_for(council.pid_hashing_entity_id)
-        # Cross-site, the answer is kept for the browser that started the flow, written in the
-        # replay marks' round trip.
-        token = None if same_site else secrets.token_urlsafe(32)
-        replayed = _replayed(upstream, result.answer_ids, result.remember_for, then_keep=None
-                             if same_site else (token, VerifiedSignIn(flow, identity),
-                                                VERIFIED_SIGNIN_TTL))
-        if replayed is not None:
-            return _answer_failed(upstream, flow, replayed)
+            return _answer_failed(upstream, flow, result)
         UPSTREAM_ANSWERS.labels(upstream.name, "success").inc()
-        if same_site:
-            return _match(flow, identity, from_session=False)
+        _client, council = _context(flow)
+        return _match(flow, result.identity_for(council.pid_hashing_entity_id), from_session=False)
+
+    def answered_cross_site(self, upstream: Upstream, flow_id: str,
+                            result: UpstreamAnswer | UpstreamFailure, *,
+                            answers: Callable[[Flow], bool]):
+        """One round trip to Redis: the flow taken, the answer's ids marked seen and a verified
+        answer kept for the browser that started the flow (ADR 24). Everything refused after it
+        discards what was kept."""
+        state = current_broker().state
+        token = None
+        if isinstance(result, UpstreamAnswer):
+            result = replace(result, upstream=upstream.name)
+            token = secrets.token_urlsafe(32)
+        flow, firsts = state.take_flow_for_answer(
+            flow_id, _sightings(upstream, result.answer_ids, result.remember_for),
+            (token, result, VERIFIED_SIGNIN_TTL) if token else None)
+        if flow is None or flow.upstream != upstream.name:
+            if token:
+                state.discard_answer(token)
+            return _unknown_flow(upstream)
+        set_flow(flow.id)
+        g.ui_locale = flow.ui_locale  # a cross-site POST brings no language: the flow does
+        replayed = _replay_failure(result.answer_ids, firsts)
+        if not answers(flow):
+            failure = UpstreamFailure(FailureKind.REJECTED,
+                                      f"the {upstream.name} answer is not for this flow")
+        elif isinstance(result, UpstreamAnswer):
+            failure = check_answer(result, flow, time.time(), upstream.clock_skew_seconds) \
+                or replayed
+        else:
+            failure = replayed or result
+        if failure is not None:
+            if token:
+                state.discard_answer(token)
+            return _answer_failed(upstream, flow, failure)
+        UPSTREAM_ANSWERS.labels(upstream.name, "success").inc()
         return _redirect(url_for("signin.continue_signin", token=token), status=303)
 
     def end_sessions(self, upstream: Upstream, subject: str) -> int:
@@ -344,6 +374,12 @@ class UpstreamJourney:
 upstream_journey = UpstreamJourney()
 
 
+def _unknown_flow(upstream: Upstream) -> Response:
+    log.info("%s answer: unknown or used flow", upstream.name)
+    SIGNINS_FAILED.labels("unknown", "session-expired").inc()
+    return make_response(render_page("session-expired"))
+
+
 def _answer_failed(upstream: Upstream, flow: Flow, failure: UpstreamFailure):
     UPSTREAM_ANSWERS.labels(upstream.name, failure.kind.value).inc()
     if failure.kind in (FailureKind.REJECTED, FailureKind.UNAVAILABLE):
@@ -355,19 +391,12 @@ def _answer_failed(upstream: Upstream, flow: Flow, failure: UpstreamFailure):
     return _failure_page(flow, failure.kind)
 
 
-def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int, *,
-              then_keep: tuple[str, VerifiedSignIn, int] | None = None
-              ) -> UpstreamFailure | None:
-    """Marks every id of the answer seen, and keeps `then_keep` unless one was seen before (one
-    round trip); a failure when any was seen before."""
-    state = current_broker().state
-    if not answer_ids:
-        if then_keep is not None:
-            state.save_verified_signin(*then_keep)
-        return None
-    firsts = state.first_sightings(
-        [(f"answer-{upstream.name}", ident, max(ttl, 1)) for ident in answer_ids],
-        then_keep=then_keep)
+def _sightings(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int
+               ) -> list[tuple[str, str, int]]:
+    return [(f"answer-{upstream.name}", ident, max(ttl, 1)) for ident in answer_ids]
+
+
+def _replay_failure(answer_ids: tuple[str, ...], firsts: list[bool]) -> UpstreamFailure | None:
     repeated = [ident.replace(":", " ") for ident, first in zip(answer_ids, firsts, strict=True)
                 if not first]
     if not repeated:
@@ -375,19 +404,31 @@ def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int, *,
     return UpstreamFailure(FailureKind.REJECTED, f"{', '.join(repeated)} was already used")
 
 
+def _replayed(upstream: Upstream, answer_ids: tuple[str, ...], ttl: int
+              ) -> UpstreamFailure | None:
+    """Marks every id of the answer seen (one round trip); a failure when any was seen before."""
+    if not answer_ids:
+        return None
+    firsts = current_broker().state.first_sightings(_sightings(upstream, answer_ids, ttl))
+    return _replay_failure(answer_ids, firsts)
+
+
 # 4. Back in the browser that started the flow
 
 @bp.get("/signin/continue")
 def continue_signin():
     token = request.args.get("token", "")
-    signin = current_broker().state.take_verified_signin(token) if _valid_token(token) else None
-    if signin is None:
+    kept = (current_broker().state.take_answer(token, UpstreamAnswer) if _valid_token(token)
+            else None)
+    if kept is None:
         return render_page("session-expired")
-    set_flow(signin.flow.id)
-    g.ui_locale = signin.flow.ui_locale
-    if not _started_in_this_browser(signin.flow):
-        return _other_browser(signin.flow, "after the upstream")
-    return _match(signin.flow, signin.identity, from_session=False)
+    flow, answer = kept
+    set_flow(flow.id)
+    g.ui_locale = flow.ui_locale
+    if not _started_in_this_browser(flow):
+        return _other_browser(flow, "after the upstream")
+    _client, council = _context(flow)
+    return _match(flow, answer.identity_for(council.pid_hashing_entity_id), from_session=False)
 
 
 # 5. Matching: cycle 0 and 1, then the cycle 3 question, account creation or not found

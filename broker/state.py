@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import redis
@@ -25,11 +25,13 @@ import redis
 from broker.codec import decode, encode
 from broker.config import RedisConfig
 from broker.errors import StateUnavailable
-from broker.identity import Flow, PendingMatch, VerifiedSignIn
+from broker.identity import Flow, PendingMatch
 from broker.observability import REDIS_ERRORS, REDIS_ROUND_TRIPS, SEALED_VALUES_REFUSED
 from broker.sealing import SealedValueRefused, Sealer
 
 __all__ = ["BrokerState", "StateUnavailable", "connect"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ READABLE_KINDS = frozenset({"seen", "hub-metadata"})
 # Kinds whose id is a bearer secret (a cookie, a token, a code, a form token, a RelayState): the
 # key name holds its SHA-256, so reading Redis's key names gives nothing to present to the broker.
 SECRET_ID_KINDS = frozenset({"flow", "code", "token", "par", "session", "pending-match",
-                             "pending-consent", "verified-signin"})
+                             "pending-consent", "verified-signin", "answered-flow"})
 # Values as compact JSON (no space after "," and ":"): every byte is kept in Redis for the
 # value's lifetime. One encoder for the process (`json.dumps` with an option builds one per call).
 _json = json.JSONEncoder(separators=(",", ":")).encode
@@ -194,13 +196,59 @@ class BrokerState:
         raw = self._call("getdel", self._key("flow", flow_id))
         return _record(Flow, raw, "flow")
 
-    # Verified sign-ins: written at the ACS, taken once by the browser that started the flow.
-    def save_verified_signin(self, token: str, signin: VerifiedSignIn, ttl: int) -> None:
-        self._set(self._key("verified-signin", token), _json(encode(signin)), max(ttl, 1))
+    # Cross-site answers (the hub's POST brings no cookie; ADR 12, ADR 24). At the assertion
+    # consumer service one round trip takes the flow (renamed under the answer's token, still
+    # sealed under its own name), marks the answer's ids seen and keeps the answer; the browser
+    # that started the flow then takes both in one round trip. A token is known only to the
+    # request that made it until its 303 carries it.
+    def take_flow_for_answer(self, flow_id: str, sightings: list[tuple[str, str, int]],
+                             keep: tuple[str, Any, int] | None) -> tuple[Flow | None, list[bool]]:
+        """The flow (None: unknown or used) and, per sighting, whether it was the first; `keep`
+        (token, answer record, ttl) is kept for `take_answer` whatever the outcome, so a caller
+        that refuses the answer afterwards calls `discard_answer`."""
+        flow_key = self._key("flow", flow_id)
+        pipeline = self.redis.pipeline(transaction=False)
+        if keep is None:
+            pipeline.getdel(flow_key)
+        else:
+            token, answer, ttl = keep
+            answered_key, kept_key = self._answer_keys(token)
+            pipeline.rename(flow_key, answered_key)  # an error, not an exception, when absent
+            pipeline.get(answered_key)
+            pipeline.expire(answered_key, max(ttl, 1))
+            pipeline.set(kept_key, self._seal(kept_key, _json({
+                "flow_id": flow_id, "answer": encode(answer)})), ex=max(ttl, 1))
+        self._mark_seen(pipeline, sightings)
+        results = self._call_pipeline(pipeline, raise_on_error=False)
+        raw = results[0] if keep is None else results[1]
+        flow = _record(Flow, self._open(flow_key, raw if isinstance(raw, bytes) else None), "flow")
+        firsts = [result is True for result in results[len(results) - len(sightings):]]
+        return flow, firsts
 
-    def take_verified_signin(self, token: str) -> VerifiedSignIn | None:
-        raw = self._call("getdel", self._key("verified-signin", token))
-        return _record(VerifiedSignIn, raw, "verified sign-in")
+    def take_answer(self, token: str, answer_type: type[T]) -> tuple[Flow, T] | None:
+        answered_key, kept_key = self._answer_keys(token)
+        pipeline = self.redis.pipeline(transaction=False)
+        pipeline.getdel(kept_key)
+        pipeline.getdel(answered_key)
+        kept, raw_flow = self._call_pipeline(pipeline)
+        kept = self._open(kept_key, kept)
+        if not kept:
+            return None
+        try:
+            record = json.loads(kept)
+            flow_id, answer = record["flow_id"], decode(answer_type, record["answer"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("a kept answer could not be read (%s): treated as absent",
+                        type(exc).__name__)
+            return None
+        flow = _record(Flow, self._open(self._key("flow", flow_id), raw_flow), "flow")
+        return (flow, answer) if flow is not None else None
+
+    def discard_answer(self, token: str) -> None:
+        self._call("delete", *self._answer_keys(token))
+
+    def _answer_keys(self, token: str) -> tuple[str, str]:
+        return self._key("answered-flow", token), self._key("verified-signin", token)
 
     # Authorization codes: single use by an atomic take.
     def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
@@ -248,9 +296,9 @@ class BrokerState:
             self._call("delete", self._key("token", token.decode()))
         return 1 if token else 0
 
-    def _call_pipeline(self, pipe) -> list[Any]:
+    def _call_pipeline(self, pipe, raise_on_error: bool = True) -> list[Any]:
         try:
-            return pipe.execute()
+            return pipe.execute(raise_on_error=raise_on_error)
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
@@ -290,25 +338,15 @@ class BrokerState:
     def first_sighting(self, kind: str, ident: str, ttl: int) -> bool:
         return self.first_sightings([(kind, ident, ttl)])[0]
 
-    def first_sightings(self, sightings: list[tuple[str, str, int]], *,
-                        then_keep: tuple[str, VerifiedSignIn, int] | None = None) -> list[bool]:
-        """(kind, id, ttl) each marked seen in one round trip; True where this was the first.
-
-        `then_keep` (token, verified sign-in, ttl) is written in the same round trip and deleted
-        again unless every id was seen for the first time, so that an answer's replay marks and
-        the sign-in it proves cost one round trip together. Until then nothing can take it: its
-        token is known only to this request."""
+    def first_sightings(self, sightings: list[tuple[str, str, int]]) -> list[bool]:
+        """(kind, id, ttl) each marked seen in one round trip; True where this was the first."""
         pipeline = self.redis.pipeline(transaction=False)
+        self._mark_seen(pipeline, sightings)
+        return [bool(result) for result in self._call_pipeline(pipeline)]
+
+    def _mark_seen(self, pipeline, sightings: list[tuple[str, str, int]]) -> None:
         for kind, ident, ttl in sightings:
             pipeline.set(self._key(f"seen:{kind}", ident), b"1", nx=True, ex=max(ttl, 1))
-        if then_keep is not None:
-            token, signin, ttl = then_keep
-            key = self._key("verified-signin", token)
-            pipeline.set(key, self._seal(key, _json(encode(signin))), ex=max(ttl, 1))
-        firsts = [bool(result) for result in self._call_pipeline(pipeline)[:len(sightings)]]
-        if then_keep is not None and not all(firsts):
-            self._call("delete", key)
-        return firsts
 
     # Hub metadata: one verified copy shared by every process (kept until its validUntil), a
     # claim so that one process at a time fetches it, and the outcome of the last refresh.

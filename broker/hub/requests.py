@@ -8,7 +8,7 @@ council asked for fresh authentication; the minimum level with Comparison="minim
 from __future__ import annotations
 
 import base64
-import secrets
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
@@ -32,14 +32,20 @@ class AuthnRequest:
         return base64.b64encode(self.xml.encode()).decode()
 
 
-def new_request_id() -> str:
-    """Unguessable, and starting with `_` as an XML ID must not start with a digit."""
-    return "_" + secrets.token_hex(20)
+def authn_request_id_for(flow_id: str) -> str:
+    """The AuthnRequest's ID, derived from the id of the flow it is sent for (which travels
+    beside it as the RelayState): the assertion consumer service checks a Response's
+    InResponseTo before it takes the flow, and so takes the flow in the one round trip that
+    also writes what the answer leaves (ADR 24). As unguessable as the flow id, which the hub
+    and the browser see in the same form anyway; one AuthnRequest per flow, so never repeated.
+    Starts with `_`: an XML ID must not start with a digit."""
+    return "_" + hashlib.sha256(f"authn-request\n{flow_id}".encode()).hexdigest()[:40]
 
 
 def build_authn_request(saml: SamlConfig, hub: HubMetadata, minimum_level: LevelOfAssurance,
-                        force_authn: bool = False, now: datetime | None = None) -> AuthnRequest:
-    request_id = new_request_id()
+                        flow_id: str, force_authn: bool = False, now: datetime | None = None
+                        ) -> AuthnRequest:
+    request_id = authn_request_id_for(flow_id)
     instant = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     force = ' ForceAuthn="true"' if force_authn else ""
     xml = (

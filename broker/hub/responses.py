@@ -42,7 +42,6 @@ from broker.hub.outcomes import ResponseRejected
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.hub.saml_values import NS, SAML, SAMLP, exact, saml_instant, verify_signature
 from broker.hub.saml_xml import UnacceptableXml, parse_xml
-from broker.identity import Flow
 from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
 
 log = logging.getLogger(__name__)
@@ -63,10 +62,11 @@ def decode_response(saml_response: str) -> bytes:
         raise ResponseRejected("SAMLResponse is not valid base64") from None
 
 
-def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: HubMetadata,
-                  now: float | None = None) -> UpstreamAnswer | UpstreamFailure:
+def read_response(saml_response: str, authn_request_id: str, config: BrokerConfig,
+                  hub: HubMetadata, now: float | None = None) -> UpstreamAnswer | UpstreamFailure:
     """A verified hub Response in, the resident's UpstreamAnswer or the hub's UpstreamFailure
-    out; raises ResponseRejected for anything that is not a valid answer to this flow.
+    out; raises ResponseRejected for anything that is not a valid answer to the AuthnRequest
+    `authn_request_id` (the one sent for the flow the RelayState names: `authn_request_id_for`).
 
     What is not SAML's (the level against the flow's minimum, AuthnInstant against `max_age`
     and `prompt=login`, the Response's freshness, replay of the Response's and the assertions'
@@ -80,7 +80,7 @@ def read_response(saml_response: str, flow: Flow, config: BrokerConfig, hub: Hub
         raise ResponseRejected(f"not acceptable XML: {exc}") from None
     if document.tag != f"{SAMLP}Response":
         raise ResponseRejected("not a samlp:Response")
-    _check_envelope(document, flow, config, hub)
+    _check_envelope(document, authn_request_id, config, hub)
     if any(True for _ in document.iter(f"{SAML}Assertion")):
         raise ResponseRejected("the Response holds a plain (unencrypted) Assertion")
     at = datetime.fromtimestamp(now, UTC)  # certificates and entities expire: checked at use
@@ -133,11 +133,11 @@ def _message_id(element: etree._Element, what: str) -> str:
     return f"{what}:{ident}"
 
 
-def _check_envelope(document: etree._Element, flow: Flow, config: BrokerConfig,
+def _check_envelope(document: etree._Element, authn_request_id: str, config: BrokerConfig,
                     hub: HubMetadata) -> None:
     if document.get("Version") != "2.0":
         raise ResponseRejected("Response Version is not 2.0")
-    if flow.saml is None or document.get("InResponseTo") != flow.saml.authn_request_id:
+    if document.get("InResponseTo") != authn_request_id:
         raise ResponseRejected("InResponseTo does not match this flow's AuthnRequest")
     if document.get("Destination") != config.acs_url:
         raise ResponseRejected("Destination is not our assertion consumer service")

@@ -61,7 +61,7 @@ class HubUpstream(Upstream):
             hub = self.metadata.current()
         except MetadataError as exc:
             raise UpstreamFailure(FailureKind.UNAVAILABLE, f"hub metadata: {exc}") from None
-        authn = build_authn_request(self.config.saml, hub, flow.minimum_level,
+        authn = build_authn_request(self.config.saml, hub, flow.minimum_level, flow.id,
                                     force_authn=force_login)
         page = render_with_holes(
             "hub_handoff.html", current_language(), destination=authn.destination,

@@ -10,6 +10,7 @@ from flask import Blueprint, request
 
 from broker.hub.federation import MetadataError
 from broker.hub.outcomes import ResponseRejected
+from broker.hub.requests import authn_request_id_for
 from broker.hub.responses import read_response
 from broker.hub.sp_metadata import sp_metadata
 from broker.upstreams.interface import FailureKind, Journey, UpstreamFailure
@@ -36,21 +37,26 @@ def blueprint(upstream: HubUpstream, journey: Journey) -> Blueprint:
         """The hub's answer, verified and handed to the journey.
 
         The hub's POST is cross-site, so the Lax binding cookie does not come with it: the
-        journey keeps the answer for the browser that started the flow (`same_site=False`)."""
+        journey keeps the answer for the browser that started the flow. The Response is read
+        before the flow is taken (its InResponseTo is checked against the AuthnRequest ID the
+        RelayState's flow was sent with), so that the journey takes the flow in the one round
+        trip that also keeps the answer (ADR 24)."""
         relay_state = request.form.get("RelayState", "")
         saml_response = request.form.get("SAMLResponse", "")
         if not relay_state or not saml_response or len(relay_state) > MAX_RELAY_STATE_LENGTH:
             return render_page("session-expired")
-        flow = journey.take_flow(upstream, relay_state, same_site=False)
+        request_id = authn_request_id_for(relay_state)
         try:
             hub = upstream.metadata.current()
         except MetadataError as exc:
             result = UpstreamFailure(FailureKind.UNAVAILABLE, f"hub metadata: {exc}")
         else:
             try:
-                result = read_response(saml_response, flow, upstream.config, hub)
+                result = read_response(saml_response, request_id, upstream.config, hub)
             except ResponseRejected as exc:
                 result = UpstreamFailure(FailureKind.REJECTED, str(exc))
-        return journey.answered(upstream, flow, result, same_site=False)
+        return journey.answered_cross_site(
+            upstream, relay_state, result,
+            answers=lambda flow: flow.saml is not None and flow.saml.authn_request_id == request_id)
 
     return bp

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -138,8 +138,18 @@ class Journey(Protocol):
     def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
                  *, same_site: bool) -> ResponseReturnValue:
         """Runs the neutral checks on `result` and carries the sign-in on (matching, the code) or
-        shows the failure's page. A cross-site answer (`same_site` False: the hub's POST) is kept
-        for the browser that started the flow, which comes back with a same-site GET."""
+        shows the failure's page. Same-site answers only (`same_site` True): a cross-site one
+        goes to `answered_cross_site`."""
+        ...
+
+    def answered_cross_site(self, upstream: Upstream, flow_id: str,
+                            result: UpstreamAnswer | UpstreamFailure, *,
+                            answers: Callable[[Flow], bool]) -> ResponseReturnValue:
+        """A cross-site answer (the hub's POST, which brings no cookie), read before its flow is
+        taken: the flow handed to `upstream` under `flow_id` is taken, the answer's ids marked
+        seen and the answer kept for the browser that started the flow (which comes back with a
+        same-site GET), in one round trip (ADR 25). `answers(flow)` is the plug-in's own check
+        that `result` answers the request it sent for that flow. Then as `answered`."""
         ...
 
     def end_sessions(self, upstream: Upstream, subject: str) -> int:

@@ -101,7 +101,7 @@ def test_signing_with_the_kept_key_gives_exactly_python3_samls_signature(stack):
 
     saml = stack.config.saml
     hub = stack.broker_app.extensions["broker"].upstreams.named("verify").metadata.current()
-    unsigned = build_authn_request(saml, hub, LevelOfAssurance.LEVEL_2).xml
+    unsigned = build_authn_request(saml, hub, LevelOfAssurance.LEVEL_2, "a-flow-id").xml
     unsigned = etree.tostring(_without_signature(etree.fromstring(unsigned)), encoding="unicode")
     expected = OneLogin_Saml2_Utils.add_sign(unsigned, saml.signing.key_pem, saml.signing.cert_pem,
                                              sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256)

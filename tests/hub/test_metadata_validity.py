@@ -181,8 +181,9 @@ def test_an_identity_provider_certificate_that_expires_after_the_metadata_was_re
         flow = Flow(id=uuid.uuid4().hex, client_id="council-app", authorize_params={},
                     saml=SamlRequest("_" + uuid.uuid4().hex),
                     minimum_level=LevelOfAssurance.LEVEL_1, created_at=int(at.timestamp()))
-        return read_response(_answer(keys_dir, config, flow, idp, at), flow, config,
-                             source.current(), now=at.timestamp())
+        return read_response(_answer(keys_dir, config, flow, idp, at),
+                             flow.saml.authn_request_id, config, source.current(),
+                             now=at.timestamp())
 
     assert isinstance(sign_in(datetime.fromtimestamp(clock.now, UTC)), UpstreamAnswer)
     clock.now += 25 * 3600  # the certificate has expired; the metadata text has not changed

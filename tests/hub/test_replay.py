@@ -16,7 +16,7 @@ from broker.observability import REDIS_ROUND_TRIPS
 from broker.web.pages import PAGES
 from tests.hub.conftest import assert_rejected, assert_signed_in
 from tests.hub_messages import Forgery, forge
-from tests.oidc_client import authorize, post_to_acs
+from tests.oidc_client import _browser_of_flow, authorize, post_to_acs
 
 
 def _flow_key(stack, attempt) -> str:
@@ -103,31 +103,51 @@ def test_concurrent_sightings_of_one_id_let_exactly_one_through(stack, redis_url
 
 
 
-def _verified_signins(stack) -> int:
-    return sum(1 for _ in stack.redis.scan_iter(f"{stack.prefix}verified-signin:*"))
+def _kept_answers(stack) -> int:
+    return sum(1 for kind in ("verified-signin", "answered-flow")
+               for _ in stack.redis.scan_iter(f"{stack.prefix}{kind}:*"))
 
 
-def test_the_assertion_consumer_service_takes_two_round_trips(stack, send):
-    """Issue 27: the flow's take, then the replay marks and the verified sign-in in one."""
+def test_the_assertion_consumer_service_takes_one_round_trip(stack, send):
+    """Issue 27, ADR 24: the flow's take, the replay marks and the kept answer in one; then the
+    continuation takes the answer and its flow in one, and writes the session and code in one."""
     assert_signed_in(send(lambda a: forge(stack, a.authn_request_id)))  # hub metadata read
     attempt = authorize(stack)
     message = saml.encode(forge(stack, attempt.authn_request_id))
     before = REDIS_ROUND_TRIPS._value.get()
-    answer = requests.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10, data={
-        "SAMLResponse": message, "RelayState": attempt.relay_state})
+    answer = requests.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10,
+                           data={"SAMLResponse": message, "RelayState": attempt.relay_state})
     assert answer.status_code == 303 and "/signin/continue?token=" in answer.headers["Location"]
+    assert REDIS_ROUND_TRIPS._value.get() - before == 1
+    assert _kept_answers(stack) == 2
+    assert stack.redis.get(_flow_key(stack, attempt)) is None  # taken
+
+    browser = _browser_of_flow[attempt.relay_state]  # the one that started the flow
+    before = REDIS_ROUND_TRIPS._value.get()
+    code = browser.get(f"{stack.broker_url}{answer.headers['Location']}", allow_redirects=False,
+                       timeout=10)
+    assert code.status_code == 302 and "code=" in code.headers["Location"]
     assert REDIS_ROUND_TRIPS._value.get() - before == 2
-    assert _verified_signins(stack) == 1
+    assert _kept_answers(stack) == 0
 
 
-def test_a_replayed_answer_keeps_no_verified_sign_in(stack, send):
-    """The verified sign-in written beside the replay marks is deleted when a mark was already
-    there: nothing is left for a continuation to take."""
+def test_a_replayed_answer_keeps_nothing(stack, send):
+    """The answer kept beside the replay marks is discarded when a mark was already there:
+    nothing is left for a continuation to take."""
     attempt = authorize(stack)
     saved_flow = stack.redis.get(_flow_key(stack, attempt))
     message = forge(stack, attempt.authn_request_id)
     assert_signed_in(send(lambda a: message, attempt))
     stack.redis.set(_flow_key(stack, attempt), saved_flow, ex=60)
-    before = _verified_signins(stack)
     assert_rejected(send(lambda a: message, attempt), "was already used")
-    assert _verified_signins(stack) == before == 0
+    assert _kept_answers(stack) == 0
+
+
+def test_an_answer_for_an_unknown_flow_keeps_nothing(stack, send):
+    attempt = authorize(stack)
+    message = saml.encode(forge(stack, attempt.authn_request_id))
+    stack.redis.delete(_flow_key(stack, attempt))
+    answer = requests.post(f"{stack.broker_url}/saml/acs", allow_redirects=False, timeout=10,
+                           data={"SAMLResponse": message, "RelayState": attempt.relay_state})
+    assert answer.status_code == 400 and PAGES["session-expired"].title in answer.text
+    assert _kept_answers(stack) == 0

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from broker.codec import UnsupportedType, decode, encode
-from broker.identity import Flow, PendingMatch, VerifiedIdentity, VerifiedSignIn
+from broker.identity import Flow, PendingMatch, VerifiedIdentity
 from broker.oidc.sessions import BrokerSession, SessionStore
 from broker.sealing import Sealer
 from broker.state import BrokerState
+from broker.upstreams.interface import UpstreamAnswer
 
 
 def populated(hint: Any, name: str = "value") -> Any:
@@ -81,13 +82,27 @@ def identity() -> VerifiedIdentity:
     return identity
 
 
-def test_the_identity_survives_the_verified_sign_in_kept_after_the_acs(state, identity):
+def test_the_answer_and_its_flow_survive_the_keeping_between_the_acs_and_the_continuation(
+        state):
+    """The ACS keeps the upstream's answer and renames the flow under the answer's token in one
+    round trip (ADR 24); the continuation takes both back, every field intact."""
     flow = populated(Flow)
     assert_nothing_default(flow)
-    state.save_verified_signin("t" * 43, VerifiedSignIn(flow, identity), ttl=60)
-    restored = state.take_verified_signin("t" * 43)
-    assert restored == VerifiedSignIn(flow, identity)
-    assert restored.identity.persistent_id == identity.persistent_id
+    answer = populated(UpstreamAnswer)
+    assert_nothing_default(answer)
+    state.save_flow(flow, ttl=60)
+    taken, firsts = state.take_flow_for_answer(flow.id, [("t", "id-1", 60)], ("t" * 43, answer, 60))
+    assert (taken, firsts) == (flow, [True])
+    assert state.take_answer("t" * 43, UpstreamAnswer) == (flow, answer)
+    assert state.take_answer("t" * 43, UpstreamAnswer) is None  # once
+
+
+def test_an_answer_for_an_unknown_flow_is_kept_for_nothing(state):
+    answer = populated(UpstreamAnswer)
+    flow, firsts = state.take_flow_for_answer("no-such-flow", [], ("u" * 43, answer, 60))
+    assert flow is None and firsts == []
+    state.discard_answer("u" * 43)
+    assert state.take_answer("u" * 43, UpstreamAnswer) is None
 
 
 def test_the_flow_survives_redis(state):
