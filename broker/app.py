@@ -76,8 +76,8 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
         signing_keys=SigningKeys(config.oidc.signing_keys),
         sessions=SessionStore(state, config.oidc.session_idle_seconds,
                               config.oidc.session_absolute_seconds,
-                              grants_ttl_seconds=max(config.oidc.code_ttl_seconds,
-                                                     config.oidc.access_token_ttl_seconds)),
+                              grants_ttl_seconds=config.oidc.code_ttl_seconds
+                              + config.oidc.access_token_ttl_seconds),
         matching=build_matching(config),
         upstreams=build_upstreams(config, state),
     )

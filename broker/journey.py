@@ -569,7 +569,7 @@ def _complete(flow: Flow, identity: VerifiedIdentity, from_session: bool,
                                   trust_framework=broker.config.oidc.trust_framework,
                                   local_account_id=local_account_id)
     session.clients[client.client_id] = resident.sub
-    with broker.state.batched_writes():  # the session and the code: one round trip
+    with broker.state.batched_writes():  # the session, the code and its token: one round trip
         broker.sessions.save(session)
         if new_cookie:
             _index_for_upstream_logout(session)

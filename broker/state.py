@@ -169,17 +169,23 @@ class BrokerState:
     @contextmanager
     def batched_writes(self) -> Iterator[None]:
         """Writes that need no answer (SETs with a TTL) made inside go to Redis in one round trip
-        when the block ends, and not at all when it raises. One request runs on one thread."""
+        when the block ends, and not at all when it raises. One request runs on one thread.
+
+        A command whose answer matters (the ended-session check of `save_code_and_token`)
+        rides along with a follow-up, called with its answer once the pipeline has run."""
         if getattr(self._local, "pipeline", None) is not None:
             yield
             return
         pipeline = self._local.pipeline = self.redis.pipeline(transaction=False)
+        followups = self._local.followups = []
         try:
             yield
         finally:
-            self._local.pipeline = None
+            self._local.pipeline = self._local.followups = None
         if len(pipeline):
-            self._call_pipeline(pipeline)
+            results = self._call_pipeline(pipeline)
+            for position, followup in followups:
+                followup(results[position])
 
     def _set(self, key: str, value: str | bytes, ttl: int) -> None:
         pipeline = getattr(self._local, "pipeline", None)
@@ -250,51 +256,78 @@ class BrokerState:
     def _answer_keys(self, token: str) -> tuple[str, str]:
         return self._key("answered-flow", token), self._key("verified-signin", token)
 
-    # Authorization codes: single use by an atomic take.
-    def save_code(self, code: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("code", code), _json(data), ttl)
+    # Authorization codes and their access tokens (issue 27, ADR 0024): the access token is made
+    # and stored with its code, so that redeeming the code is one atomic take.
+    def save_code_and_token(self, code: str, data: dict[str, Any], code_ttl: int, token: str,
+                            token_data: dict[str, Any], token_ttl: int, code_id: str,
+                            sid: str | None) -> None:
+        """The code (its record holds the access token, for `/token` to return), the access
+        token, which token the code obtains (for a replayed code to revoke it, RFC 6749 4.1.2)
+        and, under the broker session, the code's and the token's key names (for logout to
+        delete both), with a check of the session's ended mark: one round trip, the request's
+        batch (`batched_writes`) when there is one.
+
+        Nobody can present the token before `/token` returns it: its key holds the token's
+        SHA-256 and the token itself is only inside the code's sealed record.
+
+        Logout sets the ended mark before it reads the session's index (`end_session_grants`)
+        and the index is written here before the mark is checked: Redis runs commands one at a
+        time, so whichever reaches it first, a logout either finds the code and the token and
+        deletes them, or its mark is seen here and they are deleted (one more round trip, on
+        that path only: the code then redeems as not valid)."""
+        batch = getattr(self._local, "pipeline", None)
+        pipe = batch if batch is not None else self.redis.pipeline(transaction=False)
+        code_key = self._key("code", code)
+        token_key = self._key("token", token)
+        code_token_key = self._key("code-token", code_id)
+        pipe.set(code_key, self._seal(code_key, _json({**data, "access_token": token})),
+                 ex=code_ttl)
+        pipe.set(token_key, self._seal(token_key, _json(token_data)), ex=token_ttl)
+        # the token's key name (a hash), never the token itself
+        pipe.set(code_token_key, self._seal(code_token_key, token_key), ex=token_ttl)
+        if not sid:
+            if batch is None:
+                self._call_pipeline(pipe)
+            return
+        index = self._key("session-tokens", sid)
+        pipe.sadd(index, code_key, token_key)
+        pipe.expire(index, token_ttl)  # every token lives `token_ttl`, every code less
+        pipe.exists(self._key("ended-session", sid))
+
+        def discard_if_ended(ended: int) -> None:
+            if ended:
+                self._call("delete", code_key, token_key, code_token_key)
+
+        if batch is not None:
+            self._local.followups.append((len(pipe) - 1, discard_if_ended))
+        else:
+            discard_if_ended(self._call_pipeline(pipe)[-1])
 
     def take_code(self, code: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("code", code))
         return json.loads(raw) if raw else None
 
+    def discard_code_token(self, token: str, code_id: str) -> None:
+        """A code taken but refused (another client, PKCE, redirect_uri): the token made with
+        it is deleted, with its code's link to it."""
+        self._call("delete", self._key("token", token), self._key("code-token", code_id))
+
     # Access tokens: opaque, looked up at /userinfo.
-    def save_access_token(self, token: str, data: dict[str, Any], ttl: int,
-                          code_id: str | None = None, sid: str | None = None) -> bool:
-        """The token, which code obtained it (for a replayed code to revoke it) and which broker
-        session it belongs to (for logout to revoke it), and whether that session has been
-        logged out: one round trip. False, and nothing kept, when it has.
-
-        The session's check comes after the token joins the session's index, and logout marks
-        the session ended before it reads the index (`end_session_grants`): Redis runs commands
-        one at a time, so whichever reaches it first, a logout either sees the token and deletes
-        it or is seen here."""
-        pipe = self.redis.pipeline(transaction=False)
-        token_key = self._key("token", token)
-        pipe.set(token_key, self._seal(token_key, _json(data)), ex=ttl)
-        code_token_key = self._key("code-token", code_id) if code_id else None
-        if code_token_key:
-            pipe.set(code_token_key, self._seal(code_token_key, token), ex=ttl)
-        if sid:  # the token's key name (a hash), never the token itself
-            pipe.sadd(self._key("session-tokens", sid), token_key)
-            pipe.expire(self._key("session-tokens", sid), ttl)  # every token lives `ttl`
-            pipe.exists(self._key("ended-session", sid))
-        results = self._call_pipeline(pipe)
-        if sid and results[-1]:
-            self._call("delete", *[k for k in (token_key, code_token_key) if k])
-            return False
-        return True
-
     def get_access_token(self, token: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("token", token))
         return json.loads(raw) if raw else None
 
     def revoke_tokens_of_code(self, code_id: str) -> int:
-        """A replayed code: delete the access token its first use obtained (RFC 6749 4.1.2)."""
-        token = self._call("getdel", self._key("code-token", code_id))
-        if token:
-            self._call("delete", self._key("token", token.decode()))
-        return 1 if token else 0
+        """A replayed (or expired, or logged-out) code: delete the access token made with it
+        (RFC 6749 4.1.2), whether or not its first use obtained it."""
+        linked = self._call("getdel", self._key("code-token", code_id))
+        if not linked:
+            return 0
+        linked = linked.decode()
+        # the token's key name; a release before ADR 0024 stored the token itself
+        token_key = (linked if linked.startswith(f"{self.prefix}token:")
+                     else self._key("token", linked))
+        return self._call("delete", token_key)
 
     def _call_pipeline(self, pipe, raise_on_error: bool = True) -> list[Any]:
         try:
@@ -324,9 +357,10 @@ class BrokerState:
         return json.loads(raw) if raw else None
 
     def end_session_grants(self, sid: str, ttl: int) -> None:
-        """Logout: the session's codes not yet redeemed are refused from now on, for as long as
-        any of them could live, and its access tokens are deleted. The mark is set before the
-        token index is read (see `save_access_token`)."""
+        """Logout: the session's codes not yet redeemed and its access tokens are deleted, and
+        a code or token still being written for it is deleted once written, as long as the mark
+        lives (`ttl`: the longest a code or token can). The mark is set before the index is
+        read (see `save_code_and_token`)."""
         key = self._key("session-tokens", sid)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._key("ended-session", sid), b"1", ex=max(ttl, 1))

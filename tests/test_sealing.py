@@ -69,8 +69,8 @@ def raw_values(redis_client, prefix) -> dict[bytes, bytes]:
 def test_every_kind_that_can_hold_personal_data_is_stored_sealed(state, redis_client, prefix):
     user = {"user": {"given_name": SECRET_NAME}}
     state.save_flow(flow(), 60)
-    state.save_code("code-1", {"code_id": "c1", **user}, 60)
-    state.save_access_token("token-1", user, 60, code_id="c1")
+    state.save_code_and_token("code-1", {"code_id": "c1", **user}, 60, "token-1", user, 60, "c1",
+                              sid=None)
     state.save_session("session-1", session_data(), 60)
     state.save_pending_match("pending-1", PendingMatch(flow("flow-2"), VerifiedIdentity(
         "hashed", LevelOfAssurance.LEVEL_2, MatchingDataset(), "idp", 1, persistent_id=SECRET_NAME),
@@ -83,13 +83,16 @@ def test_every_kind_that_can_hold_personal_data_is_stored_sealed(state, redis_cl
     for key, value in stored.items():
         assert value.startswith(b"sealed:v1:test-key-1:"), key
         assert SECRET_NAME.encode() not in value
-        assert b"token-1" not in value  # the access token a code obtained, too
+        assert b"token-1" not in value  # the access token its code holds, too
 
 
 def test_what_was_sealed_reads_back_unchanged(state):
     state.save_session("session-1", session_data(), 60)
-    state.save_access_token("token-1", {"user": {"sub": "x"}}, 60, code_id="c1")
+    state.save_code_and_token("code-1", {"code_id": "c1"}, 60, "token-1",
+                              {"user": {"sub": "x"}}, 60, "c1", sid=None)
     assert state.get_session("session-1") == session_data()
+    assert state.get_access_token("token-1") == {"user": {"sub": "x"}}
+    assert state.take_code("code-1") == {"code_id": "c1", "access_token": "token-1"}
     assert state.take_flow("no-such-flow") is None
     assert state.revoke_tokens_of_code("c1") == 1
     assert state.get_access_token("token-1") is None
@@ -99,10 +102,11 @@ def test_key_names_hold_a_hash_of_each_cookie_token_and_code_never_the_secret(st
                                                                             prefix):
     secret = "cookie-value-an-attacker-could-present"
     state.save_session(secret, session_data(), 60)
-    state.save_code(secret, {}, 60)
-    state.save_access_token(secret, {}, 60)
+    state.save_code_and_token(secret, {}, 60, secret, {}, 60, "c1", sid="sid-1")
     names = [key.decode() for key in redis_client.scan_iter(f"{prefix}*")]
-    assert len(names) == 3 and not any(secret in name for name in names)
+    assert len(names) == 5 and not any(secret in name for name in names)
+    index = redis_client.smembers(state.key_for("session-tokens", "sid-1"))
+    assert len(index) == 2 and not any(secret.encode() in name for name in index)
     assert state.get_session(secret) == session_data()
 
 
@@ -132,7 +136,8 @@ def test_a_value_moved_to_another_key_is_refused(state, redis_client, prefix):
 
 
 def test_a_value_moved_to_another_kind_of_key_is_refused(state, redis_client, prefix):
-    state.save_code("code-1", {"user": {"sub": "x"}}, 60)
+    state.save_code_and_token("code-1", {"user": {"sub": "x"}}, 60, "token-1", {}, 60, "c1",
+                              sid=None)
     redis_client.copy(state.key_for("code", "code-1"), state.key_for("token", "code-1"))
     assert state.get_access_token("code-1") is None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from typing import Any
 
@@ -12,7 +11,6 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, Flask
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
-    InvalidGrantError,
     InvalidRequestError,
     MissingAuthorizationError,
     OAuth2Error,
@@ -194,26 +192,10 @@ class RedisBearerTokenValidator(BearerTokenValidator):
 
 
 def build_authorization_server(app, broker) -> BrokerAuthorizationServer:
-    def save_token(token: dict[str, Any], request) -> None:
-        """Refused, as a code that is not valid, when the code's broker session was logged out
-        (before the code was redeemed, or while its token was being made)."""
-        stored = broker.state.save_access_token(token["access_token"], {
-            "client_id": request.client.get_client_id(),
-            "scope": token.get("scope", ""),
-            "user": request.user.to_json_dict(),
-            "issued_at": int(time.time()),
-            "expires_in": token["expires_in"],
-        }, ttl=token["expires_in"], code_id=request.authorization_code.data["code_id"],
-            sid=request.user.resident.sid)
-        if not stored:
-            raise InvalidGrantError("Invalid 'code' in request.")
-
-    # 256 random bits from the OS in one call; Authlib's default draws 42 characters one by one.
-    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = lambda *_args, **_kwargs: secrets.token_urlsafe(32)
-    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
-        "authorization_code": broker.config.oidc.access_token_ttl_seconds}
+    """The access token is made, and stored, with its code (`AuthorizationCodeGrant`'s
+    `save_authorization_code`), so the server needs no token generator or `save_token`."""
     server = BrokerAuthorizationServer(broker)
-    server.init_app(app, query_client=broker.clients.get, save_token=save_token)
+    server.init_app(app, query_client=broker.clients.get)
     server.register_grant(AuthorizationCodeGrant,
                           [ProofKeyForCodeExchange(required=True), OpenIDConnectCode(broker)])
     server.register_extension(Issuer(broker.config.issuer))
