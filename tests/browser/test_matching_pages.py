@@ -74,6 +74,19 @@ def test_cycle3_question_its_error_state_and_a_matching_answer(stack, resident, 
     assert summary.locator("a").get_attribute("href") == "#answer"
     assert page.title().startswith("Error:" if language == "en" else "Gwall:")
     window.inspect("broker-cycle3-error", language)
+    assert page.locator("#answer").input_value() == "12-AB"
+    # Post/Redirect/Get: the error is at the question's own address, so a reload (a tab woken
+    # from the background) shows it again and posts nothing (no "resubmit the form?" dialog).
+    assert re.search(r"/matching/cycle3\?token=[^&]+$", page.url), page.url
+    posts = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+    page.on("dialog", lambda d: posts.append(f"dialog: {d.message}") or d.dismiss())
+    reload(window, "cycle3", language)
+    assert posts == []
+    assert summary.is_visible() and page.locator("#answer-error").is_visible()
+    assert page.evaluate("document.activeElement.closest('.govuk-error-summary') !== null")
+    assert page.title().startswith("Error:" if language == "en" else "Gwall:")
+    assert page.locator("#answer").input_value() == "12-AB"
     page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
     page.locator("#continue").click()
     page.wait_for_url(f"{stack.council_url}/")
