@@ -173,3 +173,7 @@ class PendingMatch:
     from_session: bool = False
     # On the account-creation question: the resident's cycle 3 answer, for the new account.
     cycle3_answer: str | None = None
+    # On the cycle 3 question: the last answer that did not fit the council's format, shown
+    # again with the error at the question's own address (Post/Redirect/Get, ADR 23). Here,
+    # sealed in Redis, because it may be personal and must never be in a URL.
+    rejected_answer: str | None = None

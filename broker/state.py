@@ -428,6 +428,13 @@ class BrokerState:
         raw = self._call("getdel", self._key("pending-match", token))
         return _record(PendingMatch, raw, "pending match")
 
+    def update_pending_match(self, token: str, pending: PendingMatch) -> bool:
+        """Rewrites a pending match that is still there, keeping its lifetime (SET XX KEEPTTL):
+        False when it was taken (answered, in another tab) or expired meanwhile, so an update
+        never brings a finished sign-in back."""
+        return bool(self._call("set", self._key("pending-match", token), _json(encode(pending)),
+                               xx=True, keepttl=True))
+
     # Waiting on the account-creation question (broker.matching.views): read at every reload of
     # its page, taken once by the answer. Its own keys: a cycle 3 token is no answer here.
     def save_pending_consent(self, token: str, pending: PendingMatch, ttl: int) -> None:

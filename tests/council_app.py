@@ -6,7 +6,7 @@ from __future__ import annotations
 import lxml.html
 import requests
 
-from tests.forms import submit
+from tests.forms import follow, submit
 
 
 def sign_in_through_the_hub(stack, choice: str | None = None,
@@ -14,7 +14,7 @@ def sign_in_through_the_hub(stack, choice: str | None = None,
     """Council app → broker → stub hub → broker → council app; the last page."""
     browser = browser or requests.Session()
     home = browser.get(stack.council_url, timeout=10)
-    handoff = submit(browser, home)                      # "Sign in" → /authorize → hub hand-off
+    handoff = follow(browser, home, "sign-in")           # "Sign in" → /authorize → hub hand-off
     assert 'id="hub-handoff"' in handoff.text
     chooser = submit(browser, handoff, "hub-handoff")    # → stub hub
     answer = submit(browser, chooser, **({"choice": choice} if choice else {}))
@@ -26,7 +26,7 @@ def sign_in_through_one_login(stack, choice: str | None = None,
     """Council app → broker → stub One Login → broker → council app; the last page."""
     browser = browser or requests.Session()
     home = browser.get(stack.council_url, timeout=10)
-    chooser = submit(browser, home)  # "Sign in" → /authorize → 302 to One Login's /authorize
+    chooser = follow(browser, home, "sign-in")  # "Sign in" → /authorize → 302 to One Login's /authorize
     assert chooser.url.startswith(stack.stub.base_url), chooser.url
     return submit(browser, chooser, **({"choice": choice} if choice else {}))
 
@@ -37,7 +37,7 @@ def sign_in_through_openid_ida(stack, choice: str | None = None,
     page."""
     browser = browser or requests.Session()
     home = browser.get(stack.council_url, timeout=10)
-    chooser = submit(browser, home)  # "Sign in" → /authorize → 302 to the provider's /authorize
+    chooser = follow(browser, home, "sign-in")  # "Sign in" → /authorize → 302 to the provider's /authorize
     assert chooser.url.startswith(stack.provider_url), chooser.url
     return submit(browser, chooser, "choose", **({"choice": choice} if choice else {}))
 

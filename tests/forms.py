@@ -33,6 +33,12 @@ def submit(session: requests.Session, response: requests.Response, form_id: str 
     return session.get(url, params=fields, timeout=10)
 
 
+def follow(session: requests.Session, response: requests.Response,
+           element_id: str) -> requests.Response:
+    """The link with `element_id` on the page, followed as a browser does."""
+    return session.get(link(response, element_id), timeout=10)
+
+
 def link(response: requests.Response, element_id: str) -> str:
     document = lxml.html.fromstring(response.text)
     found = document.xpath(f'//*[@id="{element_id}"]')

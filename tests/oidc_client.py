@@ -95,10 +95,13 @@ def post_to_acs(stack, saml_response_b64: str, relay_state: str,
 
 
 def shown_page(browser: requests.Session, response: requests.Response) -> requests.Response:
-    """The page that ends a sign-in, at its own address: the broker's 303 after a single-use
-    step (an answer, a callback, a form) followed, as a browser does (ADR 23). Anything else
-    (a 302 to the council app, a page) as it came."""
-    if response.status_code == 303 and "/page/" in response.headers.get("Location", ""):
+    """The page at its own address after a form or a single-use step (an answer, a callback):
+    the broker's 303 to a page that ends the sign-in, or back to the extra question with its
+    error, followed as a browser does (ADR 23). Anything else (a 302 to the council app, the
+    303 to the account question, a page) as it came."""
+    if response.status_code == 303 and any(
+            path in response.headers.get("Location", "") for path in ("/page/",
+                                                                      "/matching/cycle3?")):
         return browser.get(urljoin(response.url, response.headers["Location"]),
                            allow_redirects=False, timeout=10)
     return response

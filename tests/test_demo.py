@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.demo_process import running_demo
-from tests.forms import submit
+from tests.forms import follow, submit
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def test_demo_runs_without_redis_and_a_scripted_browser_signs_in(demo):
     council, process = demo
     browser = requests.Session()
     home = browser.get(council, timeout=10)
-    handoff = submit(browser, home)
+    handoff = follow(browser, home, "sign-in")
     chooser = submit(browser, handoff, "hub-handoff")
     answer = submit(browser, chooser)
     page = submit(browser, answer, "post-back")

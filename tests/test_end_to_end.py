@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from tests.council_app import sign_in_through_the_hub as sign_in
-from tests.forms import submit
+from tests.forms import follow, submit
 
 
 def test_resident_signs_in_and_council_app_shows_verified_name(stack):
@@ -40,5 +40,5 @@ def test_signing_out_at_the_council_app_ends_the_broker_session_too(stack):
     signed_out = submit(browser, page, "sign-out")
     assert signed_out.url.rstrip("/") == stack.council_url
     assert "Jane Doe" not in signed_out.text
-    again = submit(browser, signed_out)  # "Sign in": the broker must go back to the hub
+    again = follow(browser, signed_out, "sign-in")  # "Sign in": the broker must go back to the hub
     assert 'id="hub-handoff"' in again.text

@@ -54,7 +54,9 @@ def _language(ui_locale: str) -> str:
 
 
 def cycle3_page(council: CouncilConfig, service_name: str, ui_locale: str, token: str,
-                answer: str = "", error: bool = False, status: int = 200):
+                answer: str = "", error: bool = False):
+    """The question, or (`error`) the question with the last answer that did not fit and the
+    GOV.UK error summary: served by the GET (200), the POST only redirects here."""
     assert council.matching is not None and council.matching.cycle3 is not None
     cycle3 = council.matching.cycle3
     lang = _language(ui_locale)
@@ -67,7 +69,7 @@ def cycle3_page(council: CouncilConfig, service_name: str, ui_locale: str, token
             label=cycle3.label[lang], hint=cycle3.hint[lang], answer=answer,
             error=gettext(INVALID_ANSWER) if error else None,
             council=council.name, service_name=service_name)
-    return body, status, {"Cache-Control": "no-store"}
+    return body, 200, {"Cache-Control": "no-store"}
 
 
 def cycle3_leave_page(token: str, ui_locale: str):
@@ -163,11 +165,15 @@ def install(app: Flask, journey: Cycle3Journey) -> None:
             # The configuration changed under a waiting resident: start again, never guess.
             state.take_pending_match(token)
             return render_page("session-expired")
-        service_name = _service_name(flow, council)
         answer = request.form.get("answer", "").strip()
         if not valid_answer(council, answer):
-            return cycle3_page(council, service_name, flow.ui_locale, token,
-                               answer=answer[:MAX_ANSWER_LENGTH], error=True, status=400)
+            # Post/Redirect/Get (ADR 23): the error is shown at the question's own address, so
+            # a reload asks again instead of posting again. The wrong answer, which may be
+            # personal, stays with the pending match in Redis (sealed), never in the URL.
+            rejected = replace(pending, rejected_answer=answer[:MAX_ANSWER_LENGTH])
+            if not state.update_pending_match(token, rejected):
+                return render_page("session-expired")  # answered in another tab, or expired
+            return _to_question(token)
         if state.take_pending_match(token) is None:
             return render_page("session-expired")  # a second submit of the same page
         outcome = broker.matching.answer_cycle3(council, pending.identity, pending.match_id,
@@ -198,7 +204,9 @@ def install(app: Flask, journey: Cycle3Journey) -> None:
                 return render_page("session-expired")
             flow = replace(flow, ui_locale=lang)
             broker.state.save_pending_match(token, replace(pending, flow=flow), ttl=remaining)
-        return cycle3_page(council, _service_name(flow, council), flow.ui_locale, token)
+        return cycle3_page(council, _service_name(flow, council), flow.ui_locale, token,
+                           answer=pending.rejected_answer or "",
+                           error=pending.rejected_answer is not None)
 
     @bp.get("/matching/cycle3/back")
     def cycle3_back():
@@ -264,6 +272,11 @@ def ask_cycle3(flow: Flow, identity: VerifiedIdentity, council: CouncilConfig, m
     current_broker().state.save_pending_match(
         token, PendingMatch(flow, identity, council.id, match_id, from_session),
         ttl=current_broker().config.oidc.flow_ttl_seconds)
+    return _to_question(token)
+
+
+def _to_question(token: str):
+    """303 to the question's own address: a GET that reload, Back and Forward show again."""
     return "", 303, {"Location": url_for("matching.cycle3_question", token=token),
                      "Cache-Control": "no-store"}
 

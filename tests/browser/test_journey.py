@@ -25,7 +25,7 @@ def test_resident_signs_in_through_the_whole_demo(stack, resident, language):
         window.switch_language()                          # the council app's own switch
     assert window.heading() == HEADINGS[language]["council"]
     window.inspect("council-home", language)
-    page.locator("button.govuk-button--start").click()    # → broker hand-off → stub hub
+    page.locator("#sign-in").click()                      # → broker hand-off → stub hub
     page.wait_for_url(re.compile(r"/saml/sso$"))
     if language == "cy":
         window.switch_language()                          # the stub hub is not the broker's: switch
@@ -91,7 +91,7 @@ def test_keyboard_only_resident_signs_in(stack, resident):
     assert page.locator("#resident-name").inner_text() == "Jane Doe"
     tab_to(page, "Sign out")
     page.keyboard.press("Enter")
-    page.locator("button.govuk-button--start").wait_for()
+    page.locator("#sign-in").wait_for()
     assert page.locator("#resident-name").count() == 0
 
 

@@ -20,32 +20,35 @@ QUESTION = {"en": "What is your council tax reference?",
             "cy": "Beth yw eich cyfeirnod treth gyngor?"}
 
 
+def demo_matching(ports, directory) -> dict:
+    """write_config overrides: the council matches through the council app's demo services,
+    asks the extra question and may create an account; a fresh link store in `directory`."""
+    council = ports.url("council")
+    return {
+        "councils.test-borough.matching": {
+            "service_url": f"{council}/matching/match", "timeout_seconds": 5,
+            "cycle3": {"attribute": "council_tax_reference", "label": QUESTION,
+                       "hint": {"en": "8 digits, on your council tax bill.",
+                                "cy": "8 digid, ar eich bil treth gyngor."},
+                       "pattern": "^[0-9]{8}$"},
+            "account_creation": {"url": f"{council}/matching/create-account",
+                                 "attributes": ["first_name", "surname", "date_of_birth"]},
+            "contact": {"phone": "0300 000 0000",
+                        "email": "help@test-borough.example.gov.uk"},
+        },
+        "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True},
+        "clients.0.default_level": "LEVEL_1",  # as config/demo.yaml: Lee (LEVEL_1) may sign in
+    }
+
+
 @pytest.fixture
 def stack(tmp_path_factory, keys_dir, redis_url) -> Iterator[Stack]:
     """A stack per test (a fresh link store: a matched resident would be cycle 0 next time);
     the council matches through the council app's demo services."""
     directory = tmp_path_factory.mktemp("browser-matching")
-
-    def with_matching(ports) -> dict:
-        council = ports.url("council")
-        return {
-            "councils.test-borough.matching": {
-                "service_url": f"{council}/matching/match", "timeout_seconds": 5,
-                "cycle3": {"attribute": "council_tax_reference", "label": QUESTION,
-                           "hint": {"en": "8 digits, on your council tax bill.",
-                                    "cy": "8 digid, ar eich bil treth gyngor."},
-                           "pattern": "^[0-9]{8}$"},
-                "account_creation": {"url": f"{council}/matching/create-account",
-                                     "attributes": ["first_name", "surname", "date_of_birth"]},
-                "contact": {"phone": "0300 000 0000",
-                            "email": "help@test-borough.example.gov.uk"},
-            },
-            "database": {"url": f"sqlite:///{directory}/links.sqlite3", "auto_upgrade": True},
-            "clients.0.default_level": "LEVEL_1",  # as config/demo.yaml: Lee (LEVEL_1) may sign in
-        }
-
     stack, servers = start_stack(directory, keys_dir, redis_url, redis.Redis.from_url(redis_url),
-                                 with_matching, prefix_label="test-browser-matching")
+                                 lambda ports: demo_matching(ports, directory),
+                                 prefix_label="test-browser-matching")
     yield stack
     stop_stack(stack, servers)
 
@@ -74,6 +77,19 @@ def test_cycle3_question_its_error_state_and_a_matching_answer(stack, resident, 
     assert summary.locator("a").get_attribute("href") == "#answer"
     assert page.title().startswith("Error:" if language == "en" else "Gwall:")
     window.inspect("broker-cycle3-error", language)
+    assert page.locator("#answer").input_value() == "12-AB"
+    # Post/Redirect/Get: the error is at the question's own address, so a reload (a tab woken
+    # from the background) shows it again and posts nothing (no "resubmit the form?" dialog).
+    assert re.search(r"/matching/cycle3\?token=[^&]+$", page.url), page.url
+    posts = []
+    page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+    page.on("dialog", lambda d: posts.append(f"dialog: {d.message}") or d.dismiss())
+    reload(window, "cycle3", language)
+    assert posts == []
+    assert summary.is_visible() and page.locator("#answer-error").is_visible()
+    assert page.evaluate("document.activeElement.closest('.govuk-error-summary') !== null")
+    assert page.title().startswith("Error:" if language == "en" else "Gwall:")
+    assert page.locator("#answer").input_value() == "12-AB"
     page.locator("#answer").fill(CYCLE3_DEMO_ANSWER)
     page.locator("#continue").click()
     page.wait_for_url(f"{stack.council_url}/")

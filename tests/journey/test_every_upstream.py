@@ -11,7 +11,7 @@ import requests
 from broker.journey import FAILURE_PAGES
 from broker.upstreams.interface import FailureKind
 from tests.council_app import signed_in_subject
-from tests.forms import link, submit
+from tests.forms import follow, link, submit
 from tests.matching.conftest import MATCHING_URL, match_answer, matching_config
 from tests.one_login.conftest import (  # noqa: F401 - fixtures the One Login entry names
     one_login_stack,
@@ -52,7 +52,7 @@ def test_single_sign_on_at_the_second_visit_goes_nowhere_upstream(upstream):
     first = plug_in.sign_in(stack, browser=browser)
     del browser.cookies["council_session"]  # the app forgets the resident; the broker does not
     home = browser.get(f"{stack.council_url}/", timeout=10)
-    again = submit(browser, home)  # "Sign in": straight back with a code, no upstream
+    again = follow(browser, home, "sign-in")  # "Sign in": straight back with a code, no upstream
     assert signed_in_subject(again) == signed_in_subject(first)
 
 

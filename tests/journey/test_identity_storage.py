@@ -143,6 +143,25 @@ def test_the_identity_survives_the_cycle3_page(state, identity):
     assert restored == pending and restored.identity.persistent_id == identity.persistent_id
 
 
+def test_updating_a_pending_match_keeps_its_lifetime(state, identity):
+    pending = dataclasses.replace(populated(PendingMatch), identity=identity,
+                                  rejected_answer=None)
+    state.save_pending_match("p" * 43, pending, ttl=60)
+    rejected = dataclasses.replace(pending, rejected_answer="12-AB")
+    assert state.update_pending_match("p" * 43, rejected)
+    assert state.get_pending_match("p" * 43) == rejected
+    assert 0 < state.redis.ttl(state.key_for("pending-match", "p" * 43)) <= 60
+
+
+def test_updating_a_taken_pending_match_brings_nothing_back(state, identity):
+    """Two tabs: one answered (the match is taken), the other posts a wrong answer after."""
+    pending = dataclasses.replace(populated(PendingMatch), identity=identity)
+    state.save_pending_match("p" * 43, pending, ttl=60)
+    state.take_pending_match("p" * 43)
+    assert not state.update_pending_match("p" * 43, pending)
+    assert state.get_pending_match("p" * 43) is None
+
+
 def test_the_identity_survives_the_broker_session(state, identity):
     sessions = SessionStore(state, idle_seconds=600, absolute_seconds=3600)
     session = sessions.new(identity)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import urljoin
 
 import lxml.html
 import requests
@@ -271,9 +272,38 @@ def test_cycle3_answer_not_matching_the_pattern_is_shown_again_with_an_error(mat
     match_answer(matching_service, NO_MATCH)
     _attempt, page = acs_answer(stack)
     response = answer_cycle3(stack, page, "12-AB")
-    assert response.status_code == 400
+    assert response.status_code == 200 and response.url == page.url  # the question's own address
     assert "govuk-error-summary" in response.text
     assert len(calls_to(matching_service)) == 1
+
+
+def test_an_invalid_cycle3_answer_is_redirected_to_the_questions_own_address(matching_stack,
+                                                                            matching_service):
+    """Post/Redirect/Get: the error page is a GET, so a reload asks again and posts nothing."""
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, NO_MATCH)
+    _attempt, page = acs_answer(stack)
+    fields = {**cycle3_form(page), "answer": "12-AB", "action": "continue"}
+    posted = page.browser.post(f"{stack.broker_url}/matching/cycle3", data=fields,
+                               allow_redirects=False, timeout=10)
+    assert posted.status_code == 303 and posted.text == ""
+    assert urljoin(posted.url, posted.headers["Location"]) == page.url
+    assert "12-AB" not in posted.headers["Location"]
+    for _reload in range(2):
+        again = page.browser.get(page.url, timeout=10)
+        assert "govuk-error-summary" in again.text and 'value="12-AB"' in again.text
+    assert len(calls_to(matching_service)) == 1
+
+
+def test_the_rejected_answer_is_stored_sealed(matching_stack,
+                                                                    matching_service):
+    stack = matching_stack(cycle3=True)
+    match_answer(matching_service, NO_MATCH)
+    _attempt, page = acs_answer(stack)
+    answer_cycle3(stack, page, "AB-SECRET-99")
+    for key in stack.redis.scan_iter(f"{stack.prefix}*"):
+        if stack.redis.type(key) == b"string":
+            assert b"AB-SECRET-99" not in stack.redis.get(key)
 
 
 def test_cycle3_page_can_be_answered_after_a_validation_error(matching_stack, matching_service):

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from tests.demo_process import running_demo
-from tests.forms import submit
+from tests.forms import follow, submit
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def demo(tmp_path):
 def test_the_demo_signs_in_through_the_stub_one_login(demo):
     council, one_login, process = demo
     browser = requests.Session()
-    chooser = submit(browser, browser.get(council, timeout=10))
+    chooser = follow(browser, browser.get(council, timeout=10), "sign-in")
     assert chooser.url.startswith(one_login)
     page = submit(browser, chooser)
     assert "Jane Doe" in page.text
@@ -33,7 +33,7 @@ def test_the_demo_shows_one_login_pages_and_the_brokers_in_welsh(demo):
     council, one_login, _process = demo
     browser = requests.Session()
     browser.cookies.set("council_lang", "cy")
-    chooser = submit(browser, browser.get(council, timeout=10))
+    chooser = follow(browser, browser.get(council, timeout=10), "sign-in")
     assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
     failed = submit(browser, chooser, choice="access-denied")
     assert 'data-page="cancelled"' in failed.text

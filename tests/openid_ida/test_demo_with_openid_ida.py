@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.demo_process import running_demo
-from tests.forms import submit
+from tests.forms import follow, submit
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def demo(tmp_path):
 def test_the_demo_signs_in_through_the_stub_openid_provider(demo):
     council, provider, process = demo
     browser = requests.Session()
-    chooser = submit(browser, browser.get(council, timeout=10))
+    chooser = follow(browser, browser.get(council, timeout=10), "sign-in")
     assert chooser.url.startswith(provider)
     page = submit(browser, chooser, "choose")
     assert "Jane Doe" in page.text
@@ -34,7 +34,7 @@ def test_the_demo_shows_the_stubs_pages_and_the_brokers_in_welsh(demo):
     council, _provider, _process = demo
     browser = requests.Session()
     browser.cookies.set("council_lang", "cy")
-    chooser = submit(browser, browser.get(council, timeout=10))
+    chooser = follow(browser, browser.get(council, timeout=10), "sign-in")
     assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
     assert "OpenID Connect for Identity Assurance" in chooser.text  # its Welsh names the spec
     failed = submit(browser, chooser, "choose", choice="access-denied")

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.council_app import sign_in_through_openid_ida as sign_in
 from tests.council_app import signed_in_subject
-from tests.forms import form_fields, submit
+from tests.forms import follow, form_fields, submit
 from tests.oidc_client import authorize, query, redeem
 from tests.openid_ida.certified_provider import certified_provider
 from tests.openid_ida.conftest import IDA_CLIENT_ID, openid_ida_settings
@@ -93,7 +93,7 @@ def test_a_resident_signs_in_through_npms_oidc_provider(stack_factory, keys_dir)
 
         stack = stack_factory(changes)
         browser = requests.Session()
-        login = submit(browser, browser.get(stack.council_url, timeout=10))
+        login = follow(browser, browser.get(stack.council_url, timeout=10), "sign-in")
         assert login.url.startswith(found["issuer"]), login.url
         consent = submit(browser, login, login="jane", password="any password")
         page = submit(browser, consent)
@@ -137,7 +137,7 @@ def test_a_second_sign_in_in_the_same_browser_is_single_sign_on_with_the_same_su
 def test_the_provider_and_the_brokers_pages_are_welsh_for_a_welsh_resident(ida_stack):
     browser = requests.Session()
     browser.cookies.set("council_lang", "cy")
-    chooser = submit(browser, browser.get(ida_stack.council_url, timeout=10))
+    chooser = follow(browser, browser.get(ida_stack.council_url, timeout=10), "sign-in")
     assert "ui_locales=cy" in chooser.url and '<html lang="cy"' in chooser.text
     failed = submit(browser, chooser, "choose", choice="not-proven")
 

@@ -92,8 +92,12 @@ def create_council_app(config: CouncilAppConfig) -> Flask:
                    else gettext("Privacy notice"))
         return render_template("statement.html", heading=heading)
 
-    @app.post("/login")
+    @app.get("/login")
     def login():
+        """"Sign in": a plain GET (a link), so that the browser follows /authorize's redirect to
+        any upstream. After a form, CSP's form-action (ours: 'self' and the broker) would also
+        apply to the broker's redirect to One Login or an OpenID provider, and Chromium would
+        block it."""
         return oauth.broker.authorize_redirect(f"{config.base_url}/callback",
                                                acr_values=LevelOfAssurance.LEVEL_1.uri,
                                                ui_locales=current_language())
