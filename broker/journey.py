@@ -296,20 +296,17 @@ def _failure_page(flow: Flow, kind: FailureKind):
 class UpstreamJourney:
     """The journey as the upstreams' endpoints see it (`broker.upstreams.interface.Journey`)."""
 
-    def take_flow(self, upstream: Upstream, flow_id: str, *, same_site: bool) -> Flow:
+    def take_flow(self, upstream: Upstream, flow_id: str) -> Flow:
         flow = current_broker().state.take_flow(flow_id)
         if flow is None or flow.upstream != upstream.name:  # none, used, or another upstream's
             abort(_unknown_flow(upstream))
         set_flow(flow.id)
-        g.ui_locale = flow.ui_locale  # a cross-site POST brings no language: the flow does
-        if same_site and not _started_in_this_browser(flow):
+        g.ui_locale = flow.ui_locale
+        if not _started_in_this_browser(flow):
             abort(make_response(_other_browser(flow, f"after {upstream.name}")))
         return flow
 
-    def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
-                 *, same_site: bool):
-        if not same_site:
-            raise ValueError("a cross-site answer goes to answered_cross_site")
+    def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure):
         if isinstance(result, UpstreamAnswer):
             result = replace(result, upstream=upstream.name)
             checked = check_answer(result, flow, time.time(), upstream.clock_skew_seconds)
@@ -327,7 +324,7 @@ class UpstreamJourney:
                             result: UpstreamAnswer | UpstreamFailure, *,
                             answers: Callable[[Flow], bool]):
         """One round trip to Redis: the flow taken, the answer's ids marked seen and a verified
-        answer kept for the browser that started the flow (ADR 24). Everything refused after it
+        answer kept for the browser that started the flow (ADR 25). Everything refused after it
         discards what was kept."""
         state = current_broker().state
         token = None

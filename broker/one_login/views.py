@@ -44,22 +44,22 @@ def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
         """One Login's redirect with `code` and `state`, or `error` (OIDC Core 3.1.2.5, 3.1.2.6).
 
         A top-level GET from One Login's site, so the Lax binding cookie comes with it: the
-        journey checks the browser (`same_site=True`) before One Login is asked anything. The
+        journey checks the browser (`take_flow`) before One Login is asked anything. The
         flow is taken once: a replayed callback, or a second use of its code, finds nothing."""
         state = request.args.get("state", "")
         if not state or len(state) > MAX_STATE_LENGTH:
             return render_page("session-expired")
-        flow = journey.take_flow(upstream, state, same_site=True)
+        flow = journey.take_flow(upstream, state)
         if flow.openid is None:  # the registry's name matched, the request did not
             return render_page("session-expired")
         if request.args.get("error"):
             failure = failure_for_error(request.args["error"],
                                         request.args.get("error_description"))
-            return journey.answered(upstream, flow, failure, same_site=True)
+            return journey.answered(upstream, flow, failure)
         code = request.args.get("code", "")
         if not code or len(code) > MAX_CODE_LENGTH:
             result = UpstreamFailure(FailureKind.REJECTED, "the callback has no usable code")
-            return journey.answered(upstream, flow, result, same_site=True)
+            return journey.answered(upstream, flow, result)
         expected = ExpectedAnswer(nonce=flow.openid.nonce, redirect_uri=upstream.redirect_uri)
         try:
             result = upstream.client.redeem(code, expected)
@@ -67,7 +67,7 @@ def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
             result = UpstreamFailure(FailureKind.UNAVAILABLE, str(exc))
         except AnswerRejected as exc:
             result = UpstreamFailure(FailureKind.REJECTED, str(exc))
-        return journey.answered(upstream, flow, result, same_site=True)
+        return journey.answered(upstream, flow, result)
 
     @bp.post("/onelogin/backchannel-logout")
     def backchannel_logout():

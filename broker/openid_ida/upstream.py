@@ -168,10 +168,10 @@ class OpenIdIdaUpstream(Upstream):
             """The provider's top-level redirect back: it brings the binding cookie, so the
             journey checks the browser before the code is redeemed."""
             state = request.args.get("state", "")
-            flow = journey.take_flow(upstream, state[:MAX_STATE_LENGTH], same_site=True)
+            flow = journey.take_flow(upstream, state[:MAX_STATE_LENGTH])
             result = upstream.answer(flow, {key: request.args.get(key, "")
                                             for key in ("error", "code", "iss")})
-            return journey.answered(upstream, flow, result, same_site=True)
+            return journey.answered(upstream, flow, result)
 
         @bp.get(JWKS_PATH)
         def jwks():

@@ -127,19 +127,19 @@ class ConfigProblem:
 class Journey(Protocol):
     """What the journey offers an upstream's endpoints (implemented by `broker.journey`)."""
 
-    def take_flow(self, upstream: Upstream, flow_id: str, *, same_site: bool) -> Flow:
-        """The flow handed to `upstream` under `flow_id`, taken once.
+    def take_flow(self, upstream: Upstream, flow_id: str) -> Flow:
+        """The flow handed to `upstream` under `flow_id`, taken once, at a same-site step (a
+        top-level GET that brings the binding cookie).
 
         Ends the request with the resident's page (`flask.abort`) when it is unknown, used,
-        another upstream's, or, for a same-site step (`same_site`: a top-level GET that brings
-        the binding cookie), when this browser did not start it."""
+        another upstream's, or when this browser did not start it."""
         ...
 
-    def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure,
-                 *, same_site: bool) -> ResponseReturnValue:
+    def answered(self, upstream: Upstream, flow: Flow, result: UpstreamAnswer | UpstreamFailure
+                 ) -> ResponseReturnValue:
         """Runs the neutral checks on `result` and carries the sign-in on (matching, the code) or
-        shows the failure's page. Same-site answers only (`same_site` True): a cross-site one
-        goes to `answered_cross_site`."""
+        shows the failure's page. A same-site answer, for the flow `take_flow` gave: a cross-site
+        one goes to `answered_cross_site`."""
         ...
 
     def answered_cross_site(self, upstream: Upstream, flow_id: str,
