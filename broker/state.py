@@ -275,8 +275,7 @@ class BrokerState:
         time, so whichever reaches it first, a logout either finds the code and the token and
         deletes them, or its mark is seen here and they are deleted (one more round trip, on
         that path only: the code then redeems as not valid)."""
-        batch = getattr(self._local, "pipeline", None)
-        pipe = batch if batch is not None else self.redis.pipeline(transaction=False)
+        pipe = self._batch_or_pipeline()
         code_key = self._key("code", code)
         token_key = self._key("token", token)
         code_token_key = self._key("code-token", code_id)
@@ -285,23 +284,36 @@ class BrokerState:
         pipe.set(token_key, self._seal(token_key, _json(token_data)), ex=token_ttl)
         # the token's key name (a hash), never the token itself
         pipe.set(code_token_key, self._seal(code_token_key, token_key), ex=token_ttl)
-        if not sid:
-            if batch is None:
-                self._call_pipeline(pipe)
-            return
-        index = self._key("session-tokens", sid)
-        pipe.sadd(index, code_key, token_key)
-        pipe.expire(index, token_ttl)  # every token lives `token_ttl`, every code less
-        pipe.exists(self._key("ended-session", sid))
+        if sid:
+            index = self._key("session-tokens", sid)
+            pipe.sadd(index, code_key, token_key)
+            pipe.expire(index, token_ttl)  # every token lives `token_ttl`, every code less
+        self._unless_ended(pipe, sid, (code_key, token_key, code_token_key))
 
-        def discard_if_ended(ended: int) -> None:
+    def _batch_or_pipeline(self):
+        batch = getattr(self._local, "pipeline", None)
+        return batch if batch is not None else self.redis.pipeline(transaction=False)
+
+    def _unless_ended(self, pipe, sid: str | None, keys: tuple[str, ...]) -> None:
+        """After the writes in `pipe`, the broker session `sid`'s ended mark is checked in the
+        same round trip, and `keys` are deleted when it is set (one more round trip, on that
+        path only). `pipe` is the request's batch (run when it ends) or its own pipeline (run
+        now)."""
+        batch = getattr(self._local, "pipeline", None)
+        if sid:
+            pipe.exists(self._key("ended-session", sid))
+
+        def delete_if_ended(ended: int) -> None:
             if ended:
-                self._call("delete", code_key, token_key, code_token_key)
+                self._call("delete", *keys)
 
-        if batch is not None:
-            self._local.followups.append((len(pipe) - 1, discard_if_ended))
+        if pipe is batch:
+            if sid:
+                self._local.followups.append((len(pipe) - 1, delete_if_ended))
+        elif sid:
+            delete_if_ended(self._call_pipeline(pipe)[-1])
         else:
-            discard_if_ended(self._call_pipeline(pipe)[-1])
+            self._call_pipeline(pipe)
 
     def take_code(self, code: str) -> dict[str, Any] | None:
         raw = self._call("getdel", self._key("code", code))
@@ -346,7 +358,13 @@ class BrokerState:
 
     # Broker sessions: idle timeout by TTL, absolute lifetime by the stored creation time.
     def save_session(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
-        self._set(self._key("session", session_id), _json(data), max(ttl, 1))
+        """Not kept when its `sid` was logged out meanwhile: a single sign-on or a renewal that
+        read the session just before a logout in another tab ended it would otherwise write it
+        back. Checked after the write, in the same round trip (see `save_code_and_token`)."""
+        key = self._key("session", session_id)
+        pipe = self._batch_or_pipeline()
+        pipe.set(key, self._seal(key, _json(data)), ex=max(ttl, 1))
+        self._unless_ended(pipe, data.get("sid"), (key,))
 
     def get_session(self, session_id: str) -> dict[str, Any] | None:
         raw = self._call("get", self._key("session", session_id))

@@ -131,3 +131,30 @@ def test_a_link_written_by_the_previous_release_still_revokes_its_token(state):
     state._set(state.key_for("code-token", "id-old"), "token-old", 60)
     assert state.revoke_tokens_of_code("id-old") == 1
     assert state.get_access_token("token-old") is None
+
+
+def test_a_session_written_back_after_its_logout_is_not_kept(state):
+    """Single sign-on (or a renewal) read the broker session just before a logout in another
+    tab ended it, then saves it with the new app: the session must not come back."""
+    state.end_session_grants("sid-1", 3600)
+    state.save_session("session-1", {"sid": "sid-1", "clients": {}}, 600)
+    assert state.get_session("session-1") is None
+    with state.batched_writes():
+        state.save_session("session-2", {"sid": "sid-1", "clients": {}}, 600)
+        issue(state)
+    assert state.get_session("session-2") is None
+    assert state.take_code("code-1") is None
+
+
+def test_a_live_sessions_save_and_its_check_are_one_round_trip(state):
+    assert round_trips_of(state, lambda: state.save_session(
+        "session-1", {"sid": "sid-1", "clients": {}}, 600)) == 1
+    assert state.get_session("session-1") == {"sid": "sid-1", "clients": {}}
+
+    def sign_in():
+        with state.batched_writes():
+            state.save_session("session-2", {"sid": "sid-2", "clients": {}}, 600)
+            issue(state, sid="sid-2")
+
+    assert round_trips_of(state, sign_in) == 1
+    assert state.get_session("session-2") is not None and state.take_code("code-1") is not None
