@@ -198,6 +198,11 @@ class BrokerState:
     def save_flow(self, flow: Flow, ttl: int) -> None:
         self._set(self._key("flow", flow.id), _json(encode(flow)), ttl)
 
+    def peek_flow(self, flow_id: str) -> Flow | None:
+        """The flow, left in place (an answer for a flow an earlier release started: ADR 25)."""
+        raw = self._call("get", self._key("flow", flow_id))
+        return _record(Flow, raw, "flow")
+
     def take_flow(self, flow_id: str) -> Flow | None:
         raw = self._call("getdel", self._key("flow", flow_id))
         return _record(Flow, raw, "flow")

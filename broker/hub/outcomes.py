@@ -6,3 +6,7 @@ from __future__ import annotations
 
 class ResponseRejected(Exception):
     """The message is not a valid answer from the hub to this flow; never becomes a sign-in."""
+
+
+class NotThisRequest(ResponseRejected):
+    """InResponseTo names another AuthnRequest than the one expected for the RelayState."""

@@ -38,7 +38,7 @@ from broker.hub.assertions import (
 )
 from broker.hub.federation import HubMetadata
 from broker.hub.matching_dataset import matching_dataset
-from broker.hub.outcomes import ResponseRejected
+from broker.hub.outcomes import NotThisRequest, ResponseRejected
 from broker.hub.saml_schema import verify_protocol_schema
 from broker.hub.saml_values import NS, SAML, SAMLP, exact, saml_instant, verify_signature
 from broker.hub.saml_xml import UnacceptableXml, parse_xml
@@ -138,7 +138,7 @@ def _check_envelope(document: etree._Element, authn_request_id: str, config: Bro
     if document.get("Version") != "2.0":
         raise ResponseRejected("Response Version is not 2.0")
     if document.get("InResponseTo") != authn_request_id:
-        raise ResponseRejected("InResponseTo does not match this flow's AuthnRequest")
+        raise NotThisRequest("InResponseTo does not match this flow's AuthnRequest")
     if document.get("Destination") != config.acs_url:
         raise ResponseRejected("Destination is not our assertion consumer service")
     issuers = document.findall("saml:Issuer", NS)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, request
 
-from broker.hub.federation import MetadataError
-from broker.hub.outcomes import ResponseRejected
+from broker.hub.federation import HubMetadata, MetadataError
+from broker.hub.outcomes import NotThisRequest, ResponseRejected
 from broker.hub.requests import authn_request_id_for
 from broker.hub.responses import read_response
 from broker.hub.sp_metadata import sp_metadata
-from broker.upstreams.interface import FailureKind, Journey, UpstreamFailure
+from broker.upstreams.interface import FailureKind, Journey, UpstreamAnswer, UpstreamFailure
 from broker.web.pages import render_page
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ def blueprint(upstream: HubUpstream, journey: Journey) -> Blueprint:
         else:
             try:
                 result = read_response(saml_response, request_id, upstream.config, hub)
+            except NotThisRequest as exc:
+                request_id, result = _for_an_earlier_release(upstream, relay_state, request_id,
+                                                             saml_response, hub, exc)
             except ResponseRejected as exc:
                 result = UpstreamFailure(FailureKind.REJECTED, str(exc))
         return journey.answered_cross_site(
@@ -60,3 +63,20 @@ def blueprint(upstream: HubUpstream, journey: Journey) -> Blueprint:
             answers=lambda flow: flow.saml is not None and flow.saml.authn_request_id == request_id)
 
     return bp
+
+
+def _for_an_earlier_release(upstream: HubUpstream, relay_state: str, derived: str,
+                            saml_response: str, hub: HubMetadata, refusal: NotThisRequest
+                            ) -> tuple[str, UpstreamAnswer | UpstreamFailure]:
+    """A flow an earlier release started (before ADR 25) sent an AuthnRequest with a random ID,
+    kept in the flow: its answer is read again against that ID, so that a deploy does not fail
+    the sign-ins in flight. One more round trip, only for an answer that names another request;
+    such flows are gone `oidc.flow_ttl_seconds` after the deploy. (request id, result)."""
+    flow = upstream.state.peek_flow(relay_state) if upstream.state is not None else None
+    earlier = flow.saml.authn_request_id if flow is not None and flow.saml is not None else None
+    if earlier is None or earlier == derived:
+        return derived, UpstreamFailure(FailureKind.REJECTED, str(refusal))
+    try:
+        return earlier, read_response(saml_response, earlier, upstream.config, hub)
+    except ResponseRejected as exc:
+        return earlier, UpstreamFailure(FailureKind.REJECTED, str(exc))
