@@ -73,7 +73,7 @@ class PublishedTrust:
 
 
 class OneLoginProvider(PublishedDocuments[PublishedTrust]):
-    what = "One Login"
+    what = called = "One Login"
     unavailable = OneLoginUnavailable
     fetch_errors = (DidDocumentError,)
 

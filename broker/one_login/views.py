@@ -10,14 +10,10 @@ from flask import Blueprint, jsonify, request
 
 from broker.one_login.callback import AnswerRejected, ExpectedAnswer, failure_for_error
 from broker.one_login.client_auth import public_jwks
-from broker.one_login.logout import (
-    LOGOUT_TOKEN_MAX_AGE_SECONDS,
-    LogoutTokenRejected,
-    read_logout_token,
-    upstream_subject,
-)
+from broker.one_login.logout import upstream_subject
 from broker.one_login.provider import OneLoginUnavailable
 from broker.upstreams.interface import FailureKind, Journey, UpstreamFailure
+from broker.upstreams.logout_token import answer_backchannel_logout
 from broker.web.pages import render_page
 
 if TYPE_CHECKING:
@@ -71,28 +67,13 @@ def blueprint(upstream: OneLoginUpstream, journey: Journey) -> Blueprint:
 
     @bp.post("/onelogin/backchannel-logout")
     def backchannel_logout():
-        """One Login's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's
-        broker sessions end as at /logout (their tokens and codes revoked) and their council
-        apps are told. Errors are 400 `invalid_request` (section 2.8)."""
-        headers = {"Cache-Control": "no-store"}
-        try:
-            trust = upstream.client.provider.current()
-        except OneLoginUnavailable:
-            return jsonify(error="temporarily_unavailable"), 503, headers
+        """One Login's logout_token: the resident's broker sessions end as at /logout (their
+        tokens and codes revoked) and their council apps are told."""
         settings = upstream.settings
-        try:
-            claims = read_logout_token(request.form.get("logout_token"), trust,
-                                       settings.client_id, settings.clock_skew_seconds,
-                                       provider=upstream.client.provider)
-        except LogoutTokenRejected as exc:
-            log.warning("One Login logout token rejected: %s", exc)
-            return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
-        if upstream.state is None or not upstream.state.first_sighting(
-                "onelogin-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
-            return jsonify(error="invalid_request", error_description="replayed"), 400, headers
-        ended = journey.end_sessions(upstream, upstream_subject(trust.provider.issuer,
-                                                                claims["sub"]))
-        log.info("One Login back-channel logout: %d broker session(s) ended", ended)
-        return "", 200, headers
+        return answer_backchannel_logout(
+            upstream.client.provider, client_id=settings.client_id,
+            leeway=settings.clock_skew_seconds, state=upstream.state,
+            replay_kind="onelogin-logout", subject=upstream_subject,
+            end_sessions=lambda subject: journey.end_sessions(upstream, subject))
 
     return bp

@@ -29,7 +29,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from broker.config import BrokerConfig, OpenIdIdaConfig
 from broker.identity import Flow, LevelOfAssurance, VerifiedIdentity
-from broker.openid_ida.logout import LogoutTokenRejected, read_logout_token, upstream_subject
+from broker.openid_ida.logout import upstream_subject
 from broker.openid_ida.provider import OpenIdProvider, ProviderUnavailable
 from broker.openid_ida.relying_party import AnswerRejected, LevelNotOffered, RelyingParty
 from broker.openid_ida.verified_claims import VerifiedClaimsRejected, read_verified_claims
@@ -42,7 +42,7 @@ from broker.upstreams.interface import (
     UpstreamAnswer,
     UpstreamFailure,
 )
-from broker.upstreams.logout_token import LOGOUT_TOKEN_MAX_AGE_SECONDS
+from broker.upstreams.logout_token import answer_backchannel_logout
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -182,28 +182,13 @@ class OpenIdIdaUpstream(Upstream):
 
         @bp.post(LOGOUT_PATH)
         def backchannel_logout():
-            """The provider's logout_token (Back-Channel Logout 1.0 section 2.5): the resident's
-            broker sessions from this provider end and their council apps are told. Errors are
-            400 `invalid_request` (section 2.8)."""
-            headers = {"Cache-Control": "no-store"}
-            try:
-                trust = upstream.provider.current()
-            except ProviderUnavailable:
-                return jsonify(error="temporarily_unavailable"), 503, headers
-            try:
-                claims = read_logout_token(request.form.get("logout_token"), upstream.provider,
-                                           trust, upstream.config.client_id,
-                                           upstream.clock_skew_seconds)
-            except LogoutTokenRejected as exc:
-                log.warning("OpenID provider logout token rejected: %s", exc)
-                return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
-            if upstream.state is None or not upstream.state.first_sighting(
-                    "openid-ida-logout", claims["jti"], LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
-                return jsonify(error="invalid_request", error_description="replayed"), 400, headers
-            ended = journey.end_sessions(upstream, upstream_subject(trust.provider.issuer,
-                                                                    claims["sub"]))
-            log.info("OpenID provider back-channel logout: %d broker session(s) ended", ended)
-            return "", 200, headers
+            """The provider's logout_token: the resident's broker sessions from this provider
+            end and their council apps are told."""
+            return answer_backchannel_logout(
+                upstream.provider, client_id=upstream.config.client_id,
+                leeway=upstream.clock_skew_seconds, state=upstream.state,
+                replay_kind="openid-ida-logout", subject=upstream_subject,
+                end_sessions=lambda subject: journey.end_sessions(upstream, subject))
 
         app.register_blueprint(bp)
 

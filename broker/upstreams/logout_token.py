@@ -1,18 +1,27 @@
-"""The logout token every OpenID upstream's back-channel logout checks (OpenID Connect Back-Channel
-Logout 1.0 section 2.6): one reader for One Login and any OIDC4IDA provider, so both verify the
+"""Back-channel logout from an OpenID upstream (OpenID Connect Back-Channel Logout 1.0): one
+endpoint body and one token reader for One Login and any OIDC4IDA provider, so both verify the
 signature the same way (the provider's keys fetched again once when the token names a key they
-do not hold: the first logout after a key rotation) and refuse with the same words."""
+do not hold: the first logout after a key rotation), check section 2.6 the same way, refuse with
+the same words and remember a token's `jti` so it is believed once."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flask import jsonify, request
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
+
+if TYPE_CHECKING:
+    from broker.state import BrokerState
+    from broker.upstreams.published_documents import PublishedDocuments
+
+log = logging.getLogger(__name__)
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 MAX_LOGOUT_TOKEN = 8192
@@ -85,3 +94,45 @@ def read_logout_token(token: Any, *, keys: KeySet, algorithms: list[str], issuer
         refusal = REFUSALS.get(claim, exc.description or exc.error)
         raise LogoutTokenRejected(refusal.replace("{provider}", provider_name)) from None
     return claims
+
+
+def read_published_logout_token(token: Any, documents: PublishedDocuments | None, trust: Any, *,
+                                client_id: str, leeway: int, now: float | None = None
+                                ) -> dict[str, Any]:
+    """`read_logout_token` with the keys of `trust`, the provider's documents in hand; when
+    `documents` is given, they are fetched again once for a key `trust` lacks."""
+    def fresh_keys() -> KeySet | None:
+        fresh = documents.refetch_for_unknown_key(trust) if documents is not None else None
+        return fresh.id_token_keys if fresh is not None else None
+
+    return read_logout_token(
+        token, keys=trust.id_token_keys, algorithms=list(trust.provider.id_token_signing_algs),
+        issuer=trust.provider.issuer, client_id=client_id, leeway=leeway, fresh_keys=fresh_keys,
+        provider_name=documents.called if documents is not None else "the provider", now=now)
+
+
+def answer_backchannel_logout(documents: PublishedDocuments, *, client_id: str, leeway: int,
+                              state: BrokerState | None, replay_kind: str,
+                              subject: Callable[[str, str], str],
+                              end_sessions: Callable[[str], int]):
+    """The endpoint's answer to the provider's POST (section 2.5): the resident's broker
+    sessions from this provider end (`end_sessions` of `subject(issuer, sub)`, the journey's)
+    and their council apps are told. Errors are 400 `invalid_request` (section 2.8), 503 while
+    the provider's documents cannot be had."""
+    headers = {"Cache-Control": "no-store"}
+    try:
+        trust = documents.current()
+    except documents.unavailable:
+        return jsonify(error="temporarily_unavailable"), 503, headers
+    try:
+        claims = read_published_logout_token(request.form.get("logout_token"), documents, trust,
+                                             client_id=client_id, leeway=leeway)
+    except LogoutTokenRejected as exc:
+        log.warning("%s logout token rejected: %s", documents.what, exc)
+        return jsonify(error="invalid_request", error_description=str(exc)), 400, headers
+    if state is None or not state.first_sighting(replay_kind, claims["jti"],
+                                                 LOGOUT_TOKEN_MAX_AGE_SECONDS * 2):
+        return jsonify(error="invalid_request", error_description="replayed"), 400, headers
+    ended = end_sessions(subject(trust.provider.issuer, claims["sub"]))
+    log.info("%s back-channel logout: %d broker session(s) ended", documents.what, ended)
+    return "", 200, headers

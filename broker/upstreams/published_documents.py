@@ -68,7 +68,8 @@ def fetch_public_keys(url: str, timeout: float, whose: str,
 class PublishedDocuments(Generic[D]):
     """One provider's documents in this process. Subclasses say how to fetch them."""
 
-    what = "OpenID provider"
+    what = "OpenID provider"  # in log lines
+    called = "the provider"  # in refusals: "not from the provider"
     unavailable: type[DocumentsUnavailable] = DocumentsUnavailable
     fetch_errors: tuple[type[Exception], ...] = ()
 

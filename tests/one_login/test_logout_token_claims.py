@@ -9,8 +9,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from broker.one_login.logout import BACKCHANNEL_EVENT, LogoutTokenRejected, read_logout_token
-from broker.one_login.provider import ProviderMetadata, PublishedTrust
+from broker.one_login.provider import OneLoginProvider, ProviderMetadata, PublishedTrust
+from broker.upstreams.logout_token import (
+    BACKCHANNEL_EVENT,
+    LogoutTokenRejected,
+    read_published_logout_token,
+)
 
 ISSUER = "https://oidc.one-login.test/"
 KEY = ECKey.generate_key("P-256", auto_kid=True)
@@ -18,6 +22,20 @@ TRUST = PublishedTrust(
     ProviderMetadata(ISSUER, f"{ISSUER}authorize", f"{ISSUER}token", f"{ISSUER}userinfo",
                      f"{ISSUER}jwks", None, ("ES256",)),
     KeySet([ECKey.import_key(KEY.as_dict(private=False))]), None, time.time())
+
+
+class OneLoginInHand:
+    """One Login's documents as already fetched: nothing newer to fetch for an unknown key."""
+
+    called = OneLoginProvider.called
+
+    def refetch_for_unknown_key(self, seen):
+        return None
+
+
+def read_logout_token(value: str, trust: PublishedTrust, client_id: str, leeway: int):
+    return read_published_logout_token(value, OneLoginInHand(), trust, client_id=client_id,
+                                       leeway=leeway)
 
 
 def token(**changes) -> str:
