@@ -39,10 +39,10 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-# The HTTP servers compared in docs/adr/0018-http-server-stays-gunicorn-gthread.md, each serving `hello` from one
-# worker process. Sync workers close the connection after each response (gunicorn's sync worker
-# has no keep-alive), so their figure includes accepting a connection per request, as it would
-# behind a proxy.
+# The HTTP servers compared in docs/adr/0018-http-server-stays-gunicorn-gthread.md, each serving
+# `hello` from one worker process. Sync workers close the connection after each response
+# (gunicorn's sync worker has no keep-alive), so their figure includes accepting a connection
+# per request, as it would behind a proxy.
 SERVERS = {
     "gunicorn-gthread-2": ["-m", "gunicorn", "-k", "gthread", "--threads", "2"],
     "gunicorn-gthread-1": ["-m", "gunicorn", "-k", "gthread", "--threads", "1"],

@@ -51,7 +51,14 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
     from broker.oidc import views as oidc_views
     from broker.ratelimit import install_rate_limits
     from broker.web.brand_pages import REMEMBERED_COUNCIL_MAX_AGE, BrandBook
-    from broker.web.cookies import BINDING, COUNCIL, FLASK_SESSION, LANGUAGE, SESSION, cookies_of
+    from broker.web.cookies import (
+        BINDING,
+        COUNCIL,
+        LANGUAGE,
+        SESSION,
+        NoFlaskSession,
+        cookies_of,
+    )
     from broker.web.design import LANGUAGE_COOKIE_MAX_AGE, init_design
     from broker.web.pages import (
         COOKIE_PURPOSES,
@@ -64,8 +71,8 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     verify_protocol_schema()  # before any request thread: see broker.hub.saml_schema
     app = Flask(__name__, template_folder="web/templates")
-    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-                      SESSION_COOKIE_HTTPONLY=True)
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH)
+    app.session_interface = NoFlaskSession()
     if redis_client is None:
         redis_client = connect(config.redis, allow_embedded=not config.production)
     state = BrokerState(redis_client, config.redis.key_prefix, data_sealer(config))
@@ -87,7 +94,6 @@ def create_app(config: BrokerConfig, redis_client: redis.Redis | None = None) ->
 
     # The hand-off form posts to the hub's SSO URL, which comes from metadata: form-action *.
     install_security(app, secure_cookies=config.issuer.startswith("https://"), form_action="*")
-    app.config["SESSION_COOKIE_NAME"] = cookies_of(app).name(FLASK_SESSION)
     brands = BrandBook(config.branding, {c.id: c.brand for c in config.councils.values()},
                        remembered_council_cookie=COUNCIL)
     init_design(app, service_name=_l("Sign in to your council"), organisation=_l("Council sign-in"),

@@ -14,7 +14,9 @@ Every broker cookie is `HttpOnly` and holds no identity data:
 - `broker_lang`: the resident's language choice (Lax);
 - `broker_council`: the id of the last council a resident started from (None over https, so
   that the hub's cross-site POST brings it to the "expired" page);
-- `broker_flask`: Flask's own session cookie, which the broker does not use today.
+
+Flask's own session cookie is never read or set: `NoFlaskSession` replaces Flask's session, so
+a request does not open (verify and decode) a cookie the broker has no use for.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
+from flask.sessions import SessionInterface
 
 HOST_PREFIX = "__Host-"
 BINDING = "broker_binding"
 SESSION = "broker_session"
 LANGUAGE = "broker_lang"
 COUNCIL = "broker_council"
-FLASK_SESSION = "broker_flask"
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,15 @@ def cookies_of(app: Flask) -> CookieJar:
 def cookies() -> CookieJar:
     """The current app's cookies (the broker's, or a development tool's)."""
     return cookies_of(current_app)
+
+
+class NoFlaskSession(SessionInterface):
+    """Flask's session, switched off: nothing in the broker keeps state in a signed cookie
+    (state lives in Redis, named by the cookies above). Flask then gives each request its
+    read-only null session, and writing to `flask.session` raises instead of setting a cookie."""
+
+    def open_session(self, app, request):  # noqa: ARG002 - Flask's interface
+        return None
+
+    def save_session(self, app, session, response):  # noqa: ARG002 - never called for None
+        return None

@@ -99,3 +99,17 @@ def test_hand_off_page_carries_the_nonce_on_its_auto_submit(stack):
         "code_challenge": challenge, "code_challenge_method": "S256"}, timeout=10)
     nonce = re.search(r"'nonce-([\w-]+)'", response.headers["Content-Security-Policy"]).group(1)
     assert f'<script nonce="{nonce}">document.getElementById("hub-handoff").submit();' in response.text
+
+
+def test_the_broker_never_opens_or_writes_flasks_session_cookie(broker_app):
+    """Nothing in the broker keeps state in Flask's signed cookie: it is not decoded on each
+    request (issue 27) and cannot be written by mistake."""
+    from flask import session
+
+    with broker_app.test_request_context("/healthz", headers={"Cookie": "broker_flask=x.y.z"}):
+        broker_app.preprocess_request()
+        with pytest.raises(RuntimeError):
+            session["written"] = "by mistake"
+    response = broker_app.test_client().get("/no-such-page?lang=cy")
+    assert all(not c.startswith(("broker_flask", "session"))
+               for c in response.headers.getlist("Set-Cookie"))
