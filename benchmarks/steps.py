@@ -180,6 +180,8 @@ class Steps:
         if profile:
             stats = pstats.Stats(profiler)
             stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(40)
+            if os.environ.get("BENCH_PROFILE_DUMP"):
+                stats.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
             if os.environ.get("BENCH_PROFILE_CALLERS"):
                 stats.print_callers(os.environ["BENCH_PROFILE_CALLERS"])
         return cpu
