@@ -25,8 +25,10 @@ a client can start.
 Counting costs (almost) no Redis round trip per request: each process counts in memory and
 settles with Redis in batches of 1/20 of the limit (`rate_limits.batch_fraction`), so with N
 broker processes a limit L may let through up to L + N × (batch − 1) requests in a window, while
-small limits (batch 1) stay exact. Windows are aligned on the clock (a "per minute" window is a
-calendar minute). The counting, its trade-off and its costs are in broker/ratelimit_storage.py.
+small limits (batch 1) stay exact. Settlements that decide nothing yet ride along with the
+request's next round trip to Redis (broker.state), so a sign-in's limits cost none of their own.
+Windows are aligned on the clock (a "per minute" window is a calendar minute). The counting,
+its trade-off and its costs are in broker/ratelimit_storage.py.
 
 When Redis is down the limiter falls back to counting in process memory (each process on its
 own) rather than refusing or failing every request: the outage itself is answered by the
@@ -168,9 +170,7 @@ def install_rate_limits(app: Flask, config: BrokerConfig, embedded_store: bool,
     limits = config.rate_limits
     if not limits.enabled:
         return None
-    storage = MemoryStorage() if embedded_store else BatchedRedisStorage(
-        client=_redis_client(app, config), key_prefix=f"{config.redis.key_prefix}ratelimit",
-        batch_fraction=limits.batch_fraction)
+    storage = MemoryStorage() if embedded_store else _batched_storage(app, config)
     limiter = RateLimiter(storage)
     for endpoint, section in LIMITED_ENDPOINTS.items():
         rules = limits.rules(section)
@@ -236,13 +236,20 @@ def _parsed(limits: str | None) -> list[RateLimitItem]:
     return parse_many(limits) if limits else []
 
 
-def _redis_client(app: Flask, config: BrokerConfig):
-    """The broker's own Redis client (its timeouts, Sentinel, TLS, round-trip metric), or a new
-    one for an app that has none."""
+def _batched_storage(app: Flask, config: BrokerConfig) -> BatchedRedisStorage:
+    """Counts on the broker's own Redis client (its timeouts, Sentinel, TLS, round-trip metric),
+    its settlements riding along with the broker state's round trips; on a new client, settling
+    on its own, for an app that has none."""
     state = getattr(app.extensions.get("broker"), "state", None)
     client = getattr(state, "redis", None)
+    rides_along = client is not None
     if client is None:
         from broker.state import connect
 
         client = connect(config.redis, allow_embedded=False)
-    return client
+    storage = BatchedRedisStorage(client=client, key_prefix=f"{config.redis.key_prefix}ratelimit",
+                                  batch_fraction=config.rate_limits.batch_fraction,
+                                  rides_along=rides_along)
+    if rides_along:
+        state.carry_riders(storage.take_riders)
+    return storage

@@ -10,17 +10,28 @@ How it counts (fixed windows, the only strategy the broker uses):
   expires a moment after the window ends.
 - Each process keeps, per limit key, the shared count it last read from Redis and the hits it
   has taken since (pending). A request is allowed when shared + pending is within the limit.
-- Pending hits go to Redis with one pipelined INCRBY + EXPIREAT (one round trip, 2 commands),
-  which also returns the fresh shared count, when any of these holds:
+- Pending hits go to Redis with an INCRBY + EXPIREAT (2 commands), which also returns the fresh
+  shared count. The hit settles them in a round trip of its own, before it is decided, when any
+  of these holds:
     * pending reaches the batch size, max(1, limit × `rate_limits.batch_fraction`), 1/20 of the
-      limit by default: a "3000/minute" key settles every 150 hits per process, a "2/minute"
-      key (batch 1) on every hit, exactly as a plain Redis counter would;
+      limit by default: a "3000/minute" key settles at least every 150 hits per process, a
+      "2/minute" key (batch 1) on every hit, exactly as a plain Redis counter would;
     * the count is within one batch of the limit (then every hit settles until the limit is
       reached, so the limit itself is decided on fresh shared counts);
     * the key last settled more than a second ago (counted from its first hit), so slow steady
-      traffic spread over many processes still reaches the shared count.
+      traffic spread over many processes still reaches the shared count; where settlements
+      ride along (below), a second after that settlement was offered and nobody took it.
   A key with a single hit in its window (a resident's own address, typically) never costs a
-  round trip. No background thread: settling happens on the request that triggers it.
+  round trip. No background thread: settling happens on a request (the one that triggers it,
+  or the one it rides along with).
+- Riding along (`rides_along`: the broker's Redis state, on the same client, carries them;
+  broker.state): a settlement that decides nothing is offered to the request's next round trip
+  to Redis (`take_riders`) instead of being sent alone, from half a batch pending or a second
+  after the last settlement. A busy key's count thus usually reaches Redis before a whole batch
+  is pending, and a sign-in's limits cost no round trip of their own. A whole batch pending
+  still settles alone: that fresh count is what refuses a hit once other processes have filled
+  the window, so riding lets through no more hits than settling alone does. Hits whose ride
+  failed are pending again.
 - Memory is bounded: ended windows are forgotten every 10 s, and beyond 100,000 live keys (a
   flood of made-up client ids) new keys are counted in Redis only, one round trip per hit.
 
@@ -86,31 +97,70 @@ class _Count:
     inflight: int = 0  # hits being sent right now
     own: int = 0  # hits of this process Redis has taken (it cannot have counted fewer)
     settling: bool = False
+    offered_at: float | None = None  # monotonic: when its settlement was offered to ride along
 
     @property
     def estimate(self) -> int:
         return self.shared + self.inflight + self.pending
 
+    @property
+    def ride_at(self) -> int:
+        """Pending hits from which a settlement is offered to ride along: half a batch, so that
+        the ride has room to come before a whole batch makes the key settle on its own."""
+        return max(1, self.batch // 2)
+
+
+@dataclass(frozen=True)
+class _Settlement:
+    key: str  # in Redis
+    count: _Count
+    amount: int
+
+
+class Ride:
+    """Settlements taken to ride along with another round trip to the same Redis (BrokerState's):
+    `queue` adds their commands to its pipeline; then exactly one of `answered` (with their
+    results) or `failed` hands them back."""
+
+    def __init__(self, storage: BatchedRedisStorage, settlements: list[_Settlement]):
+        self.storage = storage
+        self.settlements = settlements
+
+    def queue(self, pipe) -> None:
+        for settlement in self.settlements:
+            pipe.incrby(settlement.key, settlement.amount)
+            pipe.expireat(settlement.key,
+                          int(settlement.count.window_end) + EXPIRY_MARGIN_SECONDS)
+
+    def answered(self, results: list) -> None:
+        self.storage._rode(self.settlements, results[::2])
+
+    def failed(self, exc: BaseException) -> None:
+        self.storage._missed_ride(self.settlements, exc)
+
 
 class BatchedRedisStorage(Storage):
     """`BatchedRedisStorage(client=redis_client, key_prefix="...", batch_fraction=0.05)`, for
-    limits' fixed-window strategy (broker.ratelimit)."""
+    limits' fixed-window strategy (broker.ratelimit). `rides_along=True` when something calls
+    `take_riders` before its round trips to `client` (BrokerState: broker.ratelimit wires it)."""
 
     STORAGE_SCHEME = [STORAGE_SCHEME]
 
     def __init__(self, uri: str | None = None, *, client: redis.Redis, key_prefix: str,
-                 batch_fraction: float = DEFAULT_BATCH_FRACTION, wrap_exceptions: bool = False,
-                 **options) -> None:
+                 batch_fraction: float = DEFAULT_BATCH_FRACTION, rides_along: bool = False,
+                 wrap_exceptions: bool = False, **options) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         self.client = client
         self.key_prefix = key_prefix
         self.batch_fraction = float(batch_fraction)
+        self.rides_along = rides_along
         self._reset_local()
 
     def _reset_local(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._counts: dict[str, _Count] = {}
+        self._offered: dict[str, _Count] = {}  # settlements waiting for a ride, by limit key
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
         self._redis_retry_at = 0.0  # monotonic; Redis is not tried before this after a failure
         self._failures = 0
@@ -146,11 +196,11 @@ class BatchedRedisStorage(Storage):
                     self._counts[key] = count
                 count.pending += amount
                 estimate = count.estimate
-                due = (count.pending >= count.batch
-                       or monotonic - count.last_sync >= SYNC_SECONDS
-                       or count.limit - count.batch < estimate <= count.limit)
-                if not due or count.settling or monotonic < self._redis_retry_at:
+                if (count.settling or monotonic < self._redis_retry_at
+                        or not self._settles_now(key, count, estimate, monotonic)):
                     return estimate
+                self._offered.pop(key, None)
+                count.offered_at = None
                 count.settling, count.inflight, count.pending = True, count.pending, 0
                 sending = count.inflight
         if crowded:
@@ -159,16 +209,30 @@ class BatchedRedisStorage(Storage):
             shared = self._send(self.redis_key(key, window), sending, count.window_end)
         except redis.RedisError as exc:
             with self._lock:
-                count.settling, count.pending, count.inflight = False, count.pending + sending, 0
+                self._unsent(count, sending)
                 self._redis_failed(exc, monotonic)
                 return count.estimate
         with self._lock:
-            self._failures = 0
-            count.settling, count.inflight, count.own = False, 0, count.own + sending
-            # Never below what we knew: a Redis that restarted empty has lost the earlier hits.
-            count.shared = max(count.shared, shared, count.own)
-            count.last_sync = time.monotonic()
+            self._settled(count, sending, shared)
             return count.estimate
+
+    def take_riders(self) -> Ride | None:
+        """The settlements offered to ride along, for the caller's next round trip to `client`
+        (any request thread; see `rides_along`). None when there are none."""
+        if not self._offered or os.getpid() != self._pid:  # a parent's offers are not ours
+            return None
+        with self._lock:
+            if time.monotonic() < self._redis_retry_at:
+                return None
+            taken = []
+            for key, count in self._offered.items():
+                count.offered_at = None
+                if self._counts.get(key) is count and not count.settling and count.pending:
+                    count.settling, count.inflight, count.pending = True, count.pending, 0
+                    taken.append(_Settlement(self.redis_key(key, count.window), count,
+                                             count.inflight))
+            self._offered.clear()
+        return Ride(self, taken) if taken else None
 
     def get(self, key: str) -> int:
         parsed = parse_limit_key(key)
@@ -229,6 +293,54 @@ class BatchedRedisStorage(Storage):
 
     # --- internals ------------------------------------------------------------------------------
 
+    def _settles_now(self, key: str, count: _Count, estimate: int, monotonic: float) -> bool:
+        """Called with the lock held: whether this hit settles the key's count, on its own and
+        before it is decided. Otherwise it may offer the settlement to ride along."""
+        if count.pending >= count.batch or count.limit - count.batch < estimate <= count.limit:
+            return True
+        stale = monotonic - count.last_sync >= SYNC_SECONDS
+        if not self.rides_along:
+            return stale
+        if count.offered_at is not None:  # offered and not taken: a second is as long as it waits
+            return monotonic - count.offered_at >= SYNC_SECONDS
+        if stale or count.pending >= count.ride_at:
+            count.offered_at = monotonic
+            self._offered[key] = count
+        return False
+
+    def _settled(self, count: _Count, amount: int, shared: int) -> None:
+        """Called with the lock held: Redis took `amount` hits and answered `shared`."""
+        self._failures = 0
+        count.settling, count.inflight, count.own = False, 0, count.own + amount
+        # Never below what we knew: a Redis that restarted empty has lost the earlier hits.
+        count.shared = max(count.shared, shared, count.own)
+        count.last_sync = time.monotonic()
+
+    def _unsent(self, count: _Count, amount: int) -> None:
+        """Called with the lock held: `amount` hits did not reach Redis; pending again."""
+        count.settling, count.pending, count.inflight = False, count.pending + amount, 0
+
+    def _rode(self, settlements: list[_Settlement], answers: list) -> None:
+        """Each settlement's INCRBY answer from the round trip it rode along with."""
+        with self._lock:
+            error = None
+            for settlement, shared in zip(settlements, answers, strict=True):
+                if isinstance(shared, Exception):
+                    self._unsent(settlement.count, settlement.amount)
+                    error = shared
+                else:
+                    self._settled(settlement.count, settlement.amount, int(shared))
+            if error is not None:
+                self._redis_failed(error, time.monotonic())
+
+    def _missed_ride(self, settlements: list[_Settlement], exc: BaseException) -> None:
+        """The round trip they rode along with failed (its caller counted the Redis error)."""
+        with self._lock:
+            for settlement in settlements:
+                self._unsent(settlement.count, settlement.amount)
+            if isinstance(exc, redis.RedisError):
+                self._redis_failed(exc, time.monotonic(), counted=True)
+
     def _send(self, redis_key: str, amount: int, window_end: float) -> int:
         """One round trip: add `amount` and make sure the key expires after its window."""
         pipe = self.client.pipeline(transaction=False)
@@ -248,13 +360,15 @@ class BatchedRedisStorage(Storage):
                 self._redis_failed(exc, time.monotonic())
             return amount
 
-    def _redis_failed(self, exc: Exception, monotonic: float) -> None:
+    def _redis_failed(self, exc: Exception, monotonic: float, counted: bool = False) -> None:
         """Called with the lock held: count in memory and retry Redis after a growing pause."""
         if not self._failures:
             log.warning("rate limits: Redis unreachable, counting in this process until it "
                         "answers again: %s", exc)
         self._failures += 1
         self._redis_retry_at = monotonic + min(MAX_RETRY_SECONDS, 2.0 ** (self._failures - 1))
+        if counted:
+            return
         try:
             from broker.observability import REDIS_ERRORS
 
@@ -268,3 +382,4 @@ class BatchedRedisStorage(Storage):
         for key in [key for key, count in self._counts.items()
                     if count.window_end <= now and not count.settling]:
             del self._counts[key]
+            self._offered.pop(key, None)

@@ -7,6 +7,10 @@ Every value is sealed (broker/sealing.py, ADR 0010) on its way to Redis and open
 back, in `_call` and `_set`, the primitives every command passes through; only the kinds in
 `READABLE_KINDS`, which hold no personal data, are stored as they are. A value that cannot be
 opened reads as absent.
+
+Those primitives (`_call`, `_call_pipeline`) also carry riders: commands another part of the
+process wants sent to this Redis (the rate limiter's settlements, broker.ratelimit_storage) go
+along with the request's next round trip instead of costing one of their own.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
 import redis
@@ -109,6 +113,17 @@ def connect(config: RedisConfig, *, allow_embedded: bool) -> redis.Redis:
     return fakeredis.FakeRedis()
 
 
+class Riders(Protocol):
+    """Commands that ride along with one round trip: `queue` adds them to its pipeline, behind
+    the caller's; then exactly one of `answered` (their results) or `failed` is called."""
+
+    def queue(self, pipe: redis.client.Pipeline) -> None: ...
+
+    def answered(self, results: list[Any]) -> None: ...
+
+    def failed(self, exc: BaseException) -> None: ...
+
+
 class BrokerState:
     """Typed access to the broker's Redis keys; one place for names, TTLs and atomicity."""
 
@@ -118,6 +133,7 @@ class BrokerState:
         self.prefix = prefix
         self.sealer = sealer
         self._local = threading.local()
+        self._take_riders: Callable[[], Riders | None] | None = None
         for kind in SECRET_ID_KINDS:  # a zero series from the start, for the alert's rate()
             SEALED_VALUES_REFUSED.labels(kind)
 
@@ -153,18 +169,61 @@ class BrokerState:
             log.warning("a stored %s could not be opened, treated as absent: %s", kind, exc)
             return None
 
+    def carry_riders(self, take: Callable[[], Riders | None]) -> None:
+        """From now on every round trip first calls `take` and carries what it returns: a single
+        command becomes a pipeline with the riders behind it, still one round trip, and the
+        caller sees only its own results and errors. `take` gives commands for this client's
+        Redis (the same server and database) under keys of their own."""
+        self._take_riders = take
+
+    def _riders(self) -> Riders | None:
+        take = self._take_riders
+        return take() if take is not None else None
+
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One Redis command; a SET's value is sealed and a GET's or GETDEL's opened here."""
         if method == "set":
             args = (args[0], self._seal(args[0], args[1]), *args[2:])
+        riders = self._riders()
         try:
-            result = getattr(self.redis, method)(*args, **kwargs)
+            if riders is None:
+                result = getattr(self.redis, method)(*args, **kwargs)
+            else:
+                try:
+                    pipe = self.redis.pipeline(transaction=False)
+                    getattr(pipe, method)(*args, **kwargs)
+                except BaseException as exc:
+                    riders.failed(exc)
+                    raise
+                [result] = self._execute(pipe, True, riders)
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc
         if method in ("get", "getdel"):
             return self._open(args[0], result)
         return result
+
+    @staticmethod
+    def _execute(pipe: redis.client.Pipeline, raise_on_error: bool,
+                 riders: Riders | None) -> list[Any]:
+        """`pipe` in one round trip, `riders` behind the caller's commands; the caller gets its
+        own results, and its own first error raised when `raise_on_error`."""
+        if riders is None:
+            return pipe.execute(raise_on_error=raise_on_error)
+        own = len(pipe)
+        try:
+            riders.queue(pipe)
+            results = pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            riders.failed(exc)
+            raise
+        riders.answered(results[own:])
+        results = results[:own]
+        if raise_on_error:
+            for result in results:
+                if isinstance(result, redis.ResponseError):
+                    raise result
+        return results
 
     @contextmanager
     def batched_writes(self) -> Iterator[None]:
@@ -347,8 +406,9 @@ class BrokerState:
         return self._call("delete", token_key)
 
     def _call_pipeline(self, pipe, raise_on_error: bool = True) -> list[Any]:
+        riders = self._riders()
         try:
-            return pipe.execute(raise_on_error=raise_on_error)
+            return self._execute(pipe, raise_on_error, riders)
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StateUnavailable(str(exc)) from exc

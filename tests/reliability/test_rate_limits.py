@@ -15,6 +15,7 @@ import redis
 
 from broker.app import create_app
 from broker.config import ConfigError, load_config
+from broker.state import StateUnavailable
 from tests.conftest import COUNCIL_CLIENT_ID, COUNCIL_CLIENT_SECRET, free_port, write_config
 from tests.reliability.conftest import wait_until
 
@@ -410,3 +411,168 @@ def test_checking_the_failure_limit_costs_no_redis_round_trip(stack_factory, red
     for i in range(20):
         assert token_request(client, ip=f"10.1.0.{i}").status_code == 400  # a bad code
     assert "GET" not in traffic.commands
+
+
+# --- riding along (broker/ratelimit_storage.py, broker/state.py) ----------------------------------
+# A settlement that decides nothing yet goes to Redis with the request's own next round trip (the
+# broker state's), not in one of its own; near the limit every hit still settles before it is
+# decided, and a settlement nobody carries is sent alone a second later.
+
+class Process:
+    """One broker process's limiter and state on one Redis client, its settlements riding along
+    with the state's round trips (as broker.ratelimit wires them), and a clock it can move on."""
+
+    def __init__(self, redis_url: str, prefix: str, monkeypatch):
+        from limits.strategies import FixedWindowRateLimiter
+
+        from broker import ratelimit_storage
+        from broker.sealing import DataKey, Sealer
+        from broker.state import BrokerState, CountingConnection
+
+        client = redis.Redis.from_url(redis_url, connection_class=CountingConnection)
+        key = DataKey.generate("test-key-1")
+        self.state = BrokerState(client, prefix, Sealer((key,), key.id))
+        self.storage = ratelimit_storage.BatchedRedisStorage(
+            client=client, key_prefix=f"{prefix}ratelimit", rides_along=True)
+        self.state.carry_riders(self.storage.take_riders)
+        self.limiter = FixedWindowRateLimiter(self.storage)
+        self.ahead = 0.0
+        monkeypatch.setattr(ratelimit_storage, "time", type("Clock", (), {
+            "time": staticmethod(time.time),
+            "monotonic": staticmethod(lambda: time.monotonic() + self.ahead)}))
+        client.ping()  # the connection's own set-up is no step's
+
+    def round_trips(self, action) -> int:
+        from broker.observability import REDIS_ROUND_TRIPS
+
+        before = REDIS_ROUND_TRIPS._value.get()
+        action()
+        return REDIS_ROUND_TRIPS._value.get() - before
+
+    def hits(self, item, identifier: str, times: int) -> list[bool]:
+        return [self.limiter.hit(item, identifier) for _ in range(times)]
+
+
+@pytest.fixture
+def process(redis_url, redis_client, monkeypatch):
+    prefix = f"ride-{time.monotonic_ns()}:"
+    yield lambda: Process(redis_url, prefix, monkeypatch)
+    for key in redis_client.scan_iter(f"{prefix}*"):
+        redis_client.delete(key)
+
+
+def shared_count(redis_client, process: Process) -> int | None:
+    keys = list(redis_client.scan_iter(f"{process.storage.key_prefix}:*"))
+    assert len(keys) <= 1
+    return int(redis_client.get(keys[0])) if keys else None
+
+
+def test_a_settlement_due_rides_along_with_the_requests_next_round_trip(process, redis_client):
+    from limits import parse
+
+    broker = process()
+    item = parse("1000/day")  # batch 50: offered to ride from 25 hits pending
+    assert broker.round_trips(lambda: broker.hits(item, "client:a", 25)) == 0
+    assert shared_count(redis_client, broker) is None
+    assert broker.round_trips(lambda: broker.state.get_session("none")) == 1
+    assert shared_count(redis_client, broker) == 25
+    [key] = redis_client.scan_iter(f"{broker.storage.key_prefix}:*")
+    assert 0 < redis_client.ttl(key) <= 86400 + 2
+    assert broker.round_trips(lambda: broker.state.get_session("none")) == 1  # nothing left
+    assert shared_count(redis_client, broker) == 25
+
+
+def test_riders_never_change_what_the_caller_gets(process, redis_client):
+    from limits import parse
+
+    broker = process()
+    item = parse("1000/day")
+    broker.hits(item, "client:a", 25)
+    assert broker.state.first_sightings([("id", "x", 60), ("id", "x", 60)]) == [True, False]
+    broker.hits(item, "client:a", 25)
+    redis_client.sadd(broker.state.key_for("session", "a-set"), "not a session")
+    with pytest.raises(StateUnavailable):  # the caller's own error is still its own
+        broker.state.get_session("a-set")
+    assert shared_count(redis_client, broker) == 50  # and the riders settled all the same
+    broker.hits(item, "client:a", 25)
+    broker.state.end_session_grants("sid-1", 60)
+    with broker.state.batched_writes():  # a follow-up reads its own answer: the ended mark
+        broker.state.save_code_and_token("code-1", {}, 60, "token-1", {}, 60, "id-1", sid="sid-1")
+    assert broker.state.take_code("code-1") is None
+    assert shared_count(redis_client, broker) == 75
+
+
+def test_a_settlement_nobody_carries_is_sent_alone_a_second_later(process, redis_client):
+    from limits import parse
+
+    from broker.ratelimit_storage import SYNC_SECONDS
+
+    broker = process()
+    item = parse("1000/day")
+    assert broker.hits(item, "ip:192.0.2.1", 1) == [True]
+    broker.ahead += SYNC_SECONDS  # due by the clock: offered, and no request carries it
+    assert broker.round_trips(lambda: broker.hits(item, "ip:192.0.2.1", 1)) == 0
+    broker.ahead += SYNC_SECONDS / 2
+    assert broker.round_trips(lambda: broker.hits(item, "ip:192.0.2.1", 1)) == 0
+    assert shared_count(redis_client, broker) is None
+    broker.ahead += SYNC_SECONDS / 2
+    assert broker.round_trips(lambda: broker.hits(item, "ip:192.0.2.1", 1)) == 1
+    assert shared_count(redis_client, broker) == 4
+    assert broker.round_trips(lambda: broker.state.get_session("none")) == 1
+    assert shared_count(redis_client, broker) == 4  # taken back: not sent twice
+
+
+def test_near_the_limit_every_hit_settles_before_it_is_decided(process, redis_client):
+    from limits import parse
+
+    first, second = process(), process()
+    item = parse("2/day")  # batch 1: exact across processes
+    allowed = []
+    for broker in (first, second, first, second):
+        assert broker.round_trips(lambda b=broker: allowed.extend(b.hits(item, "ip:a", 1))) == 1
+        assert broker.round_trips(lambda b=broker: b.state.get_session("none")) == 1
+    assert allowed == [True, True, False, False]
+    assert shared_count(redis_client, first) == 4
+
+
+def test_hits_whose_ride_failed_are_pending_again_and_reach_redis_later(process, redis_client,
+                                                                        monkeypatch):
+    from limits import parse
+
+    broker = process()
+    item = parse("1000/day")
+    broker.hits(item, "client:a", 25)
+    execute = redis.client.Pipeline.execute
+
+    def unreachable(pipe, raise_on_error=True):
+        pipe.reset()
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", unreachable)
+    with pytest.raises(StateUnavailable):
+        broker.state.get_session("none")
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+    assert shared_count(redis_client, broker) is None
+    assert broker.storage.local_count(item.key_for("client:a")) == 25
+    broker.ahead += 1.0  # the limiter tries Redis again after a second
+    broker.hits(item, "client:a", 1)
+    broker.state.get_session("none")
+    assert shared_count(redis_client, broker) == 26
+
+
+def test_threads_hitting_and_carrying_riders_lose_and_double_no_hit(process, redis_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from limits import parse
+
+    broker = process()
+    item = parse("1000/day")  # 800 hits stay below the limit's last batch
+
+    def request(_):
+        assert broker.limiter.hit(item, "client:a")
+        broker.state.get_session("none")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(request, range(800)))
+    assert broker.storage.local_count(item.key_for("client:a")) == 800
+    assert 800 - 25 < shared_count(redis_client, broker) <= 800
