@@ -6,11 +6,12 @@ prepared requests, on one thread, so a change to the broker's own code shows wit
 and the kernel's share and without the noise of concurrency. `--profile STEP` prints the
 functions that step spends its CPU in (cProfile on the process clock, so waiting on Redis does
 not count; `BENCH_PROFILE_SORT=tottime` sorts by own time, `BENCH_PROFILE_CALLERS=regex` adds
-who calls the matching functions). Beside the CPU it counts, per step, the Redis round trips the
-broker's own client makes (`broker_redis_round_trips_total`, one per command or pipeline:
-deterministic, whatever else the machine does) and the bytes a pending flow and a broker session
-take in Redis (MEMORY USAGE). Needs a Redis server (`--redis-url`, default the local one; keys
-under a private prefix, removed afterwards).
+who calls the matching functions, `BENCH_PROFILE_DUMP=file` keeps the stats). Beside the CPU it
+counts, per step, the Redis round trips the broker's own client makes
+(`broker_redis_round_trips_total`, one per command or pipeline: deterministic, whatever else the
+machine does) and the bytes a pending flow and a broker session take in Redis (MEMORY USAGE).
+Needs a Redis server (`--redis-url`, default the local one; keys under a private prefix, removed
+afterwards).
 """
 
 from __future__ import annotations
