@@ -20,6 +20,7 @@ import argparse
 import base64
 import cProfile
 import io
+import operator
 import os
 import pstats
 import re
@@ -110,7 +111,10 @@ class Steps:
         sizes = sorted(self.redis.memory_usage(k) or 0 for k in keys)
         return sizes[len(sizes) // 2] if sizes else None
 
-    def run(self, count: int, profile: str | None, calls: bool = False) -> dict[str, float]:
+    def run(self, count: int, profile: str | None, calls: bool = False,
+            counted: str | None = None) -> dict[str, float]:
+        """`counted`: the step whose requests are made through `operator.call`, so that callgrind
+        counts only them (`--toggle-collect=_operator_call`; benchmarks.instructions)."""
         verifiers = [secrets.token_urlsafe(48) for _ in range(count)]
         challenges = [base64.urlsafe_b64encode(sha256(v.encode()).digest()).rstrip(b"=").decode()
                       for v in verifiers]
@@ -127,7 +131,8 @@ class Steps:
                 profiler.enable()
             elif counter:
                 counter.enable()
-            results = [request() for request in requests]
+            results = [operator.call(request) if step == counted else request()
+                       for request in requests]
             profiler.disable()
             if counter:
                 counter.disable()
@@ -197,10 +202,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="also count Python function calls per step (cProfile: slower, but "
                              "the same on a busy machine as on a quiet one)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--counted", choices=STEPS,
+                        help="make this step's requests through operator.call, for callgrind "
+                             "(benchmarks.instructions runs it)")
     args = parser.parse_args(argv)
     steps = Steps(args.redis_url)
     try:
-        steps.run(20, None)  # warm: metadata, keys, templates, compiled schemas
+        steps.run(5 if args.counted else 20, None)  # warm: metadata, keys, templates, schemas
+        if args.counted:
+            steps.run(args.signins, None, counted=args.counted)
+            return 0
         rounds = [steps.run(args.signins, args.profile if r == 0 else None)
                   for r in range(args.rounds)]
         trips = steps.trips
