@@ -58,9 +58,10 @@ def transfer(response: requests.Response) -> Transfer:
 
 
 def first_broker_page(session: requests.Session, council_url: str) -> tuple[Transfer, str]:
-    """The council's Sign in, then the redirects to the broker's hand-off page."""
+    """The council's Sign in (a link since issue 26), then the redirects to the broker's hand-off
+    page."""
     session.get(f"{council_url}/", timeout=30).raise_for_status()
-    response = session.post(f"{council_url}/login", allow_redirects=False, timeout=30)
+    response = session.get(f"{council_url}/login", allow_redirects=False, timeout=30)
     while response.is_redirect:
         response = session.get(urljoin(response.url, response.headers["Location"]),
                                allow_redirects=False, stream=True, timeout=30)

@@ -81,3 +81,13 @@ def test_the_first_broker_page_is_styled_by_the_trimmed_stylesheet(resident, sta
     assert style["button"] == "rgb(15, 122, 82)"                     # GOV.UK Frontend 6 green button
     assert "rgb(" in style["buttonShadow"] and style["buttonShadow"] != "none"
     assert style["navigation"] == "solid" and style["footer"] == "solid"
+
+
+def test_the_benchmark_reaches_the_first_broker_page_as_a_resident_does(stack):
+    """`make bench` weighs the page a resident reaches from the council's Sign in (a link since
+    issue 26: the benchmark's POST stopped at a 405)."""
+    from benchmarks.page_weight import weigh
+
+    transfers = weigh(stack.council_url)
+    assert urlparse(transfers[0].url).path == "/authorize"
+    assert sum(t.body_bytes for t in transfers) <= TARGET
