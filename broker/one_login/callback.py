@@ -37,15 +37,10 @@ from broker.one_login.authorization import (
 from broker.one_login.client_auth import ASSERTION_LIFETIME_SECONDS, signing_key
 from broker.one_login.core_identity import CoreIdentityRejected, core_identity, validate_core_identity
 from broker.one_login.did import DidDocumentError
-from broker.one_login.provider import (
-    CONNECT_TIMEOUT,
-    MAX_DOCUMENT_BYTES,
-    OneLoginProvider,
-    OneLoginUnavailable,
-    PublishedTrust,
-)
+from broker.one_login.provider import OneLoginProvider, OneLoginUnavailable, PublishedTrust
 from broker.upstreams.id_token import IdTokenClaims
 from broker.upstreams.interface import FailureKind, UpstreamAnswer, UpstreamFailure
+from broker.upstreams.published_documents import CONNECT_TIMEOUT, MAX_DOCUMENT_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,7 @@ from joserfc.jwk import KeySet
 
 from broker.config import OneLoginConfig
 from broker.one_login.did import DidDocument, DidDocumentError, did_web_for, parse_did_document
-from broker.upstreams.published_documents import (  # noqa: F401 - the requests' limits too
-    CONNECT_TIMEOUT,
-    MAX_DOCUMENT_BYTES,
+from broker.upstreams.published_documents import (
     DocumentsUnavailable,
     PublishedDocuments,
     fetch_json,

@@ -14,9 +14,7 @@ from typing import Any
 from joserfc.jwk import KeySet
 
 from broker.config import OpenIdIdaConfig
-from broker.upstreams.published_documents import (  # noqa: F401 - the requests' limits too
-    CONNECT_TIMEOUT,
-    MAX_DOCUMENT_BYTES,
+from broker.upstreams.published_documents import (
     DocumentsUnavailable,
     PublishedDocuments,
     fetch_json,

@@ -25,14 +25,10 @@ from joserfc.jwk import ECKey, RSAKey
 from broker.config import OpenIdIdaConfig
 from broker.identity import LevelOfAssurance, OpenIdRequest
 from broker.openid_ida.id_token import IdTokenRejected, verified_id_token
-from broker.openid_ida.provider import (
-    CONNECT_TIMEOUT,
-    MAX_DOCUMENT_BYTES,
-    OpenIdProvider,
-    ProviderUnavailable,
-)
+from broker.openid_ida.provider import OpenIdProvider, ProviderUnavailable
 from broker.openid_ida.verified_claims import claims_request
 from broker.upstreams.id_token import IdTokenClaims
+from broker.upstreams.published_documents import CONNECT_TIMEOUT, MAX_DOCUMENT_BYTES
 
 CLIENT_ASSERTION_SECONDS = 300
 
