@@ -247,10 +247,9 @@ def reload(window, page_name: str, language: str) -> None:
     assert window.page.locator("html").get_attribute("lang") == language
 
 
-def test_reloading_every_page_of_the_journey_with_the_extra_question_carries_on(stack, resident):
-    """Hub, extra question, its language switch, the question before leaving it, the account
-    question: each reloaded, twice, and the sign-in ends at the council app."""
-    window = to_cycle3(resident, stack, "dmitri", "en")
+def reload_the_question_and_its_leave_page(window) -> None:
+    """The extra question reloaded twice, then in Welsh; the leave page reloaded and left for
+    the question again, reloaded once more: the same walk through whichever upstream."""
     page = window.page
     for _twice in range(2):
         reload(window, "cycle3", "en")
@@ -266,6 +265,14 @@ def test_reloading_every_page_of_the_journey_with_the_extra_question_carries_on(
     page.wait_for_load_state("load")
     reload(window, "cycle3", "cy")
     assert window.heading() == QUESTION["cy"]
+
+
+def test_reloading_every_page_of_the_journey_with_the_extra_question_carries_on(stack, resident):
+    """Hub, extra question, its language switch, the question before leaving it, the account
+    question: each reloaded, twice, and the sign-in ends at the council app."""
+    window = to_cycle3(resident, stack, "dmitri", "en")
+    page = window.page
+    reload_the_question_and_its_leave_page(window)
     page.go_back()  # the leave page, then the question again: both still carry the sign-in
     page.wait_for_load_state("load")
     assert page.locator("[data-page=cycle3-leave]").count() == 1

@@ -22,7 +22,12 @@ from broker.devtools.council_app.matching import CYCLE3_DEMO_ANSWER
 from broker.devtools.stub_onelogin.app import StubOneLoginConfig, create_stub_onelogin
 from broker.devtools.stub_openid_ida.app import StubOpenIdIdaConfig, create_stub_openid_ida
 from tests.browser.conftest import start_sign_in
-from tests.browser.test_matching_pages import QUESTION, demo_matching, reload
+from tests.browser.test_matching_pages import (
+    QUESTION,
+    demo_matching,
+    reload,
+    reload_the_question_and_its_leave_page,
+)
 from tests.conftest import Stack, _serve, free_port, start_stack, stop_stack
 from tests.one_login.conftest import ONE_LOGIN_CLIENT_ID, one_login_settings
 from tests.openid_ida.conftest import IDA_CLIENT_ID, openid_ida_settings
@@ -119,18 +124,7 @@ def test_reloading_every_page_after_the_callback_with_the_extra_question_carries
     page = window.page
     assert QUESTION_ADDRESS.search(page.url), page.url
     window.inspect(f"broker-cycle3-after-{stack.upstream.name}", "en")
-    for _twice in range(2):
-        reload(window, "cycle3", "en")
-    assert window.heading() == QUESTION["en"]
-    window.switch_language()
-    reload(window, "cycle3", "cy")
-    assert window.heading() == QUESTION["cy"]
-    page.locator("#back").click()
-    page.wait_for_load_state("load")
-    reload(window, "cycle3-leave", "cy")
-    page.locator("#keep-going").click()
-    page.wait_for_load_state("load")
-    reload(window, "cycle3", "cy")
+    reload_the_question_and_its_leave_page(window)
 
     posts = []
     answer(window, "12-AB")  # the error state, at the question's own address
